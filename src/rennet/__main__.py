@@ -1,0 +1,3 @@
+from rennet.cli.main import main
+
+raise SystemExit(main())

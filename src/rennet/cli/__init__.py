@@ -1,0 +1,1 @@
+"""The command line: `rennet serve` and the administration and offline tools."""

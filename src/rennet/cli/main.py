@@ -1,0 +1,74 @@
+"""`rennet <command>`: argument parsing and dispatch; each command lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rennet import __version__
+from rennet.config import InvalidConfig, Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration file (also RENNET_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, help="where rennet keeps its database and files (RENNET_DATA_DIR)")
+    parser.add_argument("--upstream", help="upstream simple index of the 'pypi' proxy index (RENNET_UPSTREAM)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rennet", description="A self-hosted Python package index.")
+    parser.add_argument("--version", action="version", version=f"rennet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the server")
+    _settings_flags(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; RENNET_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 4040; RENNET_PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1; RENNET_WORKERS)")
+    serve.add_argument("--offline", action="store_true", help="serve only what is cached; never contact upstreams")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="(RENNET_LOG_LEVEL)")
+    serve.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
+    return parser
+
+
+_FLAG_ENV = {
+    "config": "RENNET_CONFIG",
+    "data_dir": "RENNET_DATA_DIR",
+    "upstream": "RENNET_UPSTREAM",
+    "host": "RENNET_HOST",
+    "port": "RENNET_PORT",
+    "workers": "RENNET_WORKERS",
+    "log_level": "RENNET_LOG_LEVEL",
+}
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Flags become RENNET_* variables, so worker processes (which inherit the environment) agree."""
+    for flag, variable in _FLAG_ENV.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            os.environ[variable] = str(Path(value).absolute()) if isinstance(value, Path) else str(value)
+    if getattr(args, "offline", False):
+        os.environ["RENNET_OFFLINE"] = "1"
+    if getattr(args, "no_access_log", False):
+        os.environ["RENNET_ACCESS_LOG"] = "0"
+    return load_settings()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except InvalidConfig as error:
+        print(f"rennet: configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        from rennet.cli.serve import serve
+
+        return serve(settings)
+    return 2

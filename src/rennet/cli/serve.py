@@ -1,0 +1,41 @@
+"""`rennet serve`: prepare the data directory once, then run the ASGI app in Granian's workers."""
+
+from __future__ import annotations
+
+import sys
+
+from granian.constants import Interfaces
+from granian.server import Server
+
+from rennet.config import Settings
+from rennet.service.registry import prepare_data_dir
+from rennet.web.app import configure_logging
+
+__all__ = ["serve"]
+
+
+def serve(settings: Settings) -> int:
+    configure_logging(settings.log_level)
+    try:
+        prepare_data_dir(settings)
+    except OSError as error:
+        print(f"rennet: cannot use data directory {settings.data_dir}: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"rennet: serving http://{settings.host}:{settings.port}/simple/ from {settings.data_dir}"
+        + (" (offline)" if settings.offline else ""),
+        file=sys.stderr,
+    )
+    server = Server(
+        "rennet.web.app:create_app_from_env",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        factory=True,
+        log_access=False,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+        backlog=2048,
+    )
+    server.serve()
+    return 0

@@ -1,0 +1,109 @@
+"""The index model: named proxy, hosted and group indexes, and the checks that keep a configuration sound."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rennet.domain.names import NormalizedName
+
+__all__ = [
+    "GroupIndex",
+    "HostedIndex",
+    "IndexConfig",
+    "IndexKind",
+    "InvalidConfig",
+    "ProxyIndex",
+    "check_indexes",
+    "leaf_members",
+]
+
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# First path segments the server uses for itself.
+RESERVED_NAMES = frozenset({"simple", "legacy", "health", "ready", "api", "static", "files", "-", "favicon.ico"})
+
+
+class InvalidConfig(ValueError):
+    pass
+
+
+class IndexKind(StrEnum):
+    PROXY = "proxy"
+    HOSTED = "hosted"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyIndex:
+    name: str
+    upstream: str
+    page_ttl: float = 600.0
+    negative_ttl: float = 60.0
+    listing_ttl: float = 3600.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retry_after: float = 30.0  # after an upstream failure, serve stale pages this long before asking again
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    max_cache_size: int | None = None
+    private: bool = False
+    kind: IndexKind = IndexKind.PROXY
+
+
+@dataclass(frozen=True, slots=True)
+class HostedIndex:
+    name: str
+    private: bool = False
+    max_upload_size: int = 1 << 30
+    kind: IndexKind = IndexKind.HOSTED
+
+
+@dataclass(frozen=True, slots=True)
+class GroupIndex:
+    name: str
+    members: tuple[str, ...]
+    allow_upstream: frozenset[NormalizedName] = frozenset()
+    private: bool = False
+    kind: IndexKind = IndexKind.GROUP
+
+
+IndexConfig = ProxyIndex | HostedIndex | GroupIndex
+
+
+def check_indexes(indexes: Mapping[str, IndexConfig], default_group: str) -> None:
+    """Raise InvalidConfig, naming the problem, for names, unknown members and cycles."""
+    for name, index in indexes.items():
+        if name != index.name:
+            raise InvalidConfig(f"index {name!r} is configured under another name ({index.name!r})")
+        if not _INDEX_NAME.match(name) or name in RESERVED_NAMES:
+            raise InvalidConfig(
+                f"index name {name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' or '-', "
+                f"and none of {', '.join(sorted(RESERVED_NAMES))}"
+            )
+        if isinstance(index, GroupIndex):
+            for member in index.members:
+                if member not in indexes:
+                    raise InvalidConfig(f"group {name!r} lists unknown index {member!r}")
+            leaf_members(indexes, name)
+    if default_group not in indexes:
+        raise InvalidConfig(f"default index {default_group!r} is not configured")
+
+
+def leaf_members(indexes: Mapping[str, IndexConfig], group: str) -> tuple[str, ...]:
+    """The proxy and hosted indexes a group reaches, in order, nested groups flattened, first occurrence kept."""
+    result: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise InvalidConfig(f"groups form a cycle: {' -> '.join((*path, name))}")
+        index = indexes[name]
+        if isinstance(index, GroupIndex):
+            for member in index.members:
+                visit(member, (*path, name))
+        elif name not in result:
+            result.append(name)
+
+    visit(group, ())
+    return tuple(result)

@@ -1,0 +1,130 @@
+"""Project names and distribution filenames (PEP 503, PEP 508, PEP 427, PEP 625)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+__all__ = [
+    "DistName",
+    "InvalidName",
+    "NormalizedName",
+    "canonical_name",
+    "check_filename",
+    "check_project_name",
+    "parse_dist_filename",
+]
+
+MAX_NAME_LENGTH = 200
+MAX_FILENAME_LENGTH = 255
+
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar", ".tar.xz")
+_LEGACY_SUFFIXES = (".egg", ".exe", ".msi", ".rpm", ".dmg")
+
+
+class InvalidName(ValueError):
+    """A project name or filename that rennet refuses, with a message a person understands."""
+
+
+def canonical_name(name: str) -> NormalizedName:
+    return canonicalize_name(name)
+
+
+def check_project_name(name: str) -> NormalizedName:
+    """Return the normalized form of a valid project name (PEP 508), or raise InvalidName."""
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"project names are 1 to {MAX_NAME_LENGTH} characters long")
+    if not _PROJECT_NAME.match(name) or not name.isascii():
+        raise InvalidName(
+            f"{name[:80]!r} is not a valid project name: use ASCII letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return canonicalize_name(name)
+
+
+def check_filename(filename: str) -> str:
+    """Return filename if it is a plain file name that is safe to serve and store, else raise InvalidName.
+
+    Upstream pages and uploads are untrusted: refuse anything that could name a path.
+    """
+    if not filename or len(filename) > MAX_FILENAME_LENGTH:
+        raise InvalidName(f"file names are 1 to {MAX_FILENAME_LENGTH} characters long")
+    if "/" in filename or "\\" in filename:
+        raise InvalidName(f"file name {filename[:80]!r} contains a path separator")
+    if filename.startswith(".") or filename in {".", ".."}:
+        raise InvalidName(f"file name {filename[:80]!r} starts with a dot")
+    if any(unicodedata.category(c).startswith("C") for c in filename):
+        raise InvalidName(f"file name {filename[:80]!r} contains control or invisible characters")
+    if filename != filename.strip():
+        raise InvalidName(f"file name {filename[:80]!r} starts or ends with white space")
+    return filename
+
+
+@dataclass(frozen=True, slots=True)
+class DistName:
+    """What a distribution filename says about itself."""
+
+    project: NormalizedName
+    version: Version | None
+    kind: str  # "wheel", "sdist" or "legacy"
+
+
+def parse_dist_filename(filename: str) -> DistName | None:
+    """Parse a wheel, sdist or legacy filename; None when it is none of those."""
+    lowered = filename.lower()
+    if lowered.endswith(".whl"):
+        try:
+            name, version, _, _ = parse_wheel_filename(filename)
+        except (InvalidWheelFilename, InvalidVersion):
+            return None
+        return DistName(name, version, "wheel")
+    if lowered.endswith((".tar.gz", ".zip")):
+        try:
+            name, version = parse_sdist_filename(filename)
+        except (InvalidSdistFilename, InvalidVersion):
+            return _parse_legacy_sdist(filename)
+        return DistName(name, version, "sdist")
+    if lowered.endswith(_SDIST_SUFFIXES):
+        return _parse_legacy_sdist(filename)
+    if lowered.endswith(_LEGACY_SUFFIXES):
+        return _parse_legacy(filename)
+    return None
+
+
+def _parse_legacy_sdist(filename: str) -> DistName | None:
+    """Old sdists used '-' inside names (foo-bar-1.0.tar.gz): split at the last '-' before a digit."""
+    stem = filename
+    for suffix in _SDIST_SUFFIXES:
+        if filename.lower().endswith(suffix):
+            stem = filename[: -len(suffix)]
+            break
+    match = re.match(r"^(?P<name>.+?)-(?P<version>\d[^-]*)$", stem)
+    if not match:
+        return None
+    return DistName(canonicalize_name(match["name"]), _version_or_none(match["version"]), "sdist")
+
+
+def _parse_legacy(filename: str) -> DistName | None:
+    parts = filename.split("-")
+    if len(parts) < 2:
+        return None
+    return DistName(canonicalize_name(parts[0]), _version_or_none(parts[1]), "legacy")
+
+
+def _version_or_none(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None

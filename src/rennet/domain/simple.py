@@ -1,0 +1,126 @@
+"""Rendering the Simple Repository API (PEP 503 HTML, PEP 691 JSON) at api-version 1.4.
+
+File URLs are relative: `prefix` leads from the page to the server root, so the same page works behind a reverse
+proxy mounted at any path. A file lives at `<index>/files/<project>/<filename>` under that root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from rennet.domain.files import DistFile, ProjectPage, best_hash
+from rennet.domain.names import canonical_name
+
+__all__ = [
+    "API_VERSION",
+    "file_path",
+    "format_upload_time",
+    "render_project_html",
+    "render_project_json",
+    "root_html_chunks",
+    "root_json_chunks",
+]
+
+API_VERSION = "1.4"
+
+_HTML_HEAD = '<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="1.4">\n'
+
+
+def file_path(index: str, project: str, filename: str) -> str:
+    """Path of a file below the server root, percent-encoded (local versions contain '+')."""
+    return f"{index}/files/{project}/{quote(filename, safe='')}"
+
+
+def format_upload_time(moment: datetime) -> str:
+    """PEP 700: yyyy-mm-ddThh:mm:ss[.ffffff]Z in UTC."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return moment.strftime(pattern)
+
+
+def render_project_html(page: ProjectPage, prefix: str) -> bytes:
+    name = escape(page.name)
+    parts = [_HTML_HEAD]
+    if page.status is not None:
+        parts.append(f'    <meta name="pypi:project-status" content="{escape(page.status.value)}">\n')
+        if page.status_reason:
+            parts.append(f'    <meta name="pypi:project-status-reason" content="{escape(page.status_reason)}">\n')
+    parts.append(f"    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n")
+    for file in page.listed_files:
+        parts.append(_html_link(page.name, file, prefix))
+    parts.append("  </body>\n</html>\n")
+    return "".join(parts).encode()
+
+
+def _html_link(project: str, file: DistFile, prefix: str) -> str:
+    href = prefix + file_path(file.index, project, file.filename)
+    if chosen := best_hash(file.hashes):
+        href += f"#{chosen[0]}={chosen[1]}"
+    attrs = [f'href="{escape(href)}"']
+    if file.requires_python:
+        attrs.append(f'data-requires-python="{escape(file.requires_python)}"')
+    if file.yanked:
+        attrs.append(f'data-yanked="{escape(file.yanked_reason or "")}"')
+    if file.core_metadata is not None:
+        chosen = best_hash(file.core_metadata)
+        value = escape(f"{chosen[0]}={chosen[1]}") if chosen else "true"
+        attrs.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
+    if file.provenance:
+        attrs.append(f'data-provenance="{escape(file.provenance)}"')
+    return f"    <a {' '.join(attrs)}>{escape(file.filename)}</a><br>\n"
+
+
+def render_project_json(page: ProjectPage, prefix: str) -> bytes:
+    data: dict[str, Any] = {
+        "meta": {"api-version": API_VERSION},
+        "name": page.name,
+        "files": [_json_file(page.name, file, prefix) for file in page.listed_files],
+        "versions": list(page.all_versions),
+    }
+    if page.status is not None:
+        status: dict[str, str] = {"status": page.status.value}
+        if page.status_reason:
+            status["reason"] = page.status_reason
+        data["project-status"] = status
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _json_file(project: str, file: DistFile, prefix: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "filename": file.filename,
+        "url": prefix + file_path(file.index, project, file.filename),
+        "hashes": dict(file.hashes),
+        "requires-python": file.requires_python,
+        "yanked": (file.yanked_reason or True) if file.yanked else False,
+        # Never the key "dist-info-metadata": a range of pip versions fails on it.
+        "core-metadata": dict(file.core_metadata) or True if file.core_metadata is not None else False,
+    }
+    if file.size is not None:
+        entry["size"] = file.size
+    if file.upload_time is not None:
+        entry["upload-time"] = format_upload_time(file.upload_time)
+    if file.provenance is not None:
+        entry["provenance"] = file.provenance
+    return entry
+
+
+def root_html_chunks(names: Iterable[str]) -> Iterator[str]:
+    """The project list, in pieces, so that a list of 700k names is written without being held at once."""
+    yield _HTML_HEAD + "    <title>Simple index</title>\n  </head>\n  <body>\n"
+    for name in names:
+        yield f'    <a href="{canonical_name(name)}/">{escape(name)}</a>\n'
+    yield "  </body>\n</html>\n"
+
+
+def root_json_chunks(names: Iterable[str]) -> Iterator[str]:
+    yield '{"meta":{"api-version":"1.4"},"projects":['
+    separator = ""
+    for name in names:
+        yield separator + json.dumps({"name": name}, ensure_ascii=False)
+        separator = ","
+    yield "]}"

@@ -1,0 +1,139 @@
+"""What every index service shares: the resources of a worker, answers, errors and request coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from rennet.domain.indexes import IndexConfig, IndexKind
+from rennet.service.downloads import Download, Downloads
+from rennet.service.pagecache import CachedPage, PageCache
+from rennet.storage.blobs import LocalBlobStore
+from rennet.storage.catalog import Catalog
+from rennet.storage.generations import Generations
+from rennet.upstream.client import SessionHolder
+
+__all__ = [
+    "IndexService",
+    "Listing",
+    "LocalFile",
+    "NotFound",
+    "ServiceError",
+    "Shared",
+    "SingleFlight",
+    "StreamingFile",
+]
+
+T = TypeVar("T")
+
+
+class ServiceError(Exception):
+    """A request that cannot be answered with content: `status` and a sentence for people."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class NotFound(ServiceError):
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A held file: sent zero-copy from disk."""
+
+    path: Path
+    size: int
+    sha256: str
+    cache: str = "hit"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingFile:
+    """A file being downloaded: streamed to the client while it is written."""
+
+    download: Download
+    fd: int
+    size: int | None
+    sha256: str | None
+    cache: str = "miss"
+
+
+FileAnswer = LocalFile | StreamingFile
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A rendered project list on disk: <stem>.html, <stem>.json and their .gz twins, plus <stem>.names."""
+
+    stem: Path
+    digest: str
+    count: int
+    cache: str = "hit"
+
+    def path(self, suffix: str) -> Path:
+        return self.stem.with_name(self.stem.name + suffix)
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent callers with the same key share one run; a caller that goes away does not cancel it."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[T]] = {}
+
+    async def run(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
+        future = self._running.get(key)
+        if future is None:
+            future = asyncio.ensure_future(work())
+            self._running[key] = future
+            future.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(future)
+
+
+@dataclass(slots=True)
+class Shared:
+    """The resources one worker process shares between its index services."""
+
+    catalog: Catalog
+    blobs: LocalBlobStore
+    generations: Generations
+    pages: PageCache
+    downloads: Downloads
+    sessions: SessionHolder
+    listings_dir: Path
+    offline: bool = False
+    max_page_bytes: int = 64 << 20
+    max_listing_bytes: int = 1 << 30
+
+    async def db(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a catalog call in a worker thread: the database is never queried on the event loop."""
+        return await asyncio.to_thread(function, *args)
+
+    def dependency(self, index: str, project: str = "") -> tuple[int, int]:
+        slot = Generations.slot(index, project)
+        return slot, self.generations.get(slot)
+
+    def changed(self, index: str, project: str = "") -> None:
+        self.generations.bump(Generations.slot(index, project))
+
+
+class IndexService(Protocol):
+    name: str
+    kind: IndexKind
+
+    @property
+    def config(self) -> IndexConfig: ...
+
+    async def project_page(self, project: str) -> CachedPage: ...
+
+    async def open_file(self, project: str, filename: str) -> FileAnswer: ...
+
+    async def open_metadata(self, project: str, filename: str) -> FileAnswer: ...
+
+    async def listing(self) -> Listing: ...

@@ -1,0 +1,72 @@
+"""A hosted index: private packages uploaded to rennet (the upload side lives in rennet.service.uploads)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from rennet.domain.indexes import HostedIndex, IndexKind
+from rennet.service.base import FileAnswer, Listing, LocalFile, NotFound, Shared
+from rennet.service.listing import write_listing
+from rennet.service.pagecache import CachedPage
+
+__all__ = ["HostedService"]
+
+
+class HostedService:
+    kind = IndexKind.HOSTED
+
+    def __init__(self, config: HostedIndex, shared: Shared) -> None:
+        self.name = config.name
+        self.config = config
+        self.shared = shared
+        self._listing: tuple[tuple[int, int], Listing] | None = None
+
+    async def project_page(self, project: str) -> CachedPage:
+        key = (self.name, project)
+        cached = self.shared.pages.get(key)
+        if cached is not None and cached.valid(self.shared.generations):
+            cached.state = "hit"
+            return cached
+        dependency = self.shared.dependency(self.name, project)
+        record = await self.shared.db(self.shared.catalog.project, self.name, project)
+        if record is None:
+            page = CachedPage(
+                None, (dependency,), math.inf, None, "miss", f"no project named {project!r} in {self.name}"
+            )
+        elif cached is not None and cached.version == record.serial:
+            page = CachedPage(cached.page, (dependency,), math.inf, record.serial, "hit")
+            page.adopt(cached)
+        else:
+            content = await self.shared.db(self.shared.catalog.page, record)
+            page = CachedPage(content, (dependency,), math.inf, record.serial, "miss")
+        self.shared.pages.put(key, page)
+        return page
+
+    async def open_file(self, project: str, filename: str) -> FileAnswer:
+        record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
+        if record is None or not record.blob_sha256:
+            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
+        path = self.shared.blobs.local_path(record.blob_sha256)
+        if path is None:
+            raise NotFound(f"{filename} is missing from storage")
+        return LocalFile(path, path.stat().st_size, record.blob_sha256)
+
+    async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
+        if record is None or not record.metadata_sha256:
+            raise NotFound(f"{self.name} has no metadata for {filename!r}")
+        path = self.shared.blobs.local_path(record.metadata_sha256)
+        if path is None:
+            raise NotFound(f"metadata of {filename} is missing from storage")
+        return LocalFile(path, path.stat().st_size, record.metadata_sha256)
+
+    async def listing(self) -> Listing:
+        dependency = self.shared.dependency(self.name)
+        if self._listing is not None and self._listing[0] == dependency:
+            return self._listing[1]
+        names = await self.shared.db(self.shared.catalog.project_names, self.name)
+        stem, digest, count = await asyncio.to_thread(write_listing, self.shared.listings_dir / self.name, names)
+        listing = Listing(stem, digest, count, "miss")
+        self._listing = (dependency, listing)
+        return listing

@@ -1,0 +1,363 @@
+"""A proxy index: an on-demand mirror of one upstream simple index.
+
+Pages: served from memory while fresh; after the TTL, refreshed with a conditional request; when the upstream
+fails, the last good page is served (stale) and the upstream is left alone for `retry_after`. Files: fetched
+once, streamed to every waiting client while written, verified before anyone gets the last bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import replace
+
+from rennet.domain.indexes import IndexKind, ProxyIndex
+from rennet.domain.names import NormalizedName, parse_dist_filename
+from rennet.service.base import (
+    FileAnswer,
+    Listing,
+    LocalFile,
+    NotFound,
+    ServiceError,
+    Shared,
+    SingleFlight,
+    StreamingFile,
+)
+from rennet.service.downloads import Download, DownloadFailed, TryAgain
+from rennet.service.listing import write_listing
+from rennet.service.pagecache import CachedPage
+from rennet.service.wheelmeta import NoMetadata, read_wheel_metadata
+from rennet.storage.blobs import BlobWriter, DigestMismatch
+from rennet.storage.catalog import FileRecord, ListingRecord, ProjectRecord, UpstreamValidators
+from rennet.upstream.client import UpstreamClient, UpstreamError
+from rennet.upstream.parse import UnreadablePage, iter_listing_names, parse_project_page
+
+__all__ = ["ProxyService"]
+
+log = logging.getLogger("rennet.proxy")
+
+MAX_METADATA_FETCH = 16 << 20
+
+
+class ProxyService:
+    kind = IndexKind.PROXY
+
+    def __init__(self, config: ProxyIndex, shared: Shared) -> None:
+        self.name = config.name
+        self.config = config
+        self.shared = shared
+        self.client = UpstreamClient(
+            shared.sessions,
+            config.upstream,
+            config.connect_timeout,
+            config.read_timeout,
+            config.username,
+            config.password,
+            shared.max_page_bytes,
+        )
+        self._flights: SingleFlight[object] = SingleFlight()
+        self._failing_until = 0.0
+        self._listing: tuple[float, Listing] | None = None
+
+    # -- pages ---------------------------------------------------------------------------------------------------
+
+    async def project_page(self, project: str) -> CachedPage:
+        key = (self.name, project)
+        cached = self.shared.pages.get(key)
+        if cached is not None and time.time() < cached.fresh_until and cached.valid(self.shared.generations):
+            cached.state = "hit"
+            return cached
+        result = await self._flights.run(("page", project), lambda: self._load_page(project, cached))
+        assert isinstance(result, CachedPage)
+        return result
+
+    async def _load_page(self, project: str, cached: CachedPage | None) -> CachedPage:
+        dependency = self.shared.dependency(self.name, project)
+        record = await self.shared.db(self.shared.catalog.project, self.name, project)
+        now = time.time()
+        if record is not None and (self.shared.offline or self._fresh_until(record) > now):
+            return await self._remember(project, record, dependency, cached, "hit")
+        if self.shared.offline:
+            return self._absent(project, dependency, f"{project} is not cached and rennet is offline", now + 5)
+        if record is not None and not record.missing and now < self._failing_until:
+            return await self._remember(project, record, dependency, cached, "stale", now + 1)
+        try:
+            return await self._refresh(project, record, dependency, cached)
+        except (UpstreamError, UnreadablePage) as error:
+            status = error.status if isinstance(error, UpstreamError) else 502
+            self._failing_until = time.time() + self.config.retry_after
+            if record is not None and not record.missing:
+                log.warning("serving stale page %s/%s: %s", self.name, project, error)
+                fresh_until = time.time() + self.config.retry_after
+                return await self._remember(project, record, dependency, cached, "stale", fresh_until)
+            raise ServiceError(status, f"{self.name}: {error}") from None
+
+    async def _refresh(
+        self, project: str, record: ProjectRecord | None, dependency: tuple[int, int], cached: CachedPage | None
+    ) -> CachedPage:
+        catalog = self.shared.catalog
+        validators = None
+        if record is not None and not record.missing:
+            validators = UpstreamValidators(record.upstream_etag, record.upstream_last_modified)
+        fetched = await self.client.fetch_page(self.client.project_url(project), validators)
+        now = time.time()
+        if fetched.status == "missing":
+            await self.shared.db(catalog.store_missing, self.name, project, now)
+            if record is not None and not record.missing:
+                self.shared.changed(self.name, project)
+                self.shared.changed(self.name)
+            return self._absent(
+                project,
+                dependency,
+                f"no project named {project!r} in {self.name}",
+                now + self.config.negative_ttl,
+                "refresh",
+            )
+        if fetched.status == "not_modified" and record is not None:
+            await self.shared.db(catalog.touch_project, record.id, now, fetched.validators)
+            record = replace(record, fetched_at=now)
+            return await self._remember(project, record, dependency, cached, "refresh")
+        page = await asyncio.to_thread(
+            parse_project_page, fetched.body, fetched.content_type, fetched.url, NormalizedName(project), self.name
+        )
+        stored, changes = await self.shared.db(
+            catalog.store_upstream_page, self.name, project, page, fetched.validators, now
+        )
+        if changes:
+            self.shared.changed(self.name, project)
+            dependency = self.shared.dependency(self.name, project)
+        return await self._remember(project, stored, dependency, cached, "miss")
+
+    async def _remember(
+        self,
+        project: str,
+        record: ProjectRecord,
+        dependency: tuple[int, int],
+        cached: CachedPage | None,
+        state: str,
+        fresh_until: float | None = None,
+    ) -> CachedPage:
+        """Cache the record's page in memory, reusing the rendered bytes when its content did not change."""
+        fresh_until = fresh_until if fresh_until is not None else self._fresh_until(record)
+        if record.missing:
+            return self._absent(
+                project, dependency, f"no project named {project!r} in {self.name}", fresh_until, state
+            )
+        if cached is not None and cached.page is not None and cached.version == record.serial:
+            page = cached.page
+        else:
+            page = await self.shared.db(self.shared.catalog.page, record)
+        fresh = CachedPage(page, (dependency,), fresh_until, record.serial, state)
+        if cached is not None and cached.version == record.serial:
+            fresh.adopt(cached)
+        self.shared.pages.put((self.name, project), fresh)
+        return fresh
+
+    def _absent(
+        self, project: str, dependency: tuple[int, int], message: str, fresh_until: float, state: str = "hit"
+    ) -> CachedPage:
+        absent = CachedPage(None, (dependency,), fresh_until, None, state, message)
+        self.shared.pages.put((self.name, project), absent)
+        return absent
+
+    def _fresh_until(self, record: ProjectRecord) -> float:
+        ttl = self.config.negative_ttl if record.missing else self.config.page_ttl
+        return (record.fetched_at or 0.0) + ttl
+
+    # -- files ---------------------------------------------------------------------------------------------------
+
+    async def _file_record(self, project: str, filename: str) -> FileRecord:
+        catalog = self.shared.catalog
+        record = await self.shared.db(catalog.file, self.name, project, filename)
+        if record is None:
+            # A client may ask for a file before (or long after) reading the page: consult the page once.
+            page = await self.project_page(project)
+            if page.page is not None:
+                record = await self.shared.db(catalog.file, self.name, project, filename)
+        if record is None:
+            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
+        return record
+
+    async def open_file(self, project: str, filename: str) -> FileAnswer:
+        for _ in range(50):
+            record = await self._file_record(project, filename)
+            if record.blob_sha256 and (path := self.shared.blobs.local_path(record.blob_sha256)):
+                return LocalFile(path, path.stat().st_size, record.blob_sha256)
+            if self.shared.offline:
+                raise NotFound(f"{filename} is not cached and rennet is offline")
+            if record.source_url is None:
+                raise NotFound(f"{filename} is not held by {self.name}")
+            try:
+                return await self._stream(record)
+            except TryAgain:
+                await asyncio.sleep(0.02)
+        raise ServiceError(503, f"{filename} is being fetched by another worker; try again")
+
+    async def _stream(self, record: FileRecord) -> StreamingFile:
+        key = f"{self.name}/{record.project}/{record.filename}"
+
+        async def fetch(download: Download, writer: BlobWriter) -> str:
+            return await self._fetch_file(record, download, writer)
+
+        async def outcome() -> str | None:
+            fresh = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
+            return fresh.blob_sha256 if fresh else None
+
+        algorithms = tuple(record.hashes)
+        download, fd = self.shared.downloads.join(key, fetch, outcome, record.size, algorithms)
+        try:
+            await download.headers_known()
+        except DownloadFailed as error:
+            os.close(fd)
+            raise ServiceError(502, f"{record.filename}: {error}") from None
+        return StreamingFile(download, fd, record.size or download.expected_size, record.hashes.get("sha256"))
+
+    async def _fetch_file(self, record: FileRecord, download: Download, writer: BlobWriter) -> str:
+        assert record.source_url is not None
+        async with self.client.open_file(record.source_url) as stream:
+            declared = record.size
+            if declared is not None and stream.content_length is not None and declared != stream.content_length:
+                raise UpstreamError(
+                    f"{record.filename}: the upstream sends {stream.content_length} bytes, the index says {declared}"
+                )
+            download.announce(declared if declared is not None else stream.content_length)
+            async for chunk in stream.chunks():
+                writer.write(chunk)
+                download.advance(writer.size)
+        if download.expected_size is not None and writer.size != download.expected_size:
+            raise UpstreamError(f"{record.filename}: transfer broke off after {writer.size} bytes")
+        try:
+            sha256 = await asyncio.to_thread(writer.commit, record.hashes)
+        except DigestMismatch as error:
+            log.error("refusing %s from %s: %s", record.filename, self.name, error)
+            raise UpstreamError(f"{record.filename} does not match its published hash") from None
+        upload_time = stream.last_modified or time.time()
+        await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
+        if record.core_metadata is None and record.filename.endswith(".whl"):
+            await self._keep_wheel_metadata(record, sha256)
+        self.shared.changed(self.name, record.project)
+        return sha256
+
+    async def _keep_wheel_metadata(self, record: FileRecord, sha256: str) -> None:
+        """The upstream offers no .metadata for this wheel: take it from the wheel, and advertise it from now on."""
+        try:
+            data = await asyncio.to_thread(read_wheel_metadata, self.shared.blobs.path_for(sha256), record.filename)
+        except NoMetadata as error:
+            log.warning("no metadata to serve for %s: %s", record.filename, error)
+            return
+        metadata_sha256 = await asyncio.to_thread(self.shared.blobs.put_bytes, data)
+        await self.shared.db(self.shared.catalog.record_metadata, record, metadata_sha256)
+
+    async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        record = await self._file_record(project, filename)
+        if record.metadata_sha256 and (path := self.shared.blobs.local_path(record.metadata_sha256)):
+            return LocalFile(path, path.stat().st_size, record.metadata_sha256)
+        if self.shared.offline and not record.blob_sha256:
+            raise NotFound(f"metadata of {filename} is not cached and rennet is offline")
+        result = await self._flights.run(("metadata", project, filename), lambda: self._obtain_metadata(record))
+        assert isinstance(result, LocalFile)
+        return result
+
+    async def _obtain_metadata(self, record: FileRecord) -> LocalFile:
+        if record.core_metadata is not None and record.source_url and not self.shared.offline:
+            sha256 = await self._fetch_metadata(record)
+        else:
+            parsed = parse_dist_filename(record.filename)
+            if parsed is None or parsed.kind != "wheel":
+                raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
+            sha256 = await self._extract_metadata(record)
+        await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
+        self.shared.changed(self.name, record.project)
+        path = self.shared.blobs.path_for(sha256)
+        return LocalFile(path, path.stat().st_size, sha256, "miss")
+
+    async def _fetch_metadata(self, record: FileRecord) -> str:
+        assert record.source_url is not None and record.core_metadata is not None
+        url = record.source_url.split("#", 1)[0] + ".metadata"
+        async with self.client.open_file(url) as stream:
+            writer = self.shared.blobs.writer(tuple(record.core_metadata))
+            try:
+                async for chunk in stream.chunks():
+                    writer.write(chunk)
+                    if writer.size > MAX_METADATA_FETCH:
+                        raise UpstreamError(f"metadata of {record.filename} is larger than {MAX_METADATA_FETCH}")
+            except BaseException:
+                writer.abort()
+                raise
+        try:
+            return await asyncio.to_thread(writer.commit, record.core_metadata)
+        except DigestMismatch:
+            raise ServiceError(502, f"metadata of {record.filename} does not match its published hash") from None
+
+    async def _extract_metadata(self, record: FileRecord) -> str:
+        answer = await self.open_file(record.project, record.filename)
+        if isinstance(answer, StreamingFile):
+            async for _ in answer.download.stream(answer.fd):
+                pass  # wait for the whole wheel to be held
+            answer = await self.open_file(record.project, record.filename)
+        assert isinstance(answer, LocalFile)
+        try:
+            data = await asyncio.to_thread(read_wheel_metadata, answer.path, record.filename)
+        except NoMetadata as error:
+            raise NotFound(str(error)) from None
+        return await asyncio.to_thread(self.shared.blobs.put_bytes, data)
+
+    # -- the project list ------------------------------------------------------------------------------------------
+
+    async def listing(self) -> Listing:
+        now = time.time()
+        if self._listing is not None and now < self._listing[0] and self._listing[1].stem.parent.exists():
+            return self._listing[1]
+        listing = await self._current_listing(now)
+        ttl = self.config.retry_after if listing.cache == "stale" else self.config.listing_ttl
+        self._listing = (now + ttl if not self.shared.offline else now + 60, listing)
+        return listing
+
+    async def _current_listing(self, now: float) -> Listing:
+        record = await self.shared.db(self.shared.catalog.listing, self.name)
+        directory = self.shared.listings_dir / self.name
+        if record is not None and record.digest and (directory / f"{record.digest}.names").exists():
+            fresh = self.shared.offline or (record.fetched_at or 0) + self.config.listing_ttl > now
+            if fresh or now < self._failing_until:
+                return Listing(directory / record.digest, record.digest, record.count)
+        if self.shared.offline:
+            raise NotFound(f"the project list of {self.name} is not cached and rennet is offline")
+        result = await self._flights.run(("listing",), lambda: self._refresh_listing(record))
+        assert isinstance(result, Listing)
+        return result
+
+    async def _refresh_listing(self, record: ListingRecord | None) -> Listing:
+        directory = self.shared.listings_dir / self.name
+        validators = UpstreamValidators(record.upstream_etag, record.upstream_last_modified) if record else None
+        if record is None or not record.digest or not (directory / f"{record.digest}.names").exists():
+            validators = None
+        temp = self.shared.blobs.writer()
+        try:
+            fetched = await self.client.fetch_page(
+                self.client.base_url, validators, temp, self.shared.max_listing_bytes
+            )
+            now = time.time()
+            if fetched.status == "not_modified" and record is not None and record.digest:
+                await self.shared.db(self.shared.catalog.store_listing, replace(record, fetched_at=now))
+                return Listing(directory / record.digest, record.digest, record.count, "refresh")
+            if fetched.status != "ok":
+                raise ServiceError(502, f"{self.name}: the upstream has no project list")
+            names = iter_listing_names(temp.temp_path, fetched.content_type)
+            stem, digest, count = await asyncio.to_thread(write_listing, directory, names)
+        except UpstreamError as error:
+            self._failing_until = time.time() + self.config.retry_after
+            if record is not None and record.digest and (directory / f"{record.digest}.names").exists():
+                log.warning("serving stale project list of %s: %s", self.name, error)
+                return Listing(directory / record.digest, record.digest, record.count, "stale")
+            raise ServiceError(error.status, f"{self.name}: {error}") from None
+        finally:
+            temp.abort()
+        await self.shared.db(
+            self.shared.catalog.store_listing,
+            ListingRecord(self.name, fetched.validators.etag, fetched.validators.last_modified, now, digest, count),
+        )
+        if record is None or record.digest != digest:
+            self.shared.changed(self.name)
+        return Listing(stem, digest, count, "miss")

@@ -1,0 +1,89 @@
+"""The registry: every configured index as a service, with the resources they share in one worker."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+
+from rennet.config import Settings
+from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
+from rennet.service.base import IndexService, Shared
+from rennet.service.downloads import Downloads
+from rennet.service.group import GroupService
+from rennet.service.hosted import HostedService
+from rennet.service.pagecache import PageCache
+from rennet.service.proxy import ProxyService
+from rennet.storage.blobs import LocalBlobStore
+from rennet.storage.catalog import Catalog
+from rennet.storage.database import connect, migrate
+from rennet.storage.generations import Generations
+from rennet.upstream.client import SessionHolder
+
+__all__ = ["Registry", "prepare_data_dir"]
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Once per server start, before workers exist: migrate, and drop temporary files of a previous run."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    temp = settings.data_dir / "tmp"
+    if temp.exists():
+        shutil.rmtree(temp, ignore_errors=True)
+    engine = connect(settings.database)
+    try:
+        migrate(engine, settings.data_dir / "run" / "migrate.lock")
+    finally:
+        engine.dispose()
+
+
+class Registry:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        engine = connect(settings.database)
+        migrate(engine, data / "run" / "migrate.lock")
+        blobs = LocalBlobStore(data / "blobs", data / "tmp")
+        self.shared = Shared(
+            catalog=Catalog(engine),
+            blobs=blobs,
+            generations=Generations(data / "run" / "generations"),
+            pages=PageCache(settings.page_memory_bytes),
+            downloads=Downloads(blobs),
+            sessions=SessionHolder(),
+            listings_dir=data / "listings",
+            offline=settings.offline,
+            max_page_bytes=settings.max_page_bytes,
+            max_listing_bytes=settings.max_listing_bytes,
+        )
+        self.indexes: dict[str, IndexService] = {}
+        for name, config in settings.indexes.items():
+            if isinstance(config, ProxyIndex):
+                self.indexes[name] = ProxyService(config, self.shared)
+            elif isinstance(config, HostedIndex):
+                self.indexes[name] = HostedService(config, self.shared)
+        for name, config in settings.indexes.items():
+            if isinstance(config, GroupIndex):
+                leaves = leaf_members(settings.indexes, name)
+                self.indexes[name] = GroupService(config, self.shared, [self.indexes[m] for m in leaves])
+
+    @property
+    def default(self) -> IndexService:
+        return self.indexes[self.settings.default_index]
+
+    def ready(self) -> str | None:
+        """None when storage answers, else what is wrong."""
+        try:
+            probe = self.shared.blobs.temp_dir / ".ready"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+            self.shared.catalog.ping()
+        except Exception as error:
+            return f"storage is not reachable: {type(error).__name__}: {error}"
+        return None
+
+    async def close(self) -> None:
+        await self.shared.downloads.close()
+        await self.shared.sessions.close()
+        with contextlib.suppress(Exception):
+            self.shared.catalog.engine.dispose()
+        self.shared.generations.close()

@@ -1,0 +1,1 @@
+"""Storage: content-addressed blobs on disk, the catalog database, and cross-process change counters."""

@@ -1,0 +1,156 @@
+"""A content-addressed blob store: every stored file is named by the sha256 of its bytes.
+
+Writes go to a temporary file inside the data directory and become visible only through an atomic rename after
+the content is verified, so a reader never sees a partial or wrong file. Local disk now; the interface is small
+enough for an object store later (one without local paths answers `local_path` with None).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+__all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256"]
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_sha256(value: str) -> bool:
+    return bool(_SHA256.match(value))
+
+
+class DigestMismatch(ValueError):
+    """The bytes do not hash to what the index promised; nothing was stored."""
+
+    def __init__(self, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(f"{algorithm} mismatch: expected {expected}, got {actual}")
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+
+
+class BlobWriter:
+    """An open temporary file that hashes what is written and becomes a blob on commit."""
+
+    def __init__(self, store: LocalBlobStore, fd: int, temp_path: Path, extra_hashes: tuple[str, ...]) -> None:
+        self._store = store
+        self._fd = fd
+        self.temp_path = temp_path
+        self.size = 0
+        self._sha256 = hashlib.sha256()
+        self._extra = {name: hashlib.new(name) for name in extra_hashes if name != "sha256"}
+        self._closed = False
+
+    def write(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._sha256.update(chunk)
+        for digest in self._extra.values():
+            digest.update(chunk)
+        self.size += len(chunk)
+
+    def hexdigests(self) -> dict[str, str]:
+        found = {name: digest.hexdigest() for name, digest in self._extra.items()}
+        found["sha256"] = self._sha256.hexdigest()
+        return found
+
+    def commit(self, expected: Mapping[str, str] | None = None) -> str:
+        """Verify against the expected hashes, then publish; returns the sha256. Aborts on any mismatch."""
+        try:
+            actual = self.hexdigests()
+            for algorithm, value in (expected or {}).items():
+                if algorithm in actual and actual[algorithm] != value.lower():
+                    raise DigestMismatch(algorithm, value.lower(), actual[algorithm])
+            os.fsync(self._fd)
+            sha256 = actual["sha256"]
+            self._store._publish(self.temp_path, sha256)
+            return sha256
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._close()
+
+    def abort(self) -> None:
+        self._close()
+        with contextlib.suppress(FileNotFoundError):
+            self.temp_path.unlink()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+
+
+class BlobStore(Protocol):
+    def writer(self, extra_hashes: tuple[str, ...] = ()) -> BlobWriter: ...
+    def put_bytes(self, data: bytes, expected: Mapping[str, str] | None = None) -> str: ...
+    def exists(self, sha256: str) -> bool: ...
+    def local_path(self, sha256: str) -> Path | None: ...
+    def open(self, sha256: str) -> BinaryIO: ...
+    def size(self, sha256: str) -> int: ...
+    def delete(self, sha256: str) -> None: ...
+
+
+class LocalBlobStore:
+    """Blobs at <root>/<ab>/<cd>/<sha256>; temporary files in a sibling directory on the same file system."""
+
+    def __init__(self, root: Path, temp_dir: Path) -> None:
+        self.root = root
+        self.temp_dir = temp_dir
+        root.mkdir(parents=True, exist_ok=True)
+        temp_dir.mkdir(parents=True, exist_ok=True)
+
+    def writer(self, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
+        fd, name = tempfile.mkstemp(prefix="blob-", suffix=".part", dir=self.temp_dir)
+        return BlobWriter(self, fd, Path(name), extra_hashes)
+
+    def writer_at(self, path: Path, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
+        """A writer on a chosen temporary path inside temp_dir (so other processes can find it)."""
+        if self.temp_dir not in path.parents:
+            raise ValueError("temporary files stay inside the temporary directory")
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # a leftover of a crashed process; its readers keep their inode
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return BlobWriter(self, fd, path, extra_hashes)
+
+    def path_for(self, sha256: str) -> Path:
+        if not is_sha256(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256[:80]!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def local_path(self, sha256: str) -> Path | None:
+        path = self.path_for(sha256)
+        return path if path.is_file() else None
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path_for(sha256).open("rb")
+
+    def size(self, sha256: str) -> int:
+        return self.path_for(sha256).stat().st_size
+
+    def delete(self, sha256: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path_for(sha256).unlink()
+
+    def put_bytes(self, data: bytes, expected: Mapping[str, str] | None = None) -> str:
+        writer = self.writer()
+        writer.write(data)
+        return writer.commit(expected)
+
+    def _publish(self, temp_path: Path, sha256: str) -> None:
+        target = self.path_for(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(temp_path, 0o644)
+        os.replace(temp_path, target)

@@ -1,0 +1,351 @@
+"""The catalog: projects, versions and files of every index, in the database.
+
+Synchronous on purpose (SQLAlchemy Core); the async edges call it in a worker thread. Each method is one
+transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
+
+from rennet.domain.changes import PageChanges, diff_files
+from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
+from rennet.storage.schema import files, listings, projects, versions
+
+__all__ = ["Catalog", "FileRecord", "ListingRecord", "ProjectRecord", "UpstreamValidators"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    id: int
+    index_name: str
+    name: str
+    display_name: str
+    status: ProjectStatus | None
+    status_reason: str | None
+    upstream_etag: str | None
+    upstream_last_modified: str | None
+    fetched_at: float | None
+    missing: bool
+    serial: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    id: int
+    project_id: int
+    index_name: str
+    project: str
+    filename: str
+    source_url: str | None
+    hashes: dict[str, str]
+    size: int | None
+    core_metadata: dict[str, str] | None
+    metadata_sha256: str | None
+    blob_sha256: str | None
+    upload_time: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamValidators:
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRecord:
+    index_name: str
+    upstream_etag: str | None
+    upstream_last_modified: str | None
+    fetched_at: float | None
+    digest: str | None
+    count: int
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    # -- projects ---------------------------------------------------------------------------------------------
+
+    def project(self, index_name: str, name: str) -> ProjectRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(projects).where(projects.c.index_name == index_name, projects.c.name == name)
+            ).first()
+        return _project_record(row) if row else None
+
+    def page(self, project: ProjectRecord) -> ProjectPage:
+        """The project's page as the catalog holds it. Files gone upstream are listed only while cached."""
+        with self.engine.connect() as conn:
+            file_rows = conn.execute(select(files).where(files.c.project_id == project.id).order_by(files.c.id)).all()
+            version_rows = (
+                conn.execute(select(versions.c.version).where(versions.c.project_id == project.id)).scalars().all()
+            )
+        listed = tuple(_dist_file(row, project.index_name) for row in file_rows if not row.gone or row.blob_sha256)
+        return ProjectPage(
+            name=project.name,  # type: ignore[arg-type]
+            files=listed,
+            versions=tuple(version_rows),
+            status=project.status,
+            status_reason=project.status_reason,
+        )
+
+    def project_names(self, index_name: str) -> list[str]:
+        """Display names of the projects an index holds (not those the upstream said it lacks)."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(projects.c.display_name)
+                    .where(projects.c.index_name == index_name, projects.c.missing.is_(False))
+                    .order_by(projects.c.name)
+                ).scalars()
+            )
+
+    def store_upstream_page(
+        self,
+        index_name: str,
+        display_name: str,
+        page: ProjectPage,
+        validators: UpstreamValidators,
+        fetched_at: float,
+    ) -> tuple[ProjectRecord, PageChanges]:
+        """Save a freshly fetched upstream page, keeping what only we know (sizes, cached blobs, metadata)."""
+        with self.engine.begin() as conn:
+            project_id = self._upsert_project(conn, index_name, page.name, display_name, fetched_at)
+            old_rows = {
+                row.filename: row for row in conn.execute(select(files).where(files.c.project_id == project_id)).all()
+            }
+            old = {name: _upstream_view(row, index_name) for name, row in old_rows.items() if not row.gone}
+            new = {f.filename: _keep_known(f, old.get(f.filename)) for f in page.files}
+            changes = diff_files(old, new)
+            now = time.time()
+            inserts = [
+                _file_values(f) | {"project_id": project_id, "created_at": now}
+                for f in new.values()
+                if f.filename not in old_rows
+            ]
+            if inserts:
+                conn.execute(insert(files), inserts)
+            for filename, file in new.items():
+                row = old_rows.get(filename)
+                if row is not None and (row.gone or filename in changes.updated + changes.yanked + changes.unyanked):
+                    conn.execute(update(files).where(files.c.id == row.id).values(_file_values(file)))
+            if changes.gone:
+                conn.execute(
+                    update(files)
+                    .where(files.c.project_id == project_id, files.c.filename.in_(changes.gone))
+                    .values(gone=True)
+                )
+            changes.meta_changed = self._store_versions(conn, project_id, page.versions)
+            current = conn.execute(select(projects).where(projects.c.id == project_id)).one()
+            status = page.status.value if page.status else None
+            if (current.status, current.status_reason) != (status, page.status_reason) or current.missing:
+                changes.meta_changed = True
+            values: dict[str, Any] = {
+                "display_name": display_name,
+                "status": status,
+                "status_reason": page.status_reason,
+                "upstream_etag": validators.etag,
+                "upstream_last_modified": validators.last_modified,
+                "fetched_at": fetched_at,
+                "missing": False,
+            }
+            if changes:
+                values["serial"] = current.serial + 1
+            conn.execute(update(projects).where(projects.c.id == project_id).values(values))
+            record = _project_record(conn.execute(select(projects).where(projects.c.id == project_id)).one())
+        return record, changes
+
+    def store_missing(self, index_name: str, name: str, fetched_at: float) -> ProjectRecord:
+        """Remember that the upstream has no such project (a negative cache entry)."""
+        with self.engine.begin() as conn:
+            project_id = self._upsert_project(conn, index_name, name, name, fetched_at)
+            conn.execute(
+                update(projects)
+                .where(projects.c.id == project_id)
+                .values(missing=True, fetched_at=fetched_at, upstream_etag=None, upstream_last_modified=None)
+            )
+            return _project_record(conn.execute(select(projects).where(projects.c.id == project_id)).one())
+
+    def touch_project(self, project_id: int, fetched_at: float, validators: UpstreamValidators) -> None:
+        """The upstream confirmed the page unchanged (304)."""
+        values: dict[str, Any] = {"fetched_at": fetched_at}
+        if validators.etag:
+            values["upstream_etag"] = validators.etag
+        if validators.last_modified:
+            values["upstream_last_modified"] = validators.last_modified
+        with self.engine.begin() as conn:
+            conn.execute(update(projects).where(projects.c.id == project_id).values(values))
+
+    def _upsert_project(self, conn: Connection, index_name: str, name: str, display: str, now: float) -> int:
+        existing = conn.execute(
+            select(projects.c.id).where(projects.c.index_name == index_name, projects.c.name == name)
+        ).scalar()
+        if existing is not None:
+            return int(existing)
+        result = conn.execute(
+            insert(projects).values(
+                index_name=index_name, name=name, display_name=display, missing=False, serial=0, created_at=now
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str]) -> bool:
+        wanted_set = set(wanted)
+        held = set(conn.execute(select(versions.c.version).where(versions.c.project_id == project_id)).scalars())
+        added, removed = wanted_set - held, held - wanted_set
+        if added:
+            conn.execute(insert(versions), [{"project_id": project_id, "version": v} for v in sorted(added)])
+        if removed:
+            conn.execute(delete(versions).where(versions.c.project_id == project_id, versions.c.version.in_(removed)))
+        return bool(added or removed)
+
+    # -- files --------------------------------------------------------------------------------------------------
+
+    def file(self, index_name: str, project: str, filename: str) -> FileRecord | None:
+        query = (
+            select(files, projects.c.index_name, projects.c.name.label("project_name"))
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name == index_name, projects.c.name == project, files.c.filename == filename)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return FileRecord(
+            id=row.id,
+            project_id=row.project_id,
+            index_name=row.index_name,
+            project=row.project_name,
+            filename=row.filename,
+            source_url=row.source_url,
+            hashes=json.loads(row.hashes),
+            size=row.size,
+            core_metadata=json.loads(row.core_metadata) if row.core_metadata is not None else None,
+            metadata_sha256=row.metadata_sha256,
+            blob_sha256=row.blob_sha256,
+            upload_time=row.upload_time,
+        )
+
+    def record_blob(self, file: FileRecord, sha256: str, size: int, upload_time: float | None) -> None:
+        """The file's bytes are now held and verified: fill what the upstream page may have left out."""
+        values: dict[str, Any] = {"blob_sha256": sha256, "size": size, "cached_at": time.time()}
+        if file.upload_time is None and upload_time is not None:
+            values["upload_time"] = upload_time
+        with self.engine.begin() as conn:
+            conn.execute(update(files).where(files.c.id == file.id).values(values))
+            self._bump(conn, file.project_id)
+
+    def record_metadata(self, file: FileRecord, sha256: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(files).where(files.c.id == file.id).values(metadata_sha256=sha256))
+            self._bump(conn, file.project_id)
+
+    def _bump(self, conn: Connection, project_id: int) -> None:
+        conn.execute(update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial + 1))
+
+    # -- project lists ------------------------------------------------------------------------------------------
+
+    def listing(self, index_name: str) -> ListingRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(listings).where(listings.c.index_name == index_name)).first()
+        return ListingRecord(**row._asdict()) if row else None
+
+    def store_listing(self, record: ListingRecord) -> None:
+        with self.engine.begin() as conn:
+            values = asdict(record)
+            existing = conn.execute(
+                select(listings.c.index_name).where(listings.c.index_name == record.index_name)
+            ).first()
+            if existing:
+                conn.execute(update(listings).where(listings.c.index_name == record.index_name).values(values))
+            else:
+                conn.execute(insert(listings).values(values))
+
+
+def _project_record(row: Row[Any]) -> ProjectRecord:
+    return ProjectRecord(
+        id=row.id,
+        index_name=row.index_name,
+        name=row.name,
+        display_name=row.display_name,
+        status=ProjectStatus(row.status) if row.status else None,
+        status_reason=row.status_reason,
+        upstream_etag=row.upstream_etag,
+        upstream_last_modified=row.upstream_last_modified,
+        fetched_at=row.fetched_at,
+        missing=bool(row.missing),
+        serial=row.serial,
+    )
+
+
+def _dist_file(row: Row[Any], index_name: str) -> DistFile:
+    """The file as we list it: what the upstream said, completed by what we learned holding the bytes."""
+    file = _upstream_view(row, index_name)
+    hashes = dict(file.hashes)
+    if row.blob_sha256 and "sha256" not in hashes:
+        hashes["sha256"] = row.blob_sha256
+    core_metadata = file.core_metadata
+    if row.metadata_sha256 and not core_metadata:
+        core_metadata = {"sha256": row.metadata_sha256}
+    return replace(file, hashes=hashes, core_metadata=core_metadata)
+
+
+def _upstream_view(row: Row[Any], index_name: str) -> DistFile:
+    """The file as its index states it, without what we derived."""
+    return DistFile(
+        filename=row.filename,
+        index=index_name,
+        hashes=json.loads(row.hashes),
+        requires_python=row.requires_python,
+        yanked=bool(row.yanked),
+        yanked_reason=row.yanked_reason,
+        size=row.size,
+        upload_time=datetime.fromtimestamp(row.upload_time, UTC) if row.upload_time is not None else None,
+        core_metadata=json.loads(row.core_metadata) if row.core_metadata is not None else None,
+        provenance=row.provenance,
+        source_url=row.source_url,
+    )
+
+
+def _keep_known(new: DistFile, old: DistFile | None) -> DistFile:
+    """Fields the upstream leaves out but we learned by fetching the file stay as we know them."""
+    if old is None:
+        return new
+    return replace(
+        new,
+        size=new.size if new.size is not None else old.size,
+        upload_time=new.upload_time or old.upload_time,
+    )
+
+
+def _file_values(file: DistFile) -> dict[str, Any]:
+    version = file.version
+    return {
+        "filename": file.filename,
+        "version": str(version) if version else None,
+        "source_url": file.source_url,
+        "hashes": json.dumps(dict(file.hashes), sort_keys=True),
+        "requires_python": file.requires_python,
+        "yanked": file.yanked,
+        "yanked_reason": file.yanked_reason,
+        "size": file.size,
+        "upload_time": file.upload_time.timestamp() if file.upload_time else None,
+        "core_metadata": None if file.core_metadata is None else json.dumps(dict(file.core_metadata), sort_keys=True),
+        "provenance": file.provenance,
+        "gone": False,
+    }

@@ -1,0 +1,90 @@
+"""The catalog's tables. One row per project, per version and per file: nothing grows inside a single value.
+
+Migrations live in rennet/storage/migrations and are applied with Alembic at start-up.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_name", String(64), nullable=False),
+    Column("name", String(200), nullable=False),  # normalized (PEP 503)
+    Column("display_name", String(200), nullable=False),
+    Column("status", String(16)),  # PEP 792; None = not stated
+    Column("status_reason", Text),
+    # Proxy pages: validators for conditional requests, and when the upstream last confirmed the page.
+    Column("upstream_etag", Text),
+    Column("upstream_last_modified", Text),
+    Column("fetched_at", Float),
+    Column("missing", Boolean, nullable=False, default=False),  # the upstream answered 404
+    Column("serial", Integer, nullable=False, default=0),  # bumped on every change of the page
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("index_name", "name", name="uq_projects_index_name"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("version", String(128), nullable=False),
+    UniqueConstraint("project_id", "version", name="uq_versions_project_version"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("version", String(128)),
+    Column("source_url", Text),  # where a proxy fetches the bytes; None for hosted files
+    Column("hashes", Text, nullable=False, default="{}"),  # JSON {algorithm: hex} as the index states them
+    Column("requires_python", Text),
+    Column("yanked", Boolean, nullable=False, default=False),
+    Column("yanked_reason", Text),
+    Column("size", BigInteger),
+    Column("upload_time", Float),
+    Column("core_metadata", Text),  # JSON hashes of the upstream's .metadata; "{}" = exists, no hash; None = none
+    Column("metadata_sha256", String(64)),  # the .metadata blob we hold
+    Column("provenance", Text),
+    Column("blob_sha256", String(64)),  # the verified bytes we hold; None until first fetched
+    Column("cached_at", Float),
+    Column("last_access", Float),
+    Column("gone", Boolean, nullable=False, default=False),  # no longer listed upstream, kept
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "filename", name="uq_files_project_filename"),
+)
+
+Index("ix_files_blob_sha256", files.c.blob_sha256)
+Index("ix_files_last_access", files.c.last_access)
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("index_name", String(64), primary_key=True),
+    Column("upstream_etag", Text),
+    Column("upstream_last_modified", Text),
+    Column("fetched_at", Float),
+    Column("digest", String(64)),  # names the rendered files of the project list
+    Column("count", Integer, nullable=False, default=0),
+)

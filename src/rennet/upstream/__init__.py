@@ -1,0 +1,1 @@
+"""The upstream edge: talking to other simple indexes over HTTP and reading what they send."""

@@ -1,0 +1,210 @@
+"""HTTP to upstream indexes with aiohttp: pooled connections, explicit timeouts, streaming, size limits.
+
+Errors come out as UpstreamError with the status rennet should answer (502 or 504) and a sentence for people.
+Credentials are sent only to the upstream's own origin and never appear in messages or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from rennet import __version__
+from rennet.storage.catalog import UpstreamValidators
+
+__all__ = ["FileStream", "PageFetch", "UpstreamClient", "UpstreamError", "redact"]
+
+PAGE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+USER_AGENT = f"rennet/{__version__}"
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+class UpstreamError(Exception):
+    """The upstream could not give an answer; `status` is what rennet answers when it has nothing cached."""
+
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class PageFetch:
+    """One conditional page request: `status` is "ok", "not_modified" or "missing"."""
+
+    status: str
+    body: bytes = b""
+    content_type: str = ""
+    url: str = ""
+    validators: UpstreamValidators = field(default_factory=UpstreamValidators)
+
+
+@dataclass(slots=True)
+class FileStream:
+    response: aiohttp.ClientResponse
+    content_length: int | None
+    last_modified: float | None
+
+    def chunks(self, size: int = 256 << 10) -> AsyncIterator[bytes]:
+        return self.response.content.iter_chunked(size)
+
+
+def redact(url: str) -> str:
+    """The URL without user information, for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class UpstreamClient:
+    """One per index: its base URL, credentials and timeouts; the connection pool is shared by all."""
+
+    def __init__(
+        self,
+        session_factory: SessionHolder,
+        base_url: str,
+        connect_timeout: float,
+        read_timeout: float,
+        username: str | None = None,
+        password: str | None = None,
+        max_page_bytes: int = 64 << 20,
+    ) -> None:
+        parts = urlsplit(base_url)
+        self.base_url = redact(base_url).rstrip("/") + "/"
+        self._origin = (parts.scheme, parts.hostname, parts.port)
+        user = username if username is not None else parts.username
+        secret = password if password is not None else parts.password
+        self._auth = aiohttp.BasicAuth(user, secret or "") if user else None
+        self._sessions = session_factory
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
+        self._max_page_bytes = max_page_bytes
+
+    def project_url(self, name: str) -> str:
+        return f"{self.base_url}{name}/"
+
+    def _auth_for(self, url: str) -> aiohttp.BasicAuth | None:
+        parts = urlsplit(url)
+        return self._auth if (parts.scheme, parts.hostname, parts.port) == self._origin else None
+
+    async def fetch_page(
+        self,
+        url: str,
+        validators: UpstreamValidators | None = None,
+        sink: Sink | None = None,
+        limit: int | None = None,
+    ) -> PageFetch:
+        """A conditional GET of a page. With a sink the body is written there (the project list can be huge)."""
+        headers = {"Accept": PAGE_ACCEPT, "User-Agent": USER_AGENT}
+        if validators and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        limit = limit or self._max_page_bytes
+        async with self._request(url, headers) as response:
+            found = UpstreamValidators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+            if response.status == 304:
+                return PageFetch("not_modified", validators=found)
+            if response.status in (404, 410):
+                return PageFetch("missing")
+            _raise_for_status(response, url)
+            if response.content_length is not None and response.content_length > limit:
+                raise UpstreamError(f"the upstream page {redact(url)} is larger than {limit} bytes")
+            parts: list[bytes] = []
+            total = 0
+            try:
+                async for chunk in response.content.iter_chunked(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise UpstreamError(f"the upstream page {redact(url)} is larger than {limit} bytes")
+                    if sink is None:
+                        parts.append(chunk)
+                    else:
+                        sink.write(chunk)
+            except (TimeoutError, aiohttp.ClientError) as error:
+                raise _translate(error, url) from None
+            content_type = response.headers.get("Content-Type", "text/html")
+            return PageFetch("ok", b"".join(parts), content_type, str(response.url), found)
+
+    @asynccontextmanager
+    async def open_file(self, url: str) -> AsyncIterator[FileStream]:
+        """Stream a distribution file exactly as stored: no content decoding, whatever the upstream claims."""
+        headers = {"Accept-Encoding": "identity", "User-Agent": USER_AGENT}
+        async with self._request(url, headers, decompress=False) as response:
+            if response.status in (404, 410):
+                raise UpstreamError(f"the upstream no longer has {redact(url)} ({response.status})", 502)
+            _raise_for_status(response, url)
+            yield FileStream(response, response.content_length, _http_date(response.headers.get("Last-Modified")))
+
+    @asynccontextmanager
+    async def _request(
+        self, url: str, headers: dict[str, str], decompress: bool = True
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        session = await self._sessions.get()
+        try:
+            async with session.get(
+                url,
+                headers=headers,
+                auth=self._auth_for(url),
+                timeout=self._timeout,
+                auto_decompress=decompress,
+                max_redirects=5,
+            ) as response:
+                yield response
+        except UpstreamError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            raise _translate(error, url) from None
+
+
+class SessionHolder:
+    """One aiohttp session per event loop (per worker), created on first use."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def get(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _raise_for_status(response: aiohttp.ClientResponse, url: str) -> None:
+    if response.status >= 400 or response.status < 200:
+        reason = f"{response.status} {response.reason or ''}".strip()
+        raise UpstreamError(f"the upstream answered {reason} for {redact(url)}")
+
+
+def _translate(error: BaseException, url: str) -> UpstreamError:
+    where = redact(url)
+    if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamError(f"the upstream did not answer in time for {where}", 504)
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return UpstreamError(f"cannot connect to the upstream for {where}: {error.os_error.strerror or error}")
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return UpstreamError(f"the upstream broke off the transfer of {where}")
+    return UpstreamError(f"the upstream failed for {where}: {type(error).__name__}")
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,103 @@
+"""The ASGI application. Plain ASGI: Granian runs it for `rennet serve`; uvicorn or hypercorn can too.
+
+uvicorn --factory rennet.web.app:create_app_from_env
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from rennet import __version__
+from rennet.config import Settings, load_settings
+from rennet.service.registry import Registry
+from rennet.web.accesslog import AccessLog
+from rennet.web.context import registry
+from rennet.web.files import distribution_file
+from rennet.web.responses import error_response
+from rennet.web.simple import project_list, project_page, redirect_to_slash
+
+__all__ = ["configure_logging", "create_app", "create_app_from_env"]
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+)
+_READ = ["GET", "HEAD"]
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("alive\n")
+
+
+async def ready(request: Request) -> Response:
+    problem = registry(request).ready()
+    if problem:
+        return PlainTextResponse(problem + "\n", 503)
+    return PlainTextResponse("ready\n")
+
+
+async def home(request: Request) -> Response:
+    indexes = registry(request).indexes
+    body = _templates.get_template("home.html").render(
+        version=__version__,
+        base=str(request.base_url).rstrip("/"),
+        indexes=[(name, index.kind.value) for name, index in indexes.items()],
+        default=registry(request).settings.default_index,
+    )
+    return HTMLResponse(body)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    messages = {404: "nothing here: see / for the indexes this server offers", 405: "method not allowed here"}
+    return error_response(request, error.status_code, messages.get(error.status_code, str(error.detail)))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", home, methods=_READ),
+        Route("/health", health, methods=_READ),
+        Route("/ready", ready, methods=_READ),
+        Route("/simple", redirect_to_slash, methods=_READ),
+        Route("/simple/", project_list, methods=_READ),
+        Route("/simple/{project}", project_page, methods=_READ),
+        Route("/simple/{project}/", project_page, methods=_READ),
+        Route("/{index}/simple", redirect_to_slash, methods=_READ),
+        Route("/{index}/simple/", project_list, methods=_READ),
+        Route("/{index}/simple/{project}", project_page, methods=_READ),
+        Route("/{index}/simple/{project}/", project_page, methods=_READ),
+        Route("/{index}/files/{project}/{filename}", distribution_file, methods=_READ),
+    ]
+
+
+def create_app(settings: Settings) -> AccessLog:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.registry = Registry(settings)
+        try:
+            yield
+        finally:
+            await app.state.registry.close()
+
+    app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    app.router.redirect_slashes = False
+    return AccessLog(app, enabled=settings.access_log)
+
+
+def create_app_from_env() -> AccessLog:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)

@@ -1,0 +1,53 @@
+"""Distribution files and their .metadata, from any index."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rennet.domain.names import InvalidName, check_filename, check_project_name
+from rennet.service.base import FileAnswer, LocalFile, ServiceError, StreamingFile
+from rennet.service.downloads import DownloadFailed
+from rennet.web.context import index_or_error, note_cache
+from rennet.web.responses import FileSend, StreamSend, error_response
+
+__all__ = ["distribution_file"]
+
+METADATA_SUFFIX = ".metadata"
+
+
+async def distribution_file(request: Request) -> Response | FileSend | StreamSend:
+    index_name = request.path_params["index"]
+    try:
+        project = check_project_name(request.path_params["project"])
+        filename = check_filename(request.path_params["filename"])
+    except InvalidName as error:
+        return error_response(request, 400, str(error))
+    index = index_or_error(request, index_name)
+    if isinstance(index, Response):
+        return index
+    try:
+        if filename.endswith(METADATA_SUFFIX):
+            answer = await index.open_metadata(project, filename[: -len(METADATA_SUFFIX)])
+        else:
+            answer = await index.open_file(project, filename)
+        if isinstance(answer, StreamingFile) and (request.method == "HEAD" or "range" in request.headers):
+            # Ranges and sizes need the whole file: let the download finish, then answer from disk.
+            answer = await _complete(answer, index.open_file, project, filename)
+    except ServiceError as error:
+        note_cache(request, "error")
+        return error_response(request, error.status, error.message)
+    except DownloadFailed as error:
+        note_cache(request, "error")
+        return error_response(request, 502, f"{filename}: {error}")
+    note_cache(request, answer.cache)
+    if isinstance(answer, LocalFile):
+        return FileSend.distribution(answer.path, answer.size, answer.sha256)
+    return StreamSend(answer.download, answer.fd, answer.size, answer.sha256)
+
+
+async def _complete(answer: StreamingFile, reopen: object, project: str, filename: str) -> FileAnswer:
+    async for _ in answer.download.stream(answer.fd):
+        pass
+    result: FileAnswer = await reopen(project, filename)  # type: ignore[operator]
+    return result

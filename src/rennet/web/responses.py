@@ -1,0 +1,176 @@
+"""Responses that need more care than Starlette's: distribution files, growing downloads, and errors.
+
+Files are sent exactly as stored (never with Content-Encoding), zero-copy through the ASGI pathsend extension
+when the server offers it, with one byte range when asked, and with a strong ETag that is their sha256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from rennet.domain.ranges import Unsatisfiable, parse_range
+from rennet.service.downloads import Download
+
+__all__ = ["FileSend", "StreamSend", "error_response", "etag_matches"]
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+_CHUNK = 256 << 10
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110, 13.1.2)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def _headers(pairs: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs.items()]
+
+
+class FileSend:
+    """A file on disk: full (pathsend when offered), one range (206), 416, HEAD and If-None-Match (304).
+
+    By default the headers of a distribution file; rendered project lists pass their own.
+    """
+
+    def __init__(self, path: Path, size: int, etag: str, headers: Mapping[str, str] | None = None) -> None:
+        self.path = path
+        self.size = size
+        self.etag = etag
+        self.headers = (
+            dict(headers)
+            if headers is not None
+            else {
+                "content-type": "application/octet-stream",
+                "accept-ranges": "bytes",
+                "cache-control": IMMUTABLE,
+            }
+        )
+
+    @classmethod
+    def distribution(cls, path: Path, size: int, sha256: str) -> FileSend:
+        return cls(path, size, f'"{sha256}"')
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        head_only = scope["method"] == "HEAD"
+        headers = self.headers | {"etag": self.etag}
+        if "rennet" in scope:
+            scope["rennet"]["size"] = self.size
+        if etag_matches(request_headers.get("if-none-match"), self.etag):
+            await send({"type": "http.response.start", "status": 304, "headers": _headers(headers)})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if_range = request_headers.get("if-range")
+        range_header = request_headers.get("range") if if_range in (None, self.etag) else None
+        if "accept-ranges" not in headers:
+            range_header = None
+        try:
+            wanted = parse_range(range_header, self.size)
+        except Unsatisfiable:
+            headers |= {"content-range": f"bytes */{self.size}", "content-length": "0"}
+            await send({"type": "http.response.start", "status": 416, "headers": _headers(headers)})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if wanted is None:
+            headers["content-length"] = str(self.size)
+            await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
+            if head_only:
+                await send({"type": "http.response.body", "body": b""})
+            elif "http.response.pathsend" in scope.get("extensions", {}):
+                await send({"type": "http.response.pathsend", "path": str(self.path)})
+            else:
+                await self._send_bytes(send, 0, self.size)
+            return
+        headers |= {"content-length": str(wanted.length), "content-range": wanted.content_range(self.size)}
+        await send({"type": "http.response.start", "status": 206, "headers": _headers(headers)})
+        if head_only:
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await self._send_bytes(send, wanted.start, wanted.length)
+
+    async def _send_bytes(self, send: Send, start: int, length: int) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            position, end = start, start + length
+            while position < end:
+                count = min(_CHUNK, end - position)
+                # Small reads (range requests for metadata) are cheaper inline than in a thread.
+                if count <= 64 << 10:
+                    data = os.pread(fd, count, position)
+                else:
+                    data = await asyncio.to_thread(os.pread, fd, count, position)
+                if not data:
+                    raise OSError(f"{self.path} is shorter than expected")
+                position += len(data)
+                await send({"type": "http.response.body", "body": data, "more_body": position < end})
+            if length == 0:
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            os.close(fd)
+
+
+class StreamSend:
+    """A file that is still being downloaded: its bytes as they arrive, aborted if it fails to verify."""
+
+    def __init__(self, download: Download, fd: int, size: int | None, sha256: str | None) -> None:
+        self.download = download
+        self.fd = fd
+        self.size = size
+        self.sha256 = sha256
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {"content-type": "application/octet-stream", "cache-control": IMMUTABLE}
+        if self.sha256:
+            headers["etag"] = f'"{self.sha256}"'
+        if self.size is not None:
+            headers["content-length"] = str(self.size)
+        stream = self.download.stream(self.fd)
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
+            # An exception here (DownloadFailed) aborts the connection: the client sees a broken transfer.
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await stream.aclose()
+
+
+def error_response(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A plain sentence for people, or {"message","code","title"} for clients that ask for JSON."""
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        title = _TITLES.get(status, "Error")
+        body = json.dumps({"message": message, "code": f"{status} {title}", "title": title})
+        return Response(body, status, headers, media_type="application/json")
+    return PlainTextResponse(message + "\n", status, headers)
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}

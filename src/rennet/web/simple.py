@@ -1,0 +1,120 @@
+"""The Simple Repository API over HTTP: project lists and project pages, negotiated, cached and conditional."""
+
+from __future__ import annotations
+
+import math
+import time
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from rennet.domain.indexes import IndexKind
+from rennet.domain.names import InvalidName, check_project_name
+from rennet.domain.negotiation import Format, Representation, negotiate, representation_for
+from rennet.service.base import IndexService, ServiceError
+from rennet.service.pagecache import CachedPage
+from rennet.web.context import index_or_error, note_cache
+from rennet.web.responses import FileSend, error_response, etag_matches
+
+__all__ = ["project_list", "project_page", "redirect_to_slash"]
+
+_PREFIX = {True: "../../../", False: "../../"}  # from a project page back to the server root
+
+
+def _representation(request: Request) -> Representation:
+    requested = request.query_params.get("format")
+    if requested and (chosen := representation_for(requested)):
+        return chosen
+    return negotiate(request.headers.get("accept"))
+
+
+def _wants_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def _cache_control(index: IndexService, page: CachedPage | None = None) -> str:
+    """Hosted content changes on upload, so anything containing it must be revalidated (a fast 304)."""
+    scope = "private" if index.config.private else "public"
+    if index.kind is IndexKind.HOSTED or page is None or math.isinf(page.fresh_until):
+        return f"{scope}, max-age=0, must-revalidate"
+    if index.kind is IndexKind.GROUP and any(m.kind is IndexKind.HOSTED for m in getattr(index, "members", ())):
+        return f"{scope}, max-age=0, must-revalidate"
+    remaining = max(0, min(int(page.fresh_until - time.time()), 600))
+    return f"{scope}, max-age={remaining}"
+
+
+async def project_page(request: Request) -> Response:
+    index_name = request.path_params.get("index")
+    raw = request.path_params["project"]
+    try:
+        project = check_project_name(raw)
+    except InvalidName as error:
+        return error_response(request, 400, str(error))
+    index = index_or_error(request, index_name)
+    if isinstance(index, Response):
+        return index
+    if raw != project or not request.url.path.endswith("/"):
+        return _redirect(request, f"{index_name + '/' if index_name else ''}simple/{project}/")
+    try:
+        page = await index.project_page(project)
+    except ServiceError as error:
+        note_cache(request, "error")
+        return error_response(request, error.status, error.message)
+    note_cache(request, page.state)
+    if page.page is None:
+        return error_response(request, 404, page.message or f"no project named {project!r}")
+    representation = _representation(request)
+    rendered = page.render(representation.format, _PREFIX[index_name is not None], _wants_gzip(request))
+    headers = {
+        "content-type": representation.content_type,
+        "etag": rendered.etag,
+        "vary": "Accept, Accept-Encoding",
+        "cache-control": _cache_control(index, page),
+    }
+    if rendered.etag.endswith('-gz"'):
+        headers["content-encoding"] = "gzip"
+    if etag_matches(request.headers.get("if-none-match"), rendered.etag):
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        headers["content-length"] = str(len(rendered.body))
+        return Response(status_code=200, headers=headers)
+    return Response(rendered.body, 200, headers)
+
+
+async def project_list(request: Request) -> Response | FileSend:
+    index_name = request.path_params.get("index")
+    index = index_or_error(request, index_name)
+    if isinstance(index, Response):
+        return index
+    try:
+        listing = await index.listing()
+    except ServiceError as error:
+        note_cache(request, "error")
+        return error_response(request, error.status, error.message)
+    note_cache(request, listing.cache)
+    representation = _representation(request)
+    suffix = ".json" if representation.format is Format.JSON else ".html"
+    compressed = _wants_gzip(request)
+    path = listing.path(suffix + (".gz" if compressed else ""))
+    headers = {
+        "content-type": representation.content_type,
+        "vary": "Accept, Accept-Encoding",
+        "cache-control": _cache_control(index),
+    }
+    if compressed:
+        headers["content-encoding"] = "gzip"
+    etag = f'"{listing.digest[:32]}{suffix}{"-gz" if compressed else ""}"'
+    return FileSend(path, path.stat().st_size, etag, headers)
+
+
+def _redirect(request: Request, path: str) -> Response:
+    root = request.scope.get("root_path", "")
+    target = f"{root}/{quote(path)}"
+    if request.url.query:
+        target += "?" + request.url.query
+    return RedirectResponse(target, status_code=301)
+
+
+async def redirect_to_slash(request: Request) -> Response:
+    return _redirect(request, request.url.path.lstrip("/") + "/")
