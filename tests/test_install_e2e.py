@@ -1,0 +1,71 @@
+"""pip and uv install through rennet: cold, warm, and with the upstream gone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.installers import installed_version, pip_install, uv_install
+from tests.support.server import RennetServer
+from tests.support.upstream import FakeUpstream
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def populated(upstream: FakeUpstream) -> FakeUpstream:
+    upstream.add(
+        make_wheel("alpha", "1.0"),
+        make_wheel("alpha", "2.0", requires=("beta>=1",)),
+        make_sdist("alpha", "2.0"),
+        make_wheel("beta", "1.5"),
+        make_wheel("Gamma.Lib", "0.3"),
+    )
+    return upstream
+
+
+def test_pip_cold_warm_and_upstream_down(populated: FakeUpstream, rennet: RennetServer, tmp_path: Path) -> None:
+    cold = pip_install(rennet.simple, "alpha", "gamma-lib", target=tmp_path / "cold")
+    assert cold.returncode == 0, cold.stderr
+    assert installed_version(tmp_path / "cold", "alpha") == "2.0"
+    assert installed_version(tmp_path / "cold", "beta") == "1.5"
+    assert installed_version(tmp_path / "cold", "gamma_lib") == "0.3"
+    downloads = populated.count("/files/")
+
+    warm = pip_install(rennet.simple, "alpha", "gamma-lib", target=tmp_path / "warm")
+    assert warm.returncode == 0, warm.stderr
+    assert populated.count("/files/") == downloads, "a warm install must not fetch files again"
+
+    populated.stop()
+    rennet.restart()
+    down = pip_install(rennet.simple, "alpha", "gamma-lib", target=tmp_path / "down")
+    assert down.returncode == 0, down.stderr + rennet.log()
+    assert installed_version(tmp_path / "down", "alpha") == "2.0"
+
+
+def test_uv_cold_warm_and_upstream_down(populated: FakeUpstream, rennet: RennetServer, tmp_path: Path) -> None:
+    cold = uv_install(rennet.simple, "alpha", target=tmp_path / "cold", cache_dir=tmp_path / "c1")
+    assert cold.returncode == 0, cold.stderr
+    assert installed_version(tmp_path / "cold", "alpha") == "2.0"
+
+    warm = uv_install(rennet.simple, "alpha==1.0", target=tmp_path / "warm", cache_dir=tmp_path / "c2")
+    assert warm.returncode == 0, warm.stderr
+    assert installed_version(tmp_path / "warm", "alpha") == "1.0"
+
+    populated.stop()
+    down = uv_install(rennet.simple, "alpha", target=tmp_path / "down", cache_dir=tmp_path / "c3")
+    assert down.returncode == 0, down.stderr + rennet.log()
+    assert installed_version(tmp_path / "down", "beta") == "1.5"
+
+
+def test_offline_mode_serves_only_cache(populated: FakeUpstream, rennet: RennetServer, tmp_path: Path) -> None:
+    assert pip_install(rennet.simple, "beta", target=tmp_path / "a").returncode == 0
+    before = sum(populated.requests.values())
+    rennet.restart(offline=True)
+    again = pip_install(rennet.simple, "beta", target=tmp_path / "b")
+    assert again.returncode == 0, again.stderr
+    missing = pip_install(rennet.simple, "alpha", target=tmp_path / "c")
+    assert missing.returncode != 0
+    assert sum(populated.requests.values()) == before, "offline rennet must never contact the upstream"
