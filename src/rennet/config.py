@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
 import tomllib
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
@@ -28,6 +31,7 @@ from rennet.domain.names import InvalidName, check_project_name
 __all__ = ["InvalidConfig", "Settings", "load_settings", "parse_duration", "parse_size"]
 
 DEFAULT_PORT = 4040
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class Settings:
     max_page_bytes: int = 64 << 20
     max_listing_bytes: int = 1 << 30
     page_memory_bytes: int = 256 << 20
+    shutdown_timeout: float = 10.0  # seconds open requests get on SIGTERM before a worker is stopped hard
     indexes: Mapping[str, IndexConfig] = field(default_factory=dict)
 
     @property
@@ -69,6 +74,7 @@ _ENV_SCALARS = {
     "RENNET_LOG_LEVEL": "log_level",
     "RENNET_ACCESS_LOG": "access_log",
     "RENNET_DEFAULT_INDEX": "default_index",
+    "RENNET_SHUTDOWN_TIMEOUT": "shutdown_timeout",
 }
 
 
@@ -84,6 +90,8 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
             raise InvalidConfig(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise InvalidConfig(f"config file {path} is not valid TOML: {error}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidConfig(f"config file {path} cannot be read: {error}") from None
     index_tables = raw.pop("index", {})
     values: dict[str, Any] = dict(raw)
     for variable, name in _ENV_SCALARS.items():
@@ -99,7 +107,21 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
     if isinstance(pypi, ProxyIndex) and env.get("RENNET_UPSTREAM"):
         indexes["pypi"] = replace(pypi, upstream=env["RENNET_UPSTREAM"])
     check_indexes(indexes, settings.default_index)
+    for index in indexes.values():
+        if isinstance(index, ProxyIndex):
+            _check_upstream(index)
     return replace(settings, indexes=indexes)
+
+
+def _check_upstream(index: ProxyIndex) -> None:
+    # The URL is left out of the message: it may carry a password.
+    try:
+        parts = urlsplit(index.upstream)
+        valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InvalidConfig(f"index {index.name!r}: the upstream must be an http:// or https:// URL with a host")
 
 
 def _scalar_settings(values: dict[str, Any]) -> Settings:
@@ -116,7 +138,13 @@ def _scalar_settings(values: dict[str, Any]) -> Settings:
         elif name in {"offline", "access_log"}:
             converted[name] = _bool(name, value)
         elif name in {"max_page_bytes", "max_listing_bytes", "page_memory_bytes"}:
-            converted[name] = parse_size(value)
+            converted[name] = parse_size(value, name)
+        elif name == "shutdown_timeout":
+            converted[name] = parse_duration(value, name)
+        elif name == "log_level":
+            converted[name] = str(value).strip().lower()
+            if converted[name] not in LOG_LEVELS:
+                raise InvalidConfig(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
         else:
             converted[name] = str(value)
     settings = Settings(**converted)
@@ -206,30 +234,38 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 <
 
 def parse_duration(value: Any, where: str = "duration") -> float:
     """Seconds from 30, "30s", "10m", "1.5h", "2d" or "250ms"."""
+    seconds = math.nan
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
+        with contextlib.suppress(OverflowError):
+            seconds = float(value)
+    elif match := _DURATION.match(str(value)):
+        seconds = float(match[1]) * _DURATION_UNITS[match[2]]
+    # TOML has nan and inf, and a negative timeout or TTL means nothing.
+    if not (math.isfinite(seconds) and seconds >= 0):
         raise InvalidConfig(f"{where}: {value!r} is not a duration (examples: 30s, 10m, 1h, 2d)")
-    return float(match[1]) * _DURATION_UNITS[match[2]]
+    return seconds
 
 
 def parse_size(value: Any, where: str = "size") -> int:
     """Bytes from 1024, "500M", "10GB" or "1GiB" (binary units)."""
+    size = -1
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _SIZE.match(str(value))
-    if not match:
+        size = value
+    elif match := _SIZE.match(str(value)):
+        unit = (match[2] or "").lower()[:1]
+        with contextlib.suppress(OverflowError):  # float("9" * 400) is inf
+            size = int(float(match[1]) * _SIZE_UNITS[unit])
+    if size < 0:
         raise InvalidConfig(f"{where}: {value!r} is not a size (examples: 500M, 10G)")
-    unit = (match[2] or "").lower()[:1]
-    return int(float(match[1]) * _SIZE_UNITS[unit])
+    return size
 
 
 def _int(where: str, value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidConfig(f"{where} must be a whole number, not {value!r}") from None
+    # int() would take true as 1 and truncate 80.5 to 80.
+    if not isinstance(value, bool | float):
+        with contextlib.suppress(TypeError, ValueError):
+            return int(value)
+    raise InvalidConfig(f"{where} must be a whole number, not {value!r}")
 
 
 def _bool(where: str, value: Any) -> bool:

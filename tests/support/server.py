@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -103,8 +106,112 @@ class RennetServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def blobs(self) -> set[str]:
+        """sha256 names of the files in the blob store (only verified files may be there)."""
+        root = self.data_dir / "blobs"
+        return {p.name for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+    def partial_files(self) -> list[Path]:
+        """Temporary files: downloads under way or left behind."""
+        temp = self.data_dir / "tmp"
+        return [p for p in temp.rglob("*") if p.is_file() and p.suffix != ".lock" and p.name != ".ready"]
+
+    def access_lines(self) -> list[AccessLine]:
+        """The access-log lines written so far, parsed."""
+        return [AccessLine.parse(line) for line in self.log().splitlines() if " rennet.access: " in line]
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> str:
+        """The log once it contains text (log lines are written after the response is sent)."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared in the log:\n{log[-3000:]}")
+            time.sleep(0.02)
+        return log
+
+    def wait_for_access_lines(self, count: int, timeout: float = 10.0) -> list[AccessLine]:
+        """The access-log lines once there are at least count of them."""
+        deadline = time.monotonic() + timeout
+        while len(lines := self.access_lines()) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(lines)} access-log lines, not {count}:\n{self.log()[-3000:]}")
+            time.sleep(0.02)
+        return lines
+
+    def wait_for_access(self, path: str, cache: str | None = None, timeout: float = 10.0) -> AccessLine:
+        """The last access-log line for path (and cache outcome), once written."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [a for a in self.access_lines() if a.path == path and (cache is None or a.cache == cache)]
+            if found:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no access-log line for {path} ({cache}):\n{self.log()[-3000:]}")
+            time.sleep(0.02)
+
+    def raw(self, method: str, target: str, headers: dict[str, str] | None = None) -> RawResponse:
+        """A request with the target sent byte for byte (httpx would normalize dot segments and escapes)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
+            for name, value in (headers or {}).items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            connection.close()
+
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.get(self.url + path, timeout=30, **kwargs)  # type: ignore[arg-type]
 
     def head(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.head(self.url + path, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+_ACCESS = re.compile(
+    r'"(?P<method>\S+) (?P<path>\S+)" (?P<status>\d+) (?P<bytes>\d+) (?P<ms>[\d.]+)ms (?P<cache>\S+)$'
+)
+
+
+@dataclass(frozen=True)
+class AccessLine:
+    method: str
+    path: str
+    status: int
+    bytes: int
+    milliseconds: float
+    cache: str
+
+    @classmethod
+    def parse(cls, line: str) -> AccessLine:
+        match = _ACCESS.search(line)
+        assert match, f"access-log line without method, path, status, bytes, duration and cache: {line!r}"
+        return cls(
+            match["method"],
+            match["path"],
+            int(match["status"]),
+            int(match["bytes"]),
+            float(match["ms"]),
+            match["cache"],
+        )
+
+
+def proxy_config(index: str = "pypi", upstream: str | None = None, **options: str | int | bool) -> str:
+    """A TOML table for one proxy index: proxy_config(page_ttl="1s", read_timeout="0.5s")."""
+    lines = [f"[index.{index}]", 'type = "proxy"']
+    if upstream is not None:
+        lines.append(f'upstream = "{upstream}"')
+    for key, value in options.items():
+        rendered = (
+            str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, int) else f'"{value}"'
+        )
+        lines.append(f"{key} = {rendered}")
+    return "\n".join(lines) + "\n"

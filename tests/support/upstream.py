@@ -1,19 +1,25 @@
 """A fake upstream index for hermetic tests: serves wheels and sdists the tests built, with faults on demand.
 
-Pages follow PEP 691/503 (JSON when asked, HTML otherwise, or forced), with ETag and 304, core-metadata and
-every file field. Faults are set per path prefix: "500", "404", "garbage", "truncate", "wrong-bytes",
-"slow:<seconds>" (before answering), "drip:<seconds>" (between 16 KiB pieces of a body), "hang" (never answers).
+Pages follow PEP 691/503 (JSON when asked, HTML otherwise, or forced), with ETag or Last-Modified and 304,
+core-metadata and every file field. Faults are set per path prefix: "500", "404", "garbage", "truncate",
+"wrong-bytes", "slow:<seconds>" (before answering), "drip:<seconds>" (between 16 KiB pieces of a body), "hang"
+(no answer until the fault is cleared), "stall" (half a file, the rest once the fault is cleared). A key
+ending in "$" is an exact path rather than a prefix.
+`raw_pages` serves any bytes at a path, for hostile pages; `redirects` sends a path elsewhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
+from email.utils import formatdate
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,11 +37,17 @@ class FakeUpstream:
         self.faults: dict[str, str] = {}
         self.requests: Counter[str] = Counter()
         self.headers_seen: list[tuple[str, dict[str, str]]] = []
+        self.responses: list[tuple[str, int]] = []  # (path, status) of every answer
+        self.validator = "etag"  # how pages are validated: "etag" or "last-modified"
+        self.statuses: dict[str, tuple[str, str | None]] = {}  # project -> PEP 792 (status, reason)
+        self.raw_pages: dict[str, tuple[bytes, str]] = {}  # path -> (body, content type), served as is
+        self.redirects: dict[str, str] = {}  # path -> Location, answered with 302
         self.files_base: str | None = None  # where file URLs point; default this server's /files/
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = _free_port()
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
 
     # -- content ---------------------------------------------------------------------------------------------
 
@@ -60,6 +72,15 @@ class FakeUpstream:
     def count(self, prefix: str) -> int:
         return sum(n for path, n in self.requests.items() if path.startswith(prefix))
 
+    def answered(self, prefix: str, status: int) -> int:
+        """How many requests under prefix were answered with status."""
+        with self._lock:
+            return sum(1 for path, code in self.responses if path.startswith(prefix) and code == status)
+
+    def seen_headers(self, prefix: str) -> list[dict[str, str]]:
+        with self._lock:
+            return [headers for path, headers in self.headers_seen if path.startswith(prefix)]
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/simple/"
@@ -71,17 +92,23 @@ class FakeUpstream:
 
     def start(self) -> FakeUpstream:
         handler = type("Handler", (_Handler,), {"upstream": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server = _QuietServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut every open connection: a stopped upstream must not answer on a kept-alive one."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     # -- rendering -------------------------------------------------------------------------------------------
 
@@ -103,6 +130,9 @@ class FakeUpstream:
             files.append(entry)
         versions = sorted({d.filename.split("-")[1].removesuffix(".tar.gz") for d in self.projects[name].values()})
         body = {"meta": {"api-version": "1.1", "_last-serial": 7}, "name": name, "files": files, "versions": versions}
+        if name in self.statuses:
+            status, reason = self.statuses[name]
+            body["project-status"] = {"status": status, "reason": reason}
         return json.dumps(body).encode()
 
     def page_html(self, name: str) -> bytes:
@@ -115,8 +145,17 @@ class FakeUpstream:
                 attrs += f' data-yanked="{escape(dist.yanked if isinstance(dist.yanked, str) else "")}"'
             if self.metadata and dist.metadata is not None:
                 attrs += f' data-dist-info-metadata="sha256={hashlib.sha256(dist.metadata).hexdigest()}"'
+            for key, value in dist.extra.items():
+                if isinstance(value, str):  # JSON-only fields (dicts, numbers) have no HTML form
+                    attrs += f' data-{key}="{escape(value)}"'
             links.append(f"<a {attrs}>{escape(dist.filename)}</a><br/>")
-        return f"<!DOCTYPE html><html><body>{''.join(links)}</body></html>".encode()
+        head = ""
+        if name in self.statuses:
+            status, reason = self.statuses[name]
+            head = f'<meta name="pypi:project-status" content="{escape(status)}">'
+            if reason:
+                head += f'<meta name="pypi:project-status-reason" content="{escape(reason)}">'
+        return f"<!DOCTYPE html><html><head>{head}</head><body>{''.join(links)}</body></html>".encode()
 
     def root(self, as_json: bool) -> bytes:
         names = sorted(self.projects)
@@ -131,12 +170,30 @@ class FakeUpstream:
         return None
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients (rennet) close connections mid-request on purpose when they give up: not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     upstream: FakeUpstream
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.upstream._lock:
+            self.upstream._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.upstream._lock:
+            self.upstream._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -147,9 +204,13 @@ class _Handler(BaseHTTPRequestHandler):
         with up._lock:
             up.requests[path] += 1
             up.headers_seen.append((path, {k.lower(): v for k, v in self.headers.items()}))
-        fault = next((kind for prefix, kind in up.faults.items() if path.startswith(prefix)), None)
+        prefix = self._fault_prefix(path)
+        fault = up.faults.get(prefix) if prefix is not None else None
         if fault == "hang":
-            time.sleep(3600)
+            # Hang until the test clears the fault or stops the server, then drop the connection unanswered.
+            while up.faults.get(prefix or "") == "hang" and up._server is not None:
+                time.sleep(0.05)
+            self.close_connection = True
             return None
         if fault and fault.startswith("slow:"):
             time.sleep(float(fault.split(":", 1)[1]))
@@ -159,6 +220,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, b"not here", "text/plain")
         if fault == "garbage":
             return self._send(200, b"\x00\xff{not json", "application/vnd.pypi.simple.v1+json")
+        if path in up.redirects:
+            return self._send(302, b"", None, {"Location": up.redirects[path]})
+        if path in up.raw_pages:
+            body, content_type = up.raw_pages[path]
+            return self._send(200, body, content_type)
         if path == "/simple/":
             as_json = self._wants_json()
             return self._send(200, up.root(as_json), self._page_type(as_json))
@@ -167,6 +233,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/files/"):
             return self._file(path.removeprefix("/files/"), fault)
         self._send(404, b"no route", "text/plain")
+
+    def _fault_prefix(self, path: str) -> str | None:
+        """The fault key for a path: a prefix, or an exact path when the key ends with "$"."""
+        for key in self.upstream.faults:
+            if path == key[:-1] if key.endswith("$") else path.startswith(key):
+                return key
+        return None
 
     def _wants_json(self) -> bool:
         if self.upstream.page_format != "negotiate":
@@ -184,10 +257,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, b"no such project", "text/plain")
         as_json = self._wants_json()
         body = self.upstream.page_json(name) if as_json else self.upstream.page_html(name)
-        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-        if self.headers.get("If-None-Match") == etag:
-            return self._send(304, b"", None, {"ETag": etag})
-        self._send(200, body, self._page_type(as_json), {"ETag": etag, "X-PyPI-Last-Serial": "7"})
+        digest = hashlib.sha256(body).hexdigest()
+        if self.upstream.validator == "etag":
+            validator = {"ETag": '"' + digest[:16] + '"'}
+            unchanged = self.headers.get("If-None-Match") == validator["ETag"]
+        else:
+            # A date derived from the content: changes whenever the page does.
+            moment = 1_600_000_000 + int(digest[:6], 16)
+            validator = {"Last-Modified": formatdate(moment, usegmt=True)}
+            unchanged = self.headers.get("If-Modified-Since") == validator["Last-Modified"]
+        if unchanged:
+            return self._send(304, b"", None, validator)
+        self._send(200, body, self._page_type(as_json), validator | {"X-PyPI-Last-Serial": "7"})
 
     def _file(self, filename: str, fault: str | None) -> None:
         is_metadata = filename.endswith(".metadata")
@@ -208,8 +289,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return None
+        if fault == "stall":
+            return self._stall(data)
         drip = float(fault.split(":", 1)[1]) if fault and fault.startswith("drip:") else 0.0
         self._send(200, data, "application/octet-stream", {"Last-Modified": "Tue, 02 Jan 2024 03:04:05 GMT"}, drip)
+
+    def _stall(self, data: bytes) -> None:
+        """Half the body, then nothing until the test clears the fault, then the rest."""
+        path = self.path.split("?", 1)[0]
+        prefix = self._fault_prefix(path)
+        self._send_head(200, "application/octet-stream", {"Content-Length": str(len(data))})
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        while self.upstream.faults.get(prefix or "") == "stall" and self.upstream._server is not None:
+            time.sleep(0.02)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data[len(data) // 2 :])
+
+    def _send_head(self, status: int, content_type: str | None, headers: dict[str, str]) -> None:
+        with self.upstream._lock:
+            self.upstream.responses.append((self.path.split("?", 1)[0], status))
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
 
     def _redirect(self, location: str) -> None:
         self._send(301, b"", None, {"Location": location})
@@ -222,13 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         drip: float = 0.0,
     ) -> None:
-        self.send_response(status)
-        if content_type:
-            self.send_header("Content-Type", content_type)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        self._send_head(status, content_type, (headers or {}) | {"Content-Length": str(len(body))})
         if self.command == "HEAD" or status == 304:
             return
         try:
@@ -251,3 +350,31 @@ def _free_port() -> int:
 
 def names(dists: Iterable[Dist]) -> list[str]:
     return [d.filename for d in dists]
+
+
+class Blackhole:
+    """An address where connections are never accepted: a listening socket whose accept queue is full.
+
+    Linux drops further SYNs to it, so a client's connect hangs until its own connect timeout.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port = int(self._listener.getsockname()[1])
+        self._fillers: list[socket.socket] = []
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/simple/"
+
+    def close(self) -> None:
+        for sock in (*self._fillers, self._listener):
+            sock.close()

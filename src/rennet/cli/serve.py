@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 from granian.constants import Interfaces
@@ -36,6 +37,10 @@ def serve(settings: Settings) -> int:
         log_access=False,
         log_level=settings.log_level,  # type: ignore[arg-type]
         backlog=2048,
+        # Granian drains open requests before the app hears of the shutdown: a download from a stalled upstream
+        # would hold a worker as long as the upstream stalls. Partial downloads live in tmp/, which the next
+        # start clears, so stopping a worker hard after the grace period loses nothing.
+        workers_kill_timeout=max(1, math.ceil(settings.shutdown_timeout)),
     )
     server.serve()
     return 0

@@ -20,7 +20,7 @@ __all__ = [
     "leaf_members",
 ]
 
-_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # First path segments the server uses for itself.
 RESERVED_NAMES = frozenset({"simple", "legacy", "health", "ready", "api", "static", "files", "-", "favicon.ico"})
 
@@ -77,7 +77,7 @@ def check_indexes(indexes: Mapping[str, IndexConfig], default_group: str) -> Non
     for name, index in indexes.items():
         if name != index.name:
             raise InvalidConfig(f"index {name!r} is configured under another name ({index.name!r})")
-        if not _INDEX_NAME.match(name) or name in RESERVED_NAMES:
+        if not _INDEX_NAME.fullmatch(name) or name in RESERVED_NAMES:
             raise InvalidConfig(
                 f"index name {name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' or '-', "
                 f"and none of {', '.join(sorted(RESERVED_NAMES))}"
@@ -86,6 +86,9 @@ def check_indexes(indexes: Mapping[str, IndexConfig], default_group: str) -> Non
             for member in index.members:
                 if member not in indexes:
                     raise InvalidConfig(f"group {name!r} lists unknown index {member!r}")
+    # Only once every member is known: flattening reaches into groups not checked yet.
+    for name, index in indexes.items():
+        if isinstance(index, GroupIndex):
             leaf_members(indexes, name)
     if default_group not in indexes:
         raise InvalidConfig(f"default index {default_group!r} is not configured")

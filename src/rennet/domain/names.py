@@ -46,12 +46,17 @@ def check_project_name(name: str) -> NormalizedName:
     """Return the normalized form of a valid project name (PEP 508), or raise InvalidName."""
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"project names are 1 to {MAX_NAME_LENGTH} characters long")
-    if not _PROJECT_NAME.match(name) or not name.isascii():
+    if not _is_project_name(name):
         raise InvalidName(
             f"{name[:80]!r} is not a valid project name: use ASCII letters, digits, '.', '_' and '-', "
             "starting and ending with a letter or digit"
         )
     return canonicalize_name(name)
+
+
+def _is_project_name(name: str) -> bool:
+    # fullmatch: `$` alone would let a trailing newline through; isascii: IGNORECASE folds the Kelvin sign to "k".
+    return name.isascii() and _PROJECT_NAME.fullmatch(name) is not None
 
 
 def check_filename(filename: str) -> str:
@@ -67,8 +72,11 @@ def check_filename(filename: str) -> str:
         raise InvalidName(f"file name {filename[:80]!r} starts with a dot")
     if any(unicodedata.category(c).startswith("C") for c in filename):
         raise InvalidName(f"file name {filename[:80]!r} contains control or invisible characters")
-    if filename != filename.strip():
-        raise InvalidName(f"file name {filename[:80]!r} starts or ends with white space")
+    if filename != filename.strip() or any(c.isspace() and c != " " for c in filename):
+        # A plain inner space occurs in old uploads; other spaces (no-break, line separator) only deceive.
+        raise InvalidName(
+            f"file name {filename[:80]!r} starts or ends with white space, or holds unusual white space"
+        )
     return filename
 
 
@@ -95,7 +103,9 @@ def parse_dist_filename(filename: str) -> DistName | None:
             name, version = parse_sdist_filename(filename)
         except (InvalidSdistFilename, InvalidVersion):
             return _parse_legacy_sdist(filename)
-        return DistName(name, version, "sdist")
+        # packaging splits at the last '-' without judging the name: "../x-1.0.tar.gz" must not name a project.
+        stem = filename[: filename.rindex("-")]
+        return DistName(name, version, "sdist") if _is_project_name(stem) else None
     if lowered.endswith(_SDIST_SUFFIXES):
         return _parse_legacy_sdist(filename)
     if lowered.endswith(_LEGACY_SUFFIXES):
@@ -103,24 +113,33 @@ def parse_dist_filename(filename: str) -> DistName | None:
     return None
 
 
+def _strip_suffix(filename: str, suffixes: tuple[str, ...]) -> str:
+    lowered = filename.lower()
+    for suffix in suffixes:
+        if lowered.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
+
+
 def _parse_legacy_sdist(filename: str) -> DistName | None:
-    """Old sdists used '-' inside names (foo-bar-1.0.tar.gz): split at the last '-' before a digit."""
-    stem = filename
-    for suffix in _SDIST_SUFFIXES:
-        if filename.lower().endswith(suffix):
-            stem = filename[: -len(suffix)]
-            break
-    match = re.match(r"^(?P<name>.+?)-(?P<version>\d[^-]*)$", stem)
-    if not match:
+    """Old sdists used '-' inside names (foo-bar-1.0.tar.gz): the version starts with a digit and has no '-'."""
+    match = re.fullmatch(r"(?P<name>.+?)-(?P<version>\d[^-]*)", _strip_suffix(filename, _SDIST_SUFFIXES))
+    if not match or not _is_project_name(match["name"]):
         return None
     return DistName(canonicalize_name(match["name"]), _version_or_none(match["version"]), "sdist")
 
 
+# bdist_wininst and bdist_msi put the platform after the version: foo-1.0.win-amd64-py2.7.exe
+_WININST_PLATFORM = re.compile(r"\.win(?:32|-amd64|-arm64)(?=-|$)", re.IGNORECASE)
+
+
 def _parse_legacy(filename: str) -> DistName | None:
-    parts = filename.split("-")
-    if len(parts) < 2:
+    """Eggs, installers and packages: name-version[-python[-platform]] before the suffix."""
+    stem = _WININST_PLATFORM.sub("", _strip_suffix(filename, _LEGACY_SUFFIXES))
+    match = re.fullmatch(r"(?P<name>.+?)-(?P<version>\d[^-]*)(?:-.*)?", stem)
+    if not match or not _is_project_name(match["name"]):
         return None
-    return DistName(canonicalize_name(parts[0]), _version_or_none(parts[1]), "legacy")
+    return DistName(canonicalize_name(match["name"]), _version_or_none(match["version"]), "legacy")
 
 
 def _version_or_none(text: str) -> Version | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["ByteRange", "Unsatisfiable", "parse_range"]
@@ -32,22 +33,40 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if not header:
         return None
     unit, _, spec = header.strip().partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
+    if unit.strip().lower() != "bytes":
         return None
-    first, sep, last = spec.strip().partition("-")
-    if not sep or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+    # RFC 9110 DIGIT is ASCII only: str.isdigit() also accepts "²", which int() then refuses.
+    match = _RANGE_SPEC.fullmatch(spec.strip())
+    if match is None:
         return None
+    first, last = match["first"], match["last"]
     if first == "":
         if last == "":
             return None
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise Unsatisfiable(header)
         return ByteRange(max(size - suffix, 0), size - 1)
-    start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and _digits_key(last) < _digits_key(first):
         return None
+    start = _position(first)
     if start >= size:
         raise Unsatisfiable(header)
-    return ByteRange(start, min(end, size - 1))
+    end = min(_position(last), size - 1) if last else size - 1
+    return ByteRange(start, end)
+
+
+_RANGE_SPEC = re.compile(r"(?P<first>[0-9]*)-(?P<last>[0-9]*)")
+_BEYOND_ANY_FILE = 1 << 63
+
+
+def _digits_key(digits: str) -> tuple[int, str]:
+    """Orders decimal strings of any length by value without converting them."""
+    digits = digits.lstrip("0")
+    return len(digits), digits
+
+
+def _position(digits: str) -> int:
+    """A byte position; ones too long for int() (4300 digits) lie beyond any file anyway."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < 19 else _BEYOND_ANY_FILE

@@ -38,9 +38,9 @@ def file_path(index: str, project: str, filename: str) -> str:
 
 def format_upload_time(moment: datetime) -> str:
     """PEP 700: yyyy-mm-ddThh:mm:ss[.ffffff]Z in UTC."""
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment
-    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return moment.strftime(pattern)
+    moment = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    # isoformat, not strftime: glibc's %Y drops the leading zeros of years before 1000.
+    return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds") + "Z"
 
 
 def render_project_html(page: ProjectPage, prefix: str) -> bytes:
@@ -113,7 +113,8 @@ def root_html_chunks(names: Iterable[str]) -> Iterator[str]:
     """The project list, in pieces, so that a list of 700k names is written without being held at once."""
     yield _HTML_HEAD + "    <title>Simple index</title>\n  </head>\n  <body>\n"
     for name in names:
-        yield f'    <a href="{canonical_name(name)}/">{escape(name)}</a>\n'
+        # Names may come from an upstream's list: quote them so that none can break out of the attribute.
+        yield f'    <a href="{quote(canonical_name(name), safe="")}/">{escape(name)}</a>\n'
     yield "  </body>\n</html>\n"
 
 

@@ -107,10 +107,11 @@ class Download:
 class RemoteDownload(Download):
     """A download run by another worker: progress is read off the file, the outcome from the catalog."""
 
-    def __init__(self, lock_path: Path, outcome: Outcome) -> None:
+    def __init__(self, lock_path: Path, outcome: Outcome, blobs: LocalBlobStore) -> None:
         super().__init__(None)
         self._lock_path = lock_path
         self._outcome = outcome
+        self._blobs = blobs
 
     async def headers_known(self) -> None:
         self.announce(None)
@@ -119,9 +120,12 @@ class RemoteDownload(Download):
         await asyncio.sleep(_POLL)
         self.written = os.fstat(fd).st_size
         if not _lock_held(self._lock_path):
-            finished = await self._outcome() is not None
+            sha256 = await self._outcome()
             self.written = os.fstat(fd).st_size  # a rename keeps the inode we read from
-            self.finish(None if finished else "the download in another worker failed")
+            # The file may be held thanks to a later download, after the one we tailed failed: only the very
+            # bytes that were committed may complete a response.
+            committed = sha256 is not None and _same_file(fd, self._blobs.local_path(sha256))
+            self.finish(None if committed else "the download in another worker failed")
 
 
 class Downloads:
@@ -134,10 +138,13 @@ class Downloads:
         self._active: dict[str, Download] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def join(
+    async def join(
         self, key: str, fetch: Fetch, outcome: Outcome, expected_size: int | None, hashes: tuple[str, ...] = ()
     ) -> tuple[Download, int]:
-        """The download for `key`, started here if none runs anywhere, and an fd to read it from."""
+        """The download for `key`, started here if none runs anywhere, and an fd to read it from.
+
+        Raises TryAgain when the file was committed after the caller looked it up: look it up again.
+        """
         digest = hashlib.sha256(key.encode()).hexdigest()[:40]
         part, lock_path = self.work_dir / f"{digest}.part", self.work_dir / f"{digest}.lock"
         download = self._active.get(key)
@@ -145,21 +152,26 @@ class Downloads:
             try:
                 return download, os.open(part, os.O_RDONLY)
             except FileNotFoundError:
-                raise TryAgain() from None  # committed a moment ago
+                raise TryAgain() from None  # committed a moment ago, or not started yet
         lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock_fd)
-            return RemoteDownload(lock_path, outcome), _open_when_present(part, lock_path)
+            return RemoteDownload(lock_path, outcome, self.blobs), _open_when_present(part, lock_path)
+        download = Download(expected_size)
+        self._active[key] = download  # joiners meanwhile find no .part yet and try again
         try:
+            # The lock only says no download runs now. One may have finished between the caller's look-up and
+            # taking the lock; check again before creating the .part, which readers elsewhere would tail.
+            if await outcome() is not None:
+                raise TryAgain()
             writer = self.blobs.writer_at(part, hashes)
             read_fd = os.open(part, os.O_RDONLY)
         except BaseException:
+            self._active.pop(key, None)
             os.close(lock_fd)
             raise
-        download = Download(expected_size)
-        self._active[key] = download
         task = asyncio.get_running_loop().create_task(self._run(key, download, writer, fetch, lock_fd))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -192,6 +204,16 @@ def _open_when_present(part: Path, lock_path: Path) -> int:
     except FileNotFoundError:
         # Either the other worker has just finished (and renamed the file) or has not created it yet.
         raise TryAgain() from None
+
+
+def _same_file(fd: int, path: Path | None) -> bool:
+    if path is None:
+        return False
+    try:
+        held, found = os.fstat(fd), path.stat()
+    except FileNotFoundError:
+        return False
+    return (held.st_dev, held.st_ino) == (found.st_dev, found.st_ino)
 
 
 def _lock_held(lock_path: Path) -> bool:

@@ -20,6 +20,7 @@ from rennet.storage.generations import Generations
 __all__ = ["CachedPage", "PageCache", "Rendered"]
 
 GZIP_MIN_BYTES = 860
+_BASE_WEIGHT = 512  # the page object itself, roughly
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class CachedPage:
         self.version = version
         self.state = state
         self.message = message
-        self.weight = 512
+        self.weight = _BASE_WEIGHT
         self.owner: PageCache | None = None
         self._variants: dict[tuple[Format, str, bool], Rendered] = {}
 
@@ -81,8 +82,13 @@ class CachedPage:
 
     def adopt(self, older: CachedPage) -> None:
         """Take over the rendered bytes of an older copy with the same version."""
-        self._variants.update(older._variants)
-        self._grow(older.weight - self.weight)
+        for key, rendered in older._variants.items():
+            self._variants.setdefault(key, rendered)
+        # Recounted rather than copied: this copy may hold variants of its own already.
+        self._grow(self._weigh() - self.weight)
+
+    def _weigh(self) -> int:
+        return _BASE_WEIGHT + sum(len(rendered.body) for rendered in self._variants.values())
 
     def _grow(self, delta: int) -> None:
         self.weight += delta

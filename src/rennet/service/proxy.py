@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
 
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
@@ -31,14 +32,20 @@ from rennet.service.pagecache import CachedPage
 from rennet.service.wheelmeta import NoMetadata, read_wheel_metadata
 from rennet.storage.blobs import BlobWriter, DigestMismatch
 from rennet.storage.catalog import FileRecord, ListingRecord, ProjectRecord, UpstreamValidators
-from rennet.upstream.client import UpstreamClient, UpstreamError
+from rennet.upstream.client import UpstreamClient, UpstreamError, redact
 from rennet.upstream.parse import UnreadablePage, iter_listing_names, parse_project_page
 
-__all__ = ["ProxyService"]
+__all__ = ["ProxyService", "metadata_url"]
 
 log = logging.getLogger("rennet.proxy")
 
 MAX_METADATA_FETCH = 16 << 20
+
+
+def metadata_url(file_url: str) -> str:
+    """PEP 658: the file's URL with ".metadata" after its path; a query string (a signed URL) stays last."""
+    parts = urlsplit(file_url)
+    return urlunsplit(parts._replace(path=parts.path + ".metadata", fragment=""))
 
 
 class ProxyService:
@@ -85,8 +92,8 @@ class ProxyService:
             return await self._remember(project, record, dependency, cached, "stale", now + 1)
         try:
             return await self._refresh(project, record, dependency, cached)
-        except (UpstreamError, UnreadablePage) as error:
-            status = error.status if isinstance(error, UpstreamError) else 502
+        except UpstreamError as error:
+            status = error.status
             self._failing_until = time.time() + self.config.retry_after
             if record is not None and not record.missing:
                 log.warning("serving stale page %s/%s: %s", self.name, project, error)
@@ -119,9 +126,17 @@ class ProxyService:
             await self.shared.db(catalog.touch_project, record.id, now, fetched.validators)
             record = replace(record, fetched_at=now)
             return await self._remember(project, record, dependency, cached, "refresh")
-        page = await asyncio.to_thread(
-            parse_project_page, fetched.body, fetched.content_type, fetched.url, NormalizedName(project), self.name
-        )
+        try:
+            page = await asyncio.to_thread(
+                parse_project_page,
+                fetched.body,
+                fetched.content_type,
+                fetched.url,
+                NormalizedName(project),
+                self.name,
+            )
+        except UnreadablePage as error:
+            raise UpstreamError(f"the upstream sent an unusable page for {redact(fetched.url)}: {error}") from None
         stored, changes = await self.shared.db(
             catalog.store_upstream_page, self.name, project, page, fetched.validators, now
         )
@@ -203,10 +218,12 @@ class ProxyService:
 
         async def outcome() -> str | None:
             fresh = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
-            return fresh.blob_sha256 if fresh else None
+            if fresh is None or not fresh.blob_sha256 or self.shared.blobs.local_path(fresh.blob_sha256) is None:
+                return None
+            return fresh.blob_sha256
 
         algorithms = tuple(record.hashes)
-        download, fd = self.shared.downloads.join(key, fetch, outcome, record.size, algorithms)
+        download, fd = await self.shared.downloads.join(key, fetch, outcome, record.size, algorithms)
         try:
             await download.headers_known()
         except DownloadFailed as error:
@@ -275,17 +292,20 @@ class ProxyService:
 
     async def _fetch_metadata(self, record: FileRecord) -> str:
         assert record.source_url is not None and record.core_metadata is not None
-        url = record.source_url.split("#", 1)[0] + ".metadata"
-        async with self.client.open_file(url) as stream:
-            writer = self.shared.blobs.writer(tuple(record.core_metadata))
-            try:
+        writer = self.shared.blobs.writer(tuple(record.core_metadata))
+        try:
+            async with self.client.open_file(metadata_url(record.source_url)) as stream:
                 async for chunk in stream.chunks():
                     writer.write(chunk)
                     if writer.size > MAX_METADATA_FETCH:
                         raise UpstreamError(f"metadata of {record.filename} is larger than {MAX_METADATA_FETCH}")
-            except BaseException:
-                writer.abort()
-                raise
+        except UpstreamError as error:
+            writer.abort()
+            # A sentence for the client, not an unhandled error (500): the upstream failed, not rennet.
+            raise ServiceError(error.status, f"{self.name}: {error}") from None
+        except BaseException:
+            writer.abort()
+            raise
         try:
             return await asyncio.to_thread(writer.commit, record.core_metadata)
         except DigestMismatch:

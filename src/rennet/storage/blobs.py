@@ -18,11 +18,14 @@ from typing import BinaryIO, Protocol
 
 __all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256"]
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Names an index may put in a page that hashlib can compute without parameters (shake_* need a length).
+_HASHES = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 
 
 def is_sha256(value: str) -> bool:
-    return bool(_SHA256.match(value))
+    # fullmatch: `$` would accept a trailing newline, and the name becomes a path.
+    return _SHA256.fullmatch(value) is not None
 
 
 class DigestMismatch(ValueError):
@@ -44,7 +47,7 @@ class BlobWriter:
         self.temp_path = temp_path
         self.size = 0
         self._sha256 = hashlib.sha256()
-        self._extra = {name: hashlib.new(name) for name in extra_hashes if name != "sha256"}
+        self._extra = {name: hashlib.new(name) for name in extra_hashes if name in _HASHES and name != "sha256"}
         self._closed = False
 
     def write(self, chunk: bytes) -> None:
@@ -63,7 +66,10 @@ class BlobWriter:
         return found
 
     def commit(self, expected: Mapping[str, str] | None = None) -> str:
-        """Verify against the expected hashes, then publish; returns the sha256. Aborts on any mismatch."""
+        """Verify against the expected hashes, then publish; returns the sha256. Aborts on any mismatch.
+
+        An expected algorithm that was not computed (not asked for, or unknown to hashlib) is not checked.
+        """
         try:
             actual = self.hexdigests()
             for algorithm, value in (expected or {}).items():
@@ -145,7 +151,7 @@ class LocalBlobStore:
             self.path_for(sha256).unlink()
 
     def put_bytes(self, data: bytes, expected: Mapping[str, str] | None = None) -> str:
-        writer = self.writer()
+        writer = self.writer(tuple(expected or ()))
         writer.write(data)
         return writer.commit(expected)
 

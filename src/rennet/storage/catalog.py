@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -127,8 +127,10 @@ class Catalog:
             old_rows = {
                 row.filename: row for row in conn.execute(select(files).where(files.c.project_id == project_id)).all()
             }
-            old = {name: _upstream_view(row, index_name) for name, row in old_rows.items() if not row.gone}
-            new = {f.filename: _keep_known(f, old.get(f.filename)) for f in page.files}
+            known = {name: _upstream_view(row, index_name) for name, row in old_rows.items()}
+            old = {name: file for name, file in known.items() if not old_rows[name].gone}
+            # Gone files count as known too: what we learned holding their bytes is still true when they return.
+            new = {f.filename: _keep_known(f, known.get(f.filename)) for f in page.files}
             changes = diff_files(old, new)
             now = time.time()
             inserts = [
@@ -141,7 +143,11 @@ class Catalog:
             for filename, file in new.items():
                 row = old_rows.get(filename)
                 if row is not None and (row.gone or filename in changes.updated + changes.yanked + changes.unyanked):
-                    conn.execute(update(files).where(files.c.id == row.id).values(_file_values(file)))
+                    file_values = _file_values(file)
+                    if _replaced(known[filename], file, row.blob_sha256):
+                        # Same name, other bytes: what we hold would fail every client's hash check.
+                        file_values |= {"blob_sha256": None, "metadata_sha256": None, "cached_at": None}
+                    conn.execute(update(files).where(files.c.id == row.id).values(file_values))
             if changes.gone:
                 conn.execute(
                     update(files)
@@ -324,13 +330,24 @@ def _upstream_view(row: Row[Any], index_name: str) -> DistFile:
 
 def _keep_known(new: DistFile, old: DistFile | None) -> DistFile:
     """Fields the upstream leaves out but we learned by fetching the file stay as we know them."""
-    if old is None:
+    if old is None or _hashes_differ(old.hashes, new.hashes):
         return new
     return replace(
         new,
         size=new.size if new.size is not None else old.size,
         upload_time=new.upload_time or old.upload_time,
     )
+
+
+def _hashes_differ(old: Mapping[str, str], new: Mapping[str, str]) -> bool:
+    return any(old[name].lower() != value.lower() for name, value in new.items() if name in old)
+
+
+def _replaced(old: DistFile, new: DistFile, blob_sha256: str | None) -> bool:
+    """Whether the upstream now describes other bytes under the same filename."""
+    if _hashes_differ(old.hashes, new.hashes):
+        return True
+    return bool(blob_sha256 and new.sha256 and new.sha256.lower() != blob_sha256)
 
 
 def _file_values(file: DistFile) -> dict[str, Any]:

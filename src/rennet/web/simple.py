@@ -24,13 +24,30 @@ _PREFIX = {True: "../../../", False: "../../"}  # from a project page back to th
 
 def _representation(request: Request) -> Representation:
     requested = request.query_params.get("format")
-    if requested and (chosen := representation_for(requested)):
+    # Query strings decode '+' as a space, and a media type has no spaces: ?format=...v1+json typed by hand.
+    if requested and (chosen := representation_for(requested.replace(" ", "+"))):
         return chosen
     return negotiate(request.headers.get("accept"))
 
 
 def _wants_gzip(request: Request) -> bool:
-    return "gzip" in request.headers.get("accept-encoding", "")
+    """Whether Accept-Encoding allows gzip (RFC 9110, 12.5.3): "gzip;q=0" refuses it, "*" allows it."""
+    qualities: dict[str, float] = {}
+    for item in request.headers.get("accept-encoding", "").split(",")[:32]:
+        coding, _, params = item.partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        qualities[coding.strip().lower()] = quality
+    for name in ("gzip", "x-gzip", "*"):
+        if name in qualities:
+            return qualities[name] > 0
+    return False
 
 
 def _cache_control(index: IndexService, page: CachedPage | None = None) -> str:

@@ -1,0 +1,201 @@
+"""Running rennet: health and readiness, the access log, graceful shutdown mid-download, several workers."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.clients import fetch_concurrently
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.server import RennetServer
+from tests.support.upstream import FakeUpstream
+
+Factory = Callable[..., RennetServer]
+
+
+def assert_blobs_verified(server: RennetServer) -> None:
+    """Every file in the blob store is complete: its name is the sha256 of its bytes."""
+    for path in (server.data_dir / "blobs").rglob("*"):
+        if path.is_file():
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name, f"partial or wrong blob {path}"
+
+
+def test_health_and_readiness(upstream: FakeUpstream, rennet: RennetServer) -> None:
+    health = rennet.get("/health")
+    assert health.status_code == 200
+    assert rennet.get("/ready").status_code == 200
+    temp = rennet.data_dir / "tmp"
+    moved = rennet.data_dir / "tmp-moved"
+    temp.rename(moved)
+    temp.write_text("storage is broken: tmp is a file now")
+    try:
+        broken = rennet.get("/ready")
+        assert broken.status_code == 503
+        assert "storage" in broken.text
+        assert rennet.get("/health").status_code == 200, "alive, though not ready"
+    finally:
+        temp.unlink()
+        moved.rename(temp)
+    assert rennet.get("/ready").status_code == 200
+
+
+def test_one_access_line_per_request(upstream: FakeUpstream, rennet: RennetServer) -> None:
+    wheel = make_wheel("logged", "1.0")
+    upstream.add(wheel)
+    rennet.wait_for_access("/health")  # the start-up probe's line is written after its response
+    start = len(rennet.access_lines())
+    file_path = f"/pypi/files/logged/{wheel.filename}"
+    requests: list[tuple[str, str, dict[str, str]]] = [
+        ("GET", "/simple/logged/", {}),
+        ("GET", "/simple/logged/", {}),
+        ("GET", file_path, {}),
+        ("GET", file_path, {}),
+        ("HEAD", file_path, {}),
+        ("GET", file_path, {"range": "bytes=0-9"}),
+        ("GET", "/simple/Logged/", {}),
+        ("GET", "/simple/-bad-/", {}),
+        ("GET", "/pypi/files/logged/missing-1.0.tar.gz", {}),
+        ("GET", "/simple/logged/?token=SECRET-QUERY", {}),
+    ]
+    for method, path, headers in requests:
+        httpx.request(method, rennet.url + path, headers=headers | {"accept-encoding": "identity"})
+    lines = rennet.wait_for_access_lines(start + len(requests))[start:]
+    assert [(line.method, line.path) for line in lines] == [(m, p.split("?")[0]) for m, p, _ in requests]
+    assert [line.status for line in lines] == [200, 200, 200, 200, 200, 206, 301, 400, 404, 200]
+    assert [line.cache for line in lines[:4]] == ["miss", "hit", "miss", "hit"]
+    assert lines[3].bytes == len(wheel.data)
+    assert lines[4].bytes == 0
+    assert lines[5].bytes == 10
+    assert all(line.milliseconds >= 0 for line in lines)
+    assert "SECRET-QUERY" not in rennet.log(), "query strings may carry secrets: never logged"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_mid_download_leaves_no_partial_file(
+    upstream: FakeUpstream, rennet_factory: Factory, sig: signal.Signals
+) -> None:
+    # The grace period lets open requests finish; this upstream stalls forever, so it runs out.
+    server = rennet_factory(upstream_url=upstream.url, env={"RENNET_SHUTDOWN_TIMEOUT": "1s"})
+    wheel = make_wheel("interrupted", "1.0", padding=2_000_000)
+    upstream.add(wheel)
+    upstream.fault(f"/files/{wheel.filename}", "stall")
+    received: list[bytes] = []
+    failure: list[str] = []
+    first_bytes = threading.Event()
+
+    def client() -> None:
+        try:
+            with httpx.stream("GET", f"{server.url}/pypi/files/interrupted/{wheel.filename}", timeout=30) as r:
+                for chunk in r.iter_raw():
+                    received.append(chunk)
+                    first_bytes.set()
+        except httpx.HTTPError as error:
+            failure.append(type(error).__name__)
+        finally:
+            first_bytes.set()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        assert first_bytes.wait(30)
+        assert server.partial_files(), "the download is under way in tmp/"
+        assert server.process is not None
+        server.process.send_signal(sig)
+        try:
+            server.process.wait(15)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"rennet did not stop on {sig.name} during a download:\n{server.log()[-2000:]}")
+    finally:
+        upstream.fault(f"/files/{wheel.filename}", None)
+        thread.join(30)
+    assert b"".join(received) != wheel.data
+    assert wheel.sha256 not in server.blobs()
+    assert_blobs_verified(server)
+
+    server.start()
+    assert not server.partial_files(), "a new start clears what a previous run left in tmp/"
+    again = server.get(f"/pypi/files/interrupted/{wheel.filename}")
+    assert again.content == wheel.data
+    assert_blobs_verified(server)
+
+
+@pytest.fixture(scope="module")
+def shared_upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def two_workers(shared_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
+    server = RennetServer(tmp_path_factory.mktemp("workers") / "data", upstream_url=shared_upstream.url, workers=2)
+    yield server.start()
+    server.stop()
+
+
+def test_two_workers_serve(shared_upstream: FakeUpstream, two_workers: RennetServer) -> None:
+    upstream = shared_upstream
+    sdist = make_sdist("shared", "1.0")
+    upstream.add(sdist)
+    pids = set()
+    for _ in range(20):
+        assert two_workers.get("/simple/shared/").status_code == 200
+        assert two_workers.get(f"/pypi/files/shared/{sdist.filename}").content == sdist.data
+    for line in two_workers.log().splitlines():
+        if "Spawning worker" in line:
+            pids.add(line.rsplit(" ", 1)[-1])
+    assert len(pids) == 2
+    assert upstream.count(f"/files/{sdist.filename}") == 1
+
+
+@pytest.mark.parametrize(("padding", "fault"), [(0, None), (1_500_000, "drip:0.002")])
+def test_two_workers_download_once(
+    shared_upstream: FakeUpstream, two_workers: RennetServer, padding: int, fault: str | None
+) -> None:
+    upstream = shared_upstream
+    wheel = make_wheel(f"crossing{padding}", "1.0", padding=padding)
+    upstream.add(wheel)
+    assert two_workers.get(f"/simple/{wheel.project}/").status_code == 200  # each worker reads the catalog
+    if fault:
+        upstream.fault(f"/files/{wheel.filename}", fault)
+    try:
+        outcomes = fetch_concurrently(f"{two_workers.url}/pypi/files/{wheel.project}/{wheel.filename}", 50)
+    finally:
+        upstream.fault(f"/files/{wheel.filename}", None)
+    problems = [(o.status, len(o.body), o.error) for o in outcomes if o.status != 200 or o.body != wheel.data]
+    assert not problems, problems[:5]
+    assert upstream.count(f"/files/{wheel.filename}") == 1
+    assert_blobs_verified(two_workers)
+
+
+def test_two_workers_share_a_failure(shared_upstream: FakeUpstream, two_workers: RennetServer) -> None:
+    upstream = shared_upstream
+    wheel = make_wheel("crossing-broken", "1.0", padding=1_000_000)
+    upstream.add(wheel)
+    assert two_workers.get(f"/simple/{wheel.project}/").status_code == 200
+    upstream.fault(f"/files/{wheel.filename}", "wrong-bytes")
+    try:
+        outcomes = fetch_concurrently(f"{two_workers.url}/pypi/files/{wheel.project}/{wheel.filename}", 30)
+    finally:
+        upstream.fault(f"/files/{wheel.filename}", None)
+    assert all(o.status != 200 or o.error is not None for o in outcomes), [(o.status, o.error) for o in outcomes]
+    assert wheel.sha256 not in two_workers.blobs()
+    assert_blobs_verified(two_workers)
+    assert two_workers.get(f"/pypi/files/{wheel.project}/{wheel.filename}").content == wheel.data
+
+
+def test_data_dir_that_cannot_be_used(tmp_path: Path, upstream: FakeUpstream) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    server = RennetServer(blocker / "data", upstream_url=upstream.url)
+    command = server.command()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "data directory" in result.stderr
