@@ -14,7 +14,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 __all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256"]
 
@@ -35,6 +35,11 @@ class DigestMismatch(ValueError):
         self.actual = actual
 
 
+def _new_hash(name: str) -> Any:
+    # blake2b_256 is PyPI's name for blake2b with a 32-byte digest; hashlib has no such name.
+    return hashlib.blake2b(digest_size=32) if name == "blake2b_256" else hashlib.new(name)
+
+
 class BlobWriter:
     """An open temporary file that hashes what is written and becomes a blob on commit."""
 
@@ -44,7 +49,7 @@ class BlobWriter:
         self.temp_path = temp_path
         self.size = 0
         self._sha256 = hashlib.sha256()
-        self._extra = {name: hashlib.new(name) for name in extra_hashes if name != "sha256"}
+        self._extra = {name: _new_hash(name) for name in extra_hashes if name != "sha256"}
         self._closed = False
 
     def write(self, chunk: bytes) -> None:

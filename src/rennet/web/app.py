@@ -25,6 +25,7 @@ from rennet.web.context import registry
 from rennet.web.files import distribution_file
 from rennet.web.responses import error_response
 from rennet.web.simple import project_list, project_page, redirect_to_slash
+from rennet.web.uploads import upload
 
 __all__ = ["configure_logging", "create_app", "create_app_from_env"]
 
@@ -76,7 +77,12 @@ def routes() -> list[Route]:
         Route("/{index}/simple/{project}", project_page, methods=_READ),
         Route("/{index}/simple/{project}/", project_page, methods=_READ),
         Route("/{index}/files/{project}/{filename}", distribution_file, methods=_READ),
+        # Uploads: never redirected, with or without the trailing slash.
+        *(Route(path, upload, methods=["POST"]) for path in _UPLOAD_PATHS),
     ]
+
+
+_UPLOAD_PATHS = ("/", "/legacy", "/legacy/", "/{index}", "/{index}/", "/{index}/legacy", "/{index}/legacy/")
 
 
 def create_app(settings: Settings) -> AccessLog:

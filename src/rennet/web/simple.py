@@ -14,7 +14,7 @@ from rennet.domain.names import InvalidName, check_project_name
 from rennet.domain.negotiation import Format, Representation, negotiate, representation_for
 from rennet.service.base import IndexService, ServiceError
 from rennet.service.pagecache import CachedPage
-from rennet.web.context import index_or_error, note_cache
+from rennet.web.context import note_cache, open_index
 from rennet.web.responses import FileSend, error_response, etag_matches
 
 __all__ = ["project_list", "project_page", "redirect_to_slash"]
@@ -51,7 +51,7 @@ async def project_page(request: Request) -> Response:
         project = check_project_name(raw)
     except InvalidName as error:
         return error_response(request, 400, str(error))
-    index = index_or_error(request, index_name)
+    index = await open_index(request, index_name)
     if isinstance(index, Response):
         return index
     if raw != project or not request.url.path.endswith("/"):
@@ -84,7 +84,7 @@ async def project_page(request: Request) -> Response:
 
 async def project_list(request: Request) -> Response | FileSend:
     index_name = request.path_params.get("index")
-    index = index_or_error(request, index_name)
+    index = await open_index(request, index_name)
     if isinstance(index, Response):
         return index
     try:
