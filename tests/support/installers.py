@@ -22,7 +22,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def pip_install(
-    index_url: str, *requirements: str, target: Path, args: tuple[str, ...] = ()
+    index_url: str,
+    *requirements: str,
+    target: Path,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
@@ -40,7 +44,7 @@ def pip_install(
         *args,
         *requirements,
     ]
-    return subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, env=clean_env(**(env or {})), timeout=300)
 
 
 def uv_binary() -> str:
@@ -50,7 +54,12 @@ def uv_binary() -> str:
 
 
 def uv_install(
-    index_url: str, *requirements: str, target: Path, cache_dir: Path, args: tuple[str, ...] = ()
+    index_url: str,
+    *requirements: str,
+    target: Path,
+    cache_dir: Path,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [
         uv_binary(),
@@ -67,7 +76,7 @@ def uv_install(
         *args,
         *requirements,
     ]
-    return subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, env=clean_env(**(env or {})), timeout=300)
 
 
 def installed_version(target: Path, module: str) -> str | None:

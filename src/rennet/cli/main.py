@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rennet import __version__
-from rennet.cli import accounts, serve
+from rennet.cli import accounts, imports, manage, serve
 from rennet.config import InvalidConfig, Settings, load_settings
 
 __all__ = ["main"]
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rennet", description="A self-hosted Python package index.")
     parser.add_argument("--version", action="version", version=f"rennet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, accounts):
+    for module in (serve, accounts, manage, imports):
         module.register(commands, settings_flags)
     return parser
 

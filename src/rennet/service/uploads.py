@@ -8,43 +8,21 @@ then the blob is published and the catalog lists it in one transaction.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from rennet.domain.files import ProjectStatus
 from rennet.domain.indexes import HostedIndex
-from rennet.domain.uploads import (
-    DIGEST_FIELDS,
-    UploadForm,
-    UploadRejected,
-    check_against_release,
-    check_digests,
-    check_form,
-    check_metadata,
-)
-from rennet.service.archives import NoMetadata, read_metadata
+from rennet.domain.uploads import DIGEST_FIELDS, UploadForm, UploadRejected, check_digests, check_form
 from rennet.service.base import Shared
+from rennet.service.publish import UploadOutcome, publish
 from rennet.storage.blobs import BlobWriter
-from rennet.storage.catalog import DuplicateFile, HostedUpload
 
 __all__ = ["UploadOutcome", "receive_upload"]
 
-log = logging.getLogger("rennet.upload")
-
 MAX_FORM_BYTES = 16 << 20  # every field but the file, together (long descriptions included)
 MAX_FIELDS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class UploadOutcome:
-    filename: str
-    project: str
-    created: bool  # False: the identical file was there already
 
 
 class _Form:
@@ -62,6 +40,9 @@ class _Form:
         self._name: str | None = None
         self._is_file = False
         self._value = bytearray()
+        # python-multipart's finalize() accepts a body that stops before its closing boundary; a truncated
+        # upload must not be taken for a whole one, so the end is tracked here.
+        self.complete = False
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -72,6 +53,7 @@ class _Form:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _add(self, attribute: str, data: bytes) -> None:
@@ -110,6 +92,9 @@ class _Form:
             raise UploadRejected(f"The form fields are larger than {MAX_FORM_BYTES} bytes", 413)
         self._value += data[start:end]
 
+    def _end(self) -> None:
+        self.complete = True
+
     def _part_end(self) -> None:
         if self._name is None or self._is_file:
             return
@@ -139,6 +124,8 @@ async def receive_upload(
             parser.finalize()
         except MultipartParseError as error:
             raise UploadRejected(f"Malformed multipart body: {error}") from None
+        if not form.complete:
+            raise UploadRejected("Malformed multipart body: it ends before its closing boundary (truncated?)")
         if form.filename is None:
             raise UploadRejected("Upload without a file: the form needs a 'content' part")
         return await _accept(shared, index, UploadForm(form.fields), form.filename, writer, uploader)
@@ -150,43 +137,5 @@ async def _accept(
     shared: Shared, index: HostedIndex, form: UploadForm, filename: str, writer: BlobWriter, uploader: str
 ) -> UploadOutcome:
     dist = check_form(form, filename)
-    digests = writer.hexdigests()
-    check_digests(form, digests)
-    try:
-        raw = await asyncio.to_thread(read_metadata, writer.temp_path, filename)
-    except NoMetadata as error:
-        raise UploadRejected(f"Invalid distribution file: {error}") from None
-    metadata = check_metadata(raw, dist, filename)
-    project = dist.project
-    record = await shared.db(shared.catalog.project, index.name, project)
-    if record is not None and record.status in (ProjectStatus.ARCHIVED, ProjectStatus.QUARANTINED):
-        raise UploadRejected(f"Project {project} is {record.status.value} and takes no uploads", 400)
-    existing = await shared.db(shared.catalog.release_files, index.name, project)
-    assert dist.version is not None
-    if check_against_release(filename, digests["sha256"], dist.kind, dist.version, existing):
-        return UploadOutcome(filename, project, created=False)
-    sha256 = await asyncio.to_thread(writer.commit)
-    metadata_sha256 = await asyncio.to_thread(shared.blobs.put_bytes, raw)
-    upload = HostedUpload(
-        filename=filename,
-        version=str(dist.version),
-        sha256=sha256,
-        md5=digests["md5"],
-        blake2b_256=digests["blake2b_256"],
-        size=writer.size,
-        requires_python=metadata.requires_python,
-        metadata_sha256=metadata_sha256,
-        uploaded_by=uploader,
-        upload_time=time.time(),
-    )
-    try:
-        new_project = await shared.db(shared.catalog.add_hosted_file, index.name, project, metadata.name, upload)
-    except DuplicateFile as taken:
-        if taken.sha256 == sha256:
-            return UploadOutcome(filename, project, created=False)
-        raise UploadRejected(f"File already exists: {filename} was uploaded before with other contents") from None
-    shared.changed(index.name, project)
-    if new_project:
-        shared.changed(index.name)
-    log.info("%s uploaded %s to %s", uploader, filename, index.name)
-    return UploadOutcome(filename, project, created=True)
+    check_digests(form, writer.hexdigests())
+    return await asyncio.to_thread(publish, shared, index, dist, filename, writer, uploader)

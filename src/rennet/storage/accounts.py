@@ -6,6 +6,7 @@ sha256 of it. Tokens carry 256 bits of randomness, so a fast hash is enough; pas
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -27,8 +28,16 @@ TOKEN_PREFIX = "rnt_"  # noqa: S105 - a prefix, not a secret
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _TOKEN = re.compile(r"^rnt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _hasher = PasswordHasher()
-# Verifying against this when a user does not exist keeps the timing of both failures alike.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when a user does not exist keeps the timing of both failures alike.
+
+    Made on first use, not at import: an argon2 hash costs a fifth of a second and 64 MiB, which every CLI
+    command and every server worker paid on start-up without ever needing it.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -122,7 +131,7 @@ class Accounts:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.name == name)).first()
         try:
-            _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+            _hasher.verify(row.password_hash if row else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if row is None:

@@ -14,10 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
+from rennet.domain.pypi_json import ReleaseFile
 from rennet.storage.schema import files, listings, projects, versions
 
 __all__ = [
@@ -44,6 +48,12 @@ class ProjectRecord:
     fetched_at: float | None
     missing: bool
     serial: int
+    created_at: float
+
+    @property
+    def revision(self) -> tuple[float, int]:
+        """Names the page's content; a project deleted and made again starts its serial anew."""
+        return (self.created_at, self.serial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,19 +233,26 @@ class Catalog:
             conn.execute(update(projects).where(projects.c.id == project_id).values(values))
 
     def _upsert_project(self, conn: Connection, index_name: str, name: str, display: str, now: float) -> int:
-        existing = conn.execute(
-            select(projects.c.id).where(projects.c.index_name == index_name, projects.c.name == name)
-        ).scalar()
+        return self._ensure_project(conn, index_name, name, display, now)[0]
+
+    def _ensure_project(
+        self, conn: Connection, index_name: str, name: str, display: str, now: float
+    ) -> tuple[int, bool]:
+        """The project's id, and whether this call created it; safe against other writers doing the same."""
+        where = (projects.c.index_name == index_name, projects.c.name == name)
+        existing = conn.execute(select(projects.c.id).where(*where)).scalar()
         if existing is not None:
-            return int(existing)
-        result = conn.execute(
-            insert(projects).values(
-                index_name=index_name, name=name, display_name=display, missing=False, serial=0, created_at=now
-            )
-        )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+            return int(existing), False
+        values = {
+            "index_name": index_name,
+            "name": name,
+            "display_name": display,
+            "missing": False,
+            "serial": 0,
+            "created_at": now,
+        }
+        created = _insert_unless_present(conn, projects, values, ("index_name", "name"))
+        return int(conn.execute(select(projects.c.id).where(*where)).scalar_one()), created
 
     def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str]) -> bool:
         wanted_set = set(wanted)
@@ -302,45 +319,41 @@ class Catalog:
 
     def add_hosted_file(self, index_name: str, project: str, display_name: str, upload: HostedUpload) -> bool:
         """List an uploaded file; True when the project is new. Raises DuplicateFile if the name is taken."""
+        # Uploads run concurrently (threads of a worker, several workers): CI jobs send the wheels of a new
+        # release at once. Each row is inserted unless present, so that rivals neither fail on a unique
+        # constraint (a 500) nor both believe they won.
         with self.engine.begin() as conn:
-            existing = conn.execute(
-                select(projects.c.id).where(projects.c.index_name == index_name, projects.c.name == project)
-            ).scalar()
-            project_id = self._upsert_project(conn, index_name, project, display_name, upload.upload_time)
-            taken = conn.execute(
-                select(files.c.blob_sha256).where(
-                    files.c.project_id == project_id, files.c.filename == upload.filename
-                )
-            ).first()
-            if taken is not None:
-                raise DuplicateFile(taken.blob_sha256)
-            conn.execute(
-                insert(files).values(
-                    project_id=project_id,
-                    filename=upload.filename,
-                    version=upload.version,
-                    hashes=json.dumps({"sha256": upload.sha256}),
-                    requires_python=upload.requires_python,
-                    yanked=False,
-                    size=upload.size,
-                    upload_time=upload.upload_time,
-                    metadata_sha256=upload.metadata_sha256,
-                    blob_sha256=upload.sha256,
-                    cached_at=upload.upload_time,
-                    gone=False,
-                    created_at=upload.upload_time,
-                    md5=upload.md5,
-                    blake2b_256=upload.blake2b_256,
-                    uploaded_by=upload.uploaded_by,
-                )
-            )
-            known = conn.execute(
-                select(versions.c.id).where(versions.c.project_id == project_id, versions.c.version == upload.version)
-            ).first()
-            if known is None:
-                conn.execute(insert(versions).values(project_id=project_id, version=upload.version))
+            # Created now, whatever upload time an import keeps: a project made again must differ in revision.
+            project_id, created = self._ensure_project(conn, index_name, project, display_name, time.time())
+            values = {
+                "project_id": project_id,
+                "filename": upload.filename,
+                "version": upload.version,
+                "hashes": json.dumps({"sha256": upload.sha256}),
+                "requires_python": upload.requires_python,
+                "yanked": False,
+                "size": upload.size,
+                "upload_time": upload.upload_time,
+                "metadata_sha256": upload.metadata_sha256,
+                "blob_sha256": upload.sha256,
+                "cached_at": upload.upload_time,
+                "gone": False,
+                "created_at": upload.upload_time,
+                "md5": upload.md5,
+                "blake2b_256": upload.blake2b_256,
+                "uploaded_by": upload.uploaded_by,
+            }
+            if not _insert_unless_present(conn, files, values, ("project_id", "filename")):
+                taken = conn.execute(
+                    select(files.c.blob_sha256).where(
+                        files.c.project_id == project_id, files.c.filename == upload.filename
+                    )
+                ).scalar()
+                raise DuplicateFile(taken)
+            version = {"project_id": project_id, "version": upload.version}
+            _insert_unless_present(conn, versions, version, ("project_id", "version"))
             self._bump(conn, project_id)
-        return existing is None
+        return created
 
     def set_yanked(
         self, index_name: str, project: str, filenames: Iterable[str], yanked: bool, reason: str | None
@@ -406,6 +419,32 @@ class Catalog:
             return [r.filename for r in rows]
         return [r.filename for r in rows if r.version is not None and _same_version(r.version, version)]
 
+    def release_details(self, index_name: str, project: str) -> list[ReleaseFile]:
+        """Every file of a hosted project with what PyPI's JSON API reports about it."""
+        query = (
+            select(files)
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name == index_name, projects.c.name == project)
+            .order_by(files.c.filename)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ReleaseFile(_dist_file(row, index_name), row.version or "", row.md5, row.blake2b_256, row.metadata_sha256)
+            for row in rows
+            if not row.gone or row.blob_sha256
+        ]
+
+    def delete_project(self, index_name: str, project: str) -> list[str]:
+        """Remove a project with all its files (blobs stay until garbage collection); returns the filenames."""
+        with self.engine.begin() as conn:
+            project_id = self._project_id(conn, index_name, project)
+            removed = list(conn.execute(select(files.c.filename).where(files.c.project_id == project_id)).scalars())
+            conn.execute(delete(files).where(files.c.project_id == project_id))
+            conn.execute(delete(versions).where(versions.c.project_id == project_id))
+            conn.execute(delete(projects).where(projects.c.id == project_id))
+        return removed
+
     def _project_id(self, conn: Connection, index_name: str, project: str) -> int:
         found = conn.execute(
             select(projects.c.id).where(projects.c.index_name == index_name, projects.c.name == project)
@@ -436,6 +475,27 @@ class Catalog:
                 conn.execute(insert(listings).values(values))
 
 
+def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """Insert a row unless one with the same unique `keys` exists; True when this call inserted it.
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING), so the database decides atomically: a SELECT first and an
+    INSERT after would let two writers both see nothing, and the second fail on the unique constraint.
+    """
+    statement: Any
+    if conn.dialect.name == "sqlite":
+        statement = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=list(keys))
+    elif conn.dialect.name == "postgresql":
+        statement = postgresql_insert(table).values(values).on_conflict_do_nothing(index_elements=list(keys))
+    else:  # no portable upsert: a savepoint keeps the failed insert from spoiling the transaction
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table).values(values))
+        except IntegrityError:
+            return False
+        return True
+    return bool(conn.execute(statement).rowcount == 1)
+
+
 def _project_record(row: Row[Any]) -> ProjectRecord:
     return ProjectRecord(
         id=row.id,
@@ -449,6 +509,7 @@ def _project_record(row: Row[Any]) -> ProjectRecord:
         fetched_at=row.fetched_at,
         missing=bool(row.missing),
         serial=row.serial,
+        created_at=row.created_at,
     )
 
 
