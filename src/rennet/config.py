@@ -167,9 +167,12 @@ _PROXY_KEYS = {
     "password": str,
     "max_cache_size": "size",
     "private": bool,
+    "read": list,
 }
-_HOSTED_KEYS = {"private": bool, "max_upload_size": "size"}
-_GROUP_KEYS = {"members": list, "allow_upstream": list, "private": bool}
+_HOSTED_KEYS = {"private": bool, "max_upload_size": "size", "read": list, "upload": list}
+_GROUP_KEYS = {"members": list, "allow_upstream": list, "private": bool, "read": list}
+# Names in the file that differ from the attribute they set.
+_RENAMED = {"read": "readers", "upload": "uploaders"}
 
 
 def _index_from_table(name: str, table: Any, current: IndexConfig | None) -> IndexConfig:
@@ -193,6 +196,9 @@ def _index_from_table(name: str, table: Any, current: IndexConfig | None) -> Ind
     values: dict[str, Any] = {}
     for key, value in options.items():
         values[key] = _convert(f"index.{name}.{key}", keys[key], value)
+    for key, attribute in _RENAMED.items():
+        if key in values:
+            values[attribute] = frozenset(str(user) for user in values.pop(key))
     if "members" in values:
         values["members"] = tuple(str(m) for m in values["members"])
     if "allow_upstream" in values:

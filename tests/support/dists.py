@@ -10,6 +10,7 @@ import random
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -35,12 +36,21 @@ class Dist:
         return canonicalize_name(self.filename.split("-")[0])
 
 
-def metadata_text(name: str, version: str, requires: tuple[str, ...] = (), requires_python: str | None = None) -> str:
+def metadata_text(
+    name: str,
+    version: str,
+    requires: tuple[str, ...] = (),
+    requires_python: str | None = None,
+    extra: tuple[str, ...] = (),
+    description: str = "",
+) -> str:
+    """Core metadata; `extra` adds header lines ("Author: ..."), `description` the body."""
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {name} for tests"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Requires-Dist: {r}" for r in requires]
-    return "\n".join(lines) + "\n\n"
+    lines += extra
+    return "\n".join(lines) + "\n\n" + description
 
 
 def make_wheel(
@@ -50,11 +60,13 @@ def make_wheel(
     requires_python: str | None = None,
     padding: int = 0,
     tag: str = "py3-none-any",
+    extra_metadata: tuple[str, ...] = (),
+    description: str = "",
 ) -> Dist:
     """A pure-Python wheel that pip and uv install: one module `<name>` with __version__."""
     module = name.replace("-", "_").replace(".", "_").lower()
     dist_info = f"{module}-{version}.dist-info"
-    metadata = metadata_text(name, version, requires, requires_python).encode()
+    metadata = metadata_text(name, version, requires, requires_python, extra_metadata, description).encode()
     files = {
         f"{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
         f"{dist_info}/METADATA": metadata,
@@ -103,3 +115,109 @@ def make_sdist(name: str, version: str, requires_python: str | None = None) -> D
 def _filler(size: int, seed: str) -> bytes:
     """Incompressible, deterministic bytes."""
     return random.Random(seed).randbytes(size)
+
+
+def write_large_wheel(directory: Path, name: str, version: str, size: int) -> Path:
+    """A valid wheel of about `size` bytes written straight to disk (incompressible, never held in memory)."""
+    module = name.replace("-", "_").replace(".", "_").lower()
+    dist_info = f"{module}-{version}.dist-info"
+    path = directory / f"{module}-{version}-py3-none-any.whl"
+    small = {
+        f"{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
+        f"{dist_info}/METADATA": metadata_text(name, version).encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: rennet-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [f"{p},sha256={_record_hash(hashlib.sha256(d).digest())},{len(d)}" for p, d in small.items()]
+    generator = random.Random(name + version)
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in small.items():
+            archive.writestr(zipfile.ZipInfo(member, _EPOCH), data)
+        info = zipfile.ZipInfo(f"{module}/blob.bin", _EPOCH)
+        with archive.open(info, "w", force_zip64=True) as blob:
+            remaining = size
+            while remaining > 0:
+                chunk = generator.randbytes(min(remaining, 1 << 20))
+                blob.write(chunk)
+                digest.update(chunk)
+                remaining -= len(chunk)
+        record += [f"{module}/blob.bin,sha256={_record_hash(digest.digest())},{size}", f"{dist_info}/RECORD,,"]
+        archive.writestr(zipfile.ZipInfo(f"{dist_info}/RECORD", _EPOCH), ("\n".join(record) + "\n").encode())
+    return path
+
+
+def _record_hash(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def make_zip(members: dict[str, bytes]) -> bytes:
+    """A zip archive of exactly these members (for wheels and zip sdists a test wants to get wrong)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in members.items():
+            info = zipfile.ZipInfo(path, _EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def make_tar_gz(members: dict[str, bytes]) -> bytes:
+    """A gzipped tar of exactly these members."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path, data in members.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mtime = 1704067200
+            archive.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def wheel_members(name: str, version: str, metadata: bytes) -> dict[str, bytes]:
+    """The members of a minimal wheel with the given METADATA bytes, named after `name` and `version`."""
+    module = name.replace("-", "_").replace(".", "_").lower()
+    dist_info = f"{module}-{version}.dist-info"
+    return {
+        f"{module}/__init__.py": b"",
+        f"{dist_info}/METADATA": metadata,
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/RECORD": b"",
+    }
+
+
+def zip_bomb_wheel(name: str, version: str, metadata_size: int) -> bytes:
+    """A wheel whose METADATA inflates to `metadata_size` bytes of zeros from a few hundred KB."""
+    module = name.replace("-", "_").replace(".", "_").lower()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo(f"{module}-{version}.dist-info/METADATA", _EPOCH)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as member:
+            zeros = bytes(1 << 20)
+            for _ in range(metadata_size >> 20):
+                member.write(zeros)
+    return buffer.getvalue()
+
+
+def gzip_bomb_sdist(name: str, version: str, pkg_info_size: int) -> bytes:
+    """An sdist whose PKG-INFO inflates to `pkg_info_size` bytes of zeros."""
+    module = name.replace("-", "_").replace(".", "_").lower()
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed, tarfile.open(fileobj=packed, mode="w|") as tar:
+        info = tarfile.TarInfo(f"{module}-{version}/PKG-INFO")
+        info.size = pkg_info_size
+        tar.addfile(info, _Zeros(pkg_info_size))
+    return raw.getvalue()
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        count = self.left if size < 0 else min(size, self.left)
+        self.left -= count
+        return bytes(count)

@@ -22,7 +22,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def pip_install(
-    index_url: str, *requirements: str, target: Path, args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    index_url: str,
+    *requirements: str,
+    target: Path,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.procs import descendants, kill_tree
 from tests.support.upstream import _free_port
 
 
@@ -45,6 +46,11 @@ class RennetServer:
     def simple(self) -> str:
         return f"{self.url}/simple/"
 
+    @property
+    def config_path(self) -> Path | None:
+        """Where the TOML given as `config` is written (the CLI tools must read the same one)."""
+        return None if self.config is None else self.data_dir.parent / f"rennet-{self.port}.toml"
+
     def command(self) -> list[str]:
         command = [
             sys.executable,
@@ -58,10 +64,10 @@ class RennetServer:
         ]
         if self.upstream_url:
             command += ["--upstream", self.upstream_url]
-        if self.config is not None:
-            config_path = self.data_dir.parent / f"rennet-{self.port}.toml"
-            config_path.write_text(self.config)
-            command += ["--config", str(config_path)]
+        if self.config_path is not None:
+            assert self.config is not None
+            self.config_path.write_text(self.config)
+            command += ["--config", str(self.config_path)]
         if self.offline:
             command.append("--offline")
         if self.workers != 1:
@@ -96,6 +102,17 @@ class RennetServer:
             self.process.kill()
             self.process.wait()
         return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the server and its worker processes at once, as a crash or the OOM killer would."""
+        if self.process is not None and self.process.poll() is None:
+            kill_tree(self.process.pid)
+            self.process.wait()
+
+    def worker_pids(self) -> list[int]:
+        """The processes serving requests (Granian's workers), below the main process."""
+        assert self.process is not None
+        return descendants(self.process.pid)
 
     def restart(self, **changes: object) -> RennetServer:
         self.stop()

@@ -6,6 +6,7 @@ core-metadata and every file field. Faults are set per path prefix: "500", "404"
 (no answer until the fault is cleared), "stall" (half a file, the rest once the fault is cleared). A key
 ending in "$" is an exact path rather than a prefix.
 `raw_pages` serves any bytes at a path, for hostile pages; `redirects` sends a path elsewhere.
+Beside /simple/ it serves PyPI's JSON API (/pypi/<project>/json, /pypi/<project>/<version>/json) of the same files.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from packaging.utils import canonicalize_name
+from packaging.metadata import parse_email
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
 
 from tests.support.dists import Dist
 
@@ -163,6 +166,42 @@ class FakeUpstream:
             return json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]}).encode()
         return ("<html><body>" + "".join(f'<a href="{n}/">{n}</a>' for n in names) + "</body></html>").encode()
 
+    def json_api(self, name: str, version: str | None) -> bytes | None:
+        """PyPI's JSON API document of a project, or of one release of it; None when there is none."""
+        releases: dict[str, list[Dist]] = {}
+        for dist in self.projects.get(name, {}).values():
+            releases.setdefault(_release(dist.filename), []).append(dist)
+        chosen = version if version is not None else max(releases, key=Version, default=None)
+        if chosen not in releases:
+            return None
+        metadata = next((d.metadata for d in releases[chosen] if d.metadata), None)
+        raw = parse_email(metadata)[0] if metadata else {}
+        info = {
+            "name": raw.get("name", name),
+            "version": chosen,
+            "summary": raw.get("summary"),
+            "requires_dist": raw.get("requires_dist"),
+            "project_url": f"http://127.0.0.1:{self.port}/project/{name}/",
+        }
+        document: dict[str, Any] = {"info": info, "last_serial": 7, "urls": self._json_files(releases[chosen])}
+        if version is None:
+            document["releases"] = {v: self._json_files(files) for v, files in releases.items()}
+        return json.dumps(document).encode()
+
+    def _json_files(self, dists: list[Dist]) -> list[dict[str, Any]]:
+        return [
+            {
+                "filename": d.filename,
+                "url": self.file_url(d.filename),
+                "digests": {"sha256": d.sha256, "md5": hashlib.md5(d.data).hexdigest()},
+                "size": len(d.data),
+                "packagetype": "bdist_wheel" if d.filename.endswith(".whl") else "sdist",
+                "requires_python": d.requires_python,
+                "yanked": bool(d.yanked),
+            }
+            for d in dists
+        ]
+
     def find(self, filename: str) -> Dist | None:
         for files in self.projects.values():
             if filename in files:
@@ -232,6 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._page(path)
         if path.startswith("/files/"):
             return self._file(path.removeprefix("/files/"), fault)
+        if path.startswith("/pypi/") and path.endswith("/json"):
+            return self._json_api(path.removeprefix("/pypi/").removesuffix("/json").split("/"))
         self._send(404, b"no route", "text/plain")
 
     def _fault_prefix(self, path: str) -> str | None:
@@ -269,6 +310,15 @@ class _Handler(BaseHTTPRequestHandler):
         if unchanged:
             return self._send(304, b"", None, validator)
         self._send(200, body, self._page_type(as_json), validator | {"X-PyPI-Last-Serial": "7"})
+
+    def _json_api(self, parts: list[str]) -> None:
+        name, version = parts[0], (parts[1] if len(parts) > 1 else None)
+        if name != canonicalize_name(name):
+            return self._redirect(f"/pypi/{canonicalize_name(name)}/{version + '/' if version else ''}json")
+        body = self.upstream.json_api(name, version)
+        if body is None:
+            return self._send(404, b'{"message": "Not Found"}', "application/json")
+        self._send(200, body, "application/json", {"X-PyPI-Last-Serial": "7"})
 
     def _file(self, filename: str, fault: str | None) -> None:
         is_metadata = filename.endswith(".metadata")
@@ -340,6 +390,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def _release(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return str(parse_wheel_filename(filename)[1])
+    return str(parse_sdist_filename(filename)[1])
 
 
 def _free_port() -> int:

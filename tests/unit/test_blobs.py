@@ -88,9 +88,18 @@ def test_put_bytes_checks_hashes_it_was_not_asked_to_compute(store: LocalBlobSto
 
 
 def test_unknown_hash_names_from_an_index_are_ignored(store: LocalBlobStore) -> None:
-    writer = store.writer(("blake2b_256", "no-such-hash", "shake_128", "md5"))
+    writer = store.writer(("no-such-hash", "shake_128", "md5"))
     writer.write(DATA)
-    assert writer.commit({"blake2b_256": "whatever", "md5": MD5}) == SHA
+    assert writer.commit({"no-such-hash": "whatever", "shake_128": "whatever", "md5": MD5}) == SHA
+
+
+def test_blake2b_256_is_pypis_32_byte_blake2b(store: LocalBlobStore) -> None:
+    writer = store.writer(("blake2b_256",))
+    writer.write(DATA)
+    expected = hashlib.blake2b(DATA, digest_size=32).hexdigest()
+    assert writer.hexdigests()["blake2b_256"] == expected
+    with pytest.raises(DigestMismatch):
+        writer.commit({"blake2b_256": "0" * 64})
 
 
 def test_abort_removes_the_temporary_file(store: LocalBlobStore) -> None:

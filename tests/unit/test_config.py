@@ -153,6 +153,7 @@ max_upload_size = "2G"
 type = "group"
 members = ["team", "local", "corp", "pypi"]
 allow_upstream = ["Some_Project", "other.one"]
+private = true
 """
     settings = load(tmp_path, toml)
     assert (settings.host, settings.port, settings.offline) == ("::", 4141, True)
@@ -178,6 +179,7 @@ allow_upstream = ["Some_Project", "other.one"]
     group = settings.indexes["all"]
     assert isinstance(group, GroupIndex)
     assert group.members == ("team", "local", "corp", "pypi")
+    assert group.private
     assert group.allow_upstream == frozenset({"some-project", "other-one"})
 
 
@@ -352,3 +354,12 @@ def test_parse_size(value: object, size: int) -> None:
 def test_bad_sizes(value: object) -> None:
     with pytest.raises(InvalidConfig, match=r"where: .* is not a size"):
         parse_size(value, "where")
+
+
+def test_a_public_group_may_not_contain_a_private_member(tmp_path: Path) -> None:
+    toml = """
+[index.local]
+private = true
+"""
+    with pytest.raises(InvalidConfig, match="group 'default' is public but its member 'local' is private"):
+        load(tmp_path, toml)

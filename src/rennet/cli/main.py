@@ -9,32 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rennet import __version__
+from rennet.cli import accounts, imports, manage, serve
 from rennet.config import InvalidConfig, Settings, load_settings
 
 __all__ = ["main"]
-
-
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML configuration file (also RENNET_CONFIG)")
-    parser.add_argument("--data-dir", type=Path, help="where rennet keeps its database and files (RENNET_DATA_DIR)")
-    parser.add_argument("--upstream", help="upstream simple index of the 'pypi' proxy index (RENNET_UPSTREAM)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rennet", description="A self-hosted Python package index.")
-    parser.add_argument("--version", action="version", version=f"rennet {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    serve = commands.add_parser("serve", help="run the server")
-    _settings_flags(serve)
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; RENNET_HOST)")
-    serve.add_argument("--port", type=int, help="port to listen on (default 4040; RENNET_PORT)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 1; RENNET_WORKERS)")
-    serve.add_argument("--offline", action="store_true", help="serve only what is cached; never contact upstreams")
-    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="(RENNET_LOG_LEVEL)")
-    serve.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
-    return parser
-
 
 _FLAG_ENV = {
     "config": "RENNET_CONFIG",
@@ -45,6 +23,22 @@ _FLAG_ENV = {
     "workers": "RENNET_WORKERS",
     "log_level": "RENNET_LOG_LEVEL",
 }
+
+
+def settings_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every command shares: where the configuration and the data are."""
+    parser.add_argument("--config", type=Path, help="TOML configuration file (also RENNET_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, help="where rennet keeps its database and files (RENNET_DATA_DIR)")
+    parser.add_argument("--upstream", help="upstream simple index of the 'pypi' proxy index (RENNET_UPSTREAM)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rennet", description="A self-hosted Python package index.")
+    parser.add_argument("--version", action="version", version=f"rennet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (serve, accounts, manage, imports):
+        module.register(commands, settings_flags)
+    return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -67,8 +61,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidConfig as error:
         print(f"rennet: configuration error: {error}", file=sys.stderr)
         return 2
-    if args.command == "serve":
-        from rennet.cli.serve import serve
-
-        return serve(settings)
-    return 2
+    result: int = args.run(args, settings)
+    return result

@@ -18,6 +18,7 @@ __all__ = [
     "ProxyIndex",
     "check_indexes",
     "leaf_members",
+    "upload_target",
 ]
 
 _INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -49,6 +50,7 @@ class ProxyIndex:
     password: str | None = field(default=None, repr=False)
     max_cache_size: int | None = None
     private: bool = False
+    readers: frozenset[str] = frozenset()
     kind: IndexKind = IndexKind.PROXY
 
 
@@ -56,6 +58,8 @@ class ProxyIndex:
 class HostedIndex:
     name: str
     private: bool = False
+    readers: frozenset[str] = frozenset()
+    uploaders: frozenset[str] = frozenset()
     max_upload_size: int = 1 << 30
     kind: IndexKind = IndexKind.HOSTED
 
@@ -66,6 +70,7 @@ class GroupIndex:
     members: tuple[str, ...]
     allow_upstream: frozenset[NormalizedName] = frozenset()
     private: bool = False
+    readers: frozenset[str] = frozenset()
     kind: IndexKind = IndexKind.GROUP
 
 
@@ -89,9 +94,27 @@ def check_indexes(indexes: Mapping[str, IndexConfig], default_group: str) -> Non
     # Only once every member is known: flattening reaches into groups not checked yet.
     for name, index in indexes.items():
         if isinstance(index, GroupIndex):
-            leaf_members(indexes, name)
+            for member in leaf_members(indexes, name):
+                if indexes[member].private and not index.private:
+                    raise InvalidConfig(
+                        f"group {name!r} is public but its member {member!r} is private: "
+                        f"set private = true on the group too, or it would publish {member!r}"
+                    )
     if default_group not in indexes:
         raise InvalidConfig(f"default index {default_group!r} is not configured")
+
+
+def upload_target(indexes: Mapping[str, IndexConfig], name: str) -> HostedIndex | None:
+    """Where an upload to `name` goes: the hosted index itself, or a group's first hosted member."""
+    index = indexes[name]
+    if isinstance(index, HostedIndex):
+        return index
+    if isinstance(index, GroupIndex):
+        for member in leaf_members(indexes, name):
+            candidate = indexes[member]
+            if isinstance(candidate, HostedIndex):
+                return candidate
+    return None
 
 
 def leaf_members(indexes: Mapping[str, IndexConfig], group: str) -> tuple[str, ...]:

@@ -43,7 +43,8 @@ def format_upload_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds") + "Z"
 
 
-def render_project_html(page: ProjectPage, prefix: str) -> bytes:
+def render_project_html(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
+    """`via` names the index whose URLs the files get (a group serves its members' files itself)."""
     name = escape(page.name)
     parts = [_HTML_HEAD]
     if page.status is not None:
@@ -52,13 +53,13 @@ def render_project_html(page: ProjectPage, prefix: str) -> bytes:
             parts.append(f'    <meta name="pypi:project-status-reason" content="{escape(page.status_reason)}">\n')
     parts.append(f"    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n")
     for file in page.listed_files:
-        parts.append(_html_link(page.name, file, prefix))
+        parts.append(_html_link(page.name, file, prefix, via or file.index))
     parts.append("  </body>\n</html>\n")
     return "".join(parts).encode()
 
 
-def _html_link(project: str, file: DistFile, prefix: str) -> str:
-    href = prefix + file_path(file.index, project, file.filename)
+def _html_link(project: str, file: DistFile, prefix: str, index: str) -> str:
+    href = prefix + file_path(index, project, file.filename)
     if chosen := best_hash(file.hashes):
         href += f"#{chosen[0]}={chosen[1]}"
     attrs = [f'href="{escape(href)}"']
@@ -75,11 +76,11 @@ def _html_link(project: str, file: DistFile, prefix: str) -> str:
     return f"    <a {' '.join(attrs)}>{escape(file.filename)}</a><br>\n"
 
 
-def render_project_json(page: ProjectPage, prefix: str) -> bytes:
+def render_project_json(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
     data: dict[str, Any] = {
         "meta": {"api-version": API_VERSION},
         "name": page.name,
-        "files": [_json_file(page.name, file, prefix) for file in page.listed_files],
+        "files": [_json_file(page.name, file, prefix, via or file.index) for file in page.listed_files],
         "versions": list(page.all_versions),
     }
     if page.status is not None:
@@ -90,10 +91,10 @@ def render_project_json(page: ProjectPage, prefix: str) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _json_file(project: str, file: DistFile, prefix: str) -> dict[str, Any]:
+def _json_file(project: str, file: DistFile, prefix: str, index: str) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "filename": file.filename,
-        "url": prefix + file_path(file.index, project, file.filename),
+        "url": prefix + file_path(index, project, file.filename),
         "hashes": dict(file.hashes),
         "requires-python": file.requires_python,
         "yanked": (file.yanked_reason or True) if file.yanked else False,

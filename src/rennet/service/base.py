@@ -24,7 +24,9 @@ __all__ = [
     "ServiceError",
     "Shared",
     "SingleFlight",
+    "Storage",
     "StreamingFile",
+    "page_changed",
 ]
 
 T = TypeVar("T")
@@ -120,7 +122,25 @@ class Shared:
         return slot, self.generations.get(slot)
 
     def changed(self, index: str, project: str = "") -> None:
-        self.generations.bump(Generations.slot(index, project))
+        page_changed(self, index, project)
+
+
+class Storage(Protocol):
+    """What a change to a hosted index needs, whether a server's worker (Shared) or a command (Store) makes it."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def blobs(self) -> LocalBlobStore: ...
+
+    @property
+    def generations(self) -> Generations: ...
+
+
+def page_changed(storage: Storage, index: str, project: str = "") -> None:
+    """Make every worker of every process re-read a page (`project` "" is the index's project list)."""
+    storage.generations.bump(Generations.slot(index, project))
 
 
 class IndexService(Protocol):

@@ -58,7 +58,7 @@ class GroupService:
         states = {page.state for page in consulted.values()}
         state = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
         message = None if merged else f"no project named {project!r} in {self.name}"
-        combined = CachedPage(merged, deps, fresh_until, version, state, message)
+        combined = CachedPage(merged, deps, fresh_until, version, state, message, via=self.name)
         if cached is not None and cached.version == version:
             combined.adopt(cached)
         self.shared.pages.put((self.name, project), combined)
@@ -67,10 +67,9 @@ class GroupService:
     async def _owner(self, project: str, filename: str) -> IndexService:
         """The member that provides a file, under the group's rules (a hidden file stays hidden)."""
         page = await self.project_page(project)
-        if page.page is not None:
-            for file in page.page.listed_files:
-                if file.filename == filename:
-                    return next(m for m in self.members if m.name == file.index)
+        owner = page.index_of(filename)
+        if owner is not None:
+            return next(m for m in self.members if m.name == owner)
         raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
 
     async def open_file(self, project: str, filename: str) -> FileAnswer:

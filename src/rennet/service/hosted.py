@@ -34,16 +34,22 @@ class HostedService:
             page = CachedPage(
                 None, (dependency,), math.inf, None, "miss", f"no project named {project!r} in {self.name}"
             )
-        elif cached is not None and cached.version == record.serial:
-            page = CachedPage(cached.page, (dependency,), math.inf, record.serial, "hit")
+        elif cached is not None and cached.version == record.revision:
+            page = CachedPage(cached.page, (dependency,), math.inf, record.revision, "hit")
             page.adopt(cached)
         else:
             content = await self.shared.db(self.shared.catalog.page, record)
-            page = CachedPage(content, (dependency,), math.inf, record.serial, "miss")
+            page = CachedPage(content, (dependency,), math.inf, record.revision, "miss")
         self.shared.pages.put(key, page)
         return page
 
+    async def _check_listed(self, project: str, filename: str) -> None:
+        """Only what the page lists is offered: a quarantined project's files stay unreachable (PEP 792)."""
+        if (await self.project_page(project)).index_of(filename) is None:
+            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
+
     async def open_file(self, project: str, filename: str) -> FileAnswer:
+        await self._check_listed(project, filename)
         record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
         if record is None or not record.blob_sha256:
             raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
@@ -53,6 +59,7 @@ class HostedService:
         return LocalFile(path, path.stat().st_size, record.blob_sha256)
 
     async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        await self._check_listed(project, filename)
         record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
         if record is None or not record.metadata_sha256:
             raise NotFound(f"{self.name} has no metadata for {filename!r}")

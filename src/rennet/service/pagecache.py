@@ -36,7 +36,19 @@ class CachedPage:
     keeps the rendered bytes. `state` says how it was obtained, for the access log: hit, miss, stale, refresh.
     """
 
-    __slots__ = ("_variants", "deps", "fresh_until", "message", "owner", "page", "state", "version", "weight")
+    __slots__ = (
+        "_owners",
+        "_variants",
+        "deps",
+        "fresh_until",
+        "message",
+        "owner",
+        "page",
+        "state",
+        "version",
+        "via",
+        "weight",
+    )
 
     def __init__(
         self,
@@ -46,6 +58,7 @@ class CachedPage:
         version: Hashable,
         state: str = "miss",
         message: str | None = None,
+        via: str | None = None,
     ) -> None:
         self.page = page
         self.deps = deps
@@ -53,6 +66,8 @@ class CachedPage:
         self.version = version
         self.state = state
         self.message = message
+        self.via = via
+        self._owners: dict[str, str] | None = None
         self.weight = _BASE_WEIGHT
         self.owner: PageCache | None = None
         self._variants: dict[tuple[Format, str, bool], Rendered] = {}
@@ -71,14 +86,22 @@ class CachedPage:
             rendered = Rendered(gzip.compress(plain.body, 6, mtime=0), plain.etag[:-1] + '-gz"')
         else:
             body = (
-                render_project_json(self.page, prefix)
+                render_project_json(self.page, prefix, self.via)
                 if fmt is Format.JSON
-                else render_project_html(self.page, prefix)
+                else render_project_html(self.page, prefix, self.via)
             )
             rendered = Rendered(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
         self._variants[key] = rendered
         self._grow(len(rendered.body))
         return rendered
+
+    def index_of(self, filename: str) -> str | None:
+        """The index that holds a listed file (built once: groups look files up on every download)."""
+        if self.page is None:
+            return None
+        if self._owners is None:
+            self._owners = {file.filename: file.index for file in self.page.listed_files}
+        return self._owners.get(filename)
 
     def adopt(self, older: CachedPage) -> None:
         """Take over the rendered bytes of an older copy with the same version."""

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
+from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.base import (
     FileAnswer,
     Listing,
@@ -29,7 +30,6 @@ from rennet.service.base import (
 from rennet.service.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.listing import write_listing
 from rennet.service.pagecache import CachedPage
-from rennet.service.wheelmeta import NoMetadata, read_wheel_metadata
 from rennet.storage.blobs import BlobWriter, DigestMismatch
 from rennet.storage.catalog import FileRecord, ListingRecord, ProjectRecord, UpstreamValidators
 from rennet.upstream.client import UpstreamClient, UpstreamError, redact

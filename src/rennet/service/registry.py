@@ -7,16 +7,15 @@ import shutil
 
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
+from rennet.service.auth import Authenticator
 from rennet.service.base import IndexService, Shared
 from rennet.service.downloads import Downloads
 from rennet.service.group import GroupService
 from rennet.service.hosted import HostedService
 from rennet.service.pagecache import PageCache
 from rennet.service.proxy import ProxyService
-from rennet.storage.blobs import LocalBlobStore
-from rennet.storage.catalog import Catalog
 from rennet.storage.database import connect, migrate
-from rennet.storage.generations import Generations
+from rennet.storage.store import open_store
 from rennet.upstream.client import SessionHolder
 
 __all__ = ["Registry", "prepare_data_dir"]
@@ -38,23 +37,21 @@ def prepare_data_dir(settings: Settings) -> None:
 class Registry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        data = settings.data_dir
-        data.mkdir(parents=True, exist_ok=True)
-        engine = connect(settings.database)
-        migrate(engine, data / "run" / "migrate.lock")
-        blobs = LocalBlobStore(data / "blobs", data / "tmp")
+        self.store = open_store(settings.data_dir, settings.database)
         self.shared = Shared(
-            catalog=Catalog(engine),
-            blobs=blobs,
-            generations=Generations(data / "run" / "generations"),
+            catalog=self.store.catalog,
+            blobs=self.store.blobs,
+            generations=self.store.generations,
             pages=PageCache(settings.page_memory_bytes),
-            downloads=Downloads(blobs),
+            downloads=Downloads(self.store.blobs),
             sessions=SessionHolder(),
-            listings_dir=data / "listings",
+            listings_dir=settings.data_dir / "listings",
             offline=settings.offline,
             max_page_bytes=settings.max_page_bytes,
             max_listing_bytes=settings.max_listing_bytes,
         )
+        self.accounts = self.store.accounts
+        self.authenticator = Authenticator(self.shared, self.accounts)
         self.indexes: dict[str, IndexService] = {}
         for name, config in settings.indexes.items():
             if isinstance(config, ProxyIndex):
@@ -85,5 +82,4 @@ class Registry:
         await self.shared.downloads.close()
         await self.shared.sessions.close()
         with contextlib.suppress(Exception):
-            self.shared.catalog.engine.dispose()
-        self.shared.generations.close()
+            self.store.close()

@@ -14,13 +14,13 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 __all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Names an index may put in a page that hashlib can compute without parameters (shake_* need a length).
-_HASHES = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
+_HASHES = (frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}) | {"blake2b_256"}
 
 
 def is_sha256(value: str) -> bool:
@@ -38,6 +38,11 @@ class DigestMismatch(ValueError):
         self.actual = actual
 
 
+def _new_hash(name: str) -> Any:
+    # blake2b_256 is PyPI's name for blake2b with a 32-byte digest; hashlib has no such name.
+    return hashlib.blake2b(digest_size=32) if name == "blake2b_256" else hashlib.new(name)
+
+
 class BlobWriter:
     """An open temporary file that hashes what is written and becomes a blob on commit."""
 
@@ -47,7 +52,7 @@ class BlobWriter:
         self.temp_path = temp_path
         self.size = 0
         self._sha256 = hashlib.sha256()
-        self._extra = {name: hashlib.new(name) for name in extra_hashes if name in _HASHES and name != "sha256"}
+        self._extra = {name: _new_hash(name) for name in extra_hashes if name in _HASHES and name != "sha256"}
         self._closed = False
 
     def write(self, chunk: bytes) -> None:

@@ -13,13 +13,26 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
+from packaging.version import InvalidVersion, Version
+from sqlalchemy import Connection, Engine, Row, Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
+from rennet.domain.pypi_json import ReleaseFile
 from rennet.storage.schema import files, listings, projects, versions
 
-__all__ = ["Catalog", "FileRecord", "ListingRecord", "ProjectRecord", "UpstreamValidators"]
+__all__ = [
+    "Catalog",
+    "DuplicateFile",
+    "FileRecord",
+    "HostedUpload",
+    "ListingRecord",
+    "ProjectRecord",
+    "UpstreamValidators",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +48,12 @@ class ProjectRecord:
     fetched_at: float | None
     missing: bool
     serial: int
+    created_at: float
+
+    @property
+    def revision(self) -> tuple[float, int]:
+        """Names the page's content; a project deleted and made again starts its serial anew."""
+        return (self.created_at, self.serial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +76,30 @@ class FileRecord:
 class UpstreamValidators:
     etag: str | None = None
     last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostedUpload:
+    """A verified upload, ready to be listed."""
+
+    filename: str
+    version: str
+    sha256: str
+    md5: str
+    blake2b_256: str
+    size: int
+    requires_python: str | None
+    metadata_sha256: str | None
+    uploaded_by: str
+    upload_time: float
+
+
+class DuplicateFile(Exception):
+    """Another upload of the same filename won the race; its sha256 is attached."""
+
+    def __init__(self, sha256: str | None) -> None:
+        super().__init__(sha256)
+        self.sha256 = sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,19 +239,26 @@ class Catalog:
             conn.execute(update(projects).where(projects.c.id == project_id).values(values))
 
     def _upsert_project(self, conn: Connection, index_name: str, name: str, display: str, now: float) -> int:
-        existing = conn.execute(
-            select(projects.c.id).where(projects.c.index_name == index_name, projects.c.name == name)
-        ).scalar()
+        return self._ensure_project(conn, index_name, name, display, now)[0]
+
+    def _ensure_project(
+        self, conn: Connection, index_name: str, name: str, display: str, now: float
+    ) -> tuple[int, bool]:
+        """The project's id, and whether this call created it; safe against other writers doing the same."""
+        where = (projects.c.index_name == index_name, projects.c.name == name)
+        existing = conn.execute(select(projects.c.id).where(*where)).scalar()
         if existing is not None:
-            return int(existing)
-        result = conn.execute(
-            insert(projects).values(
-                index_name=index_name, name=name, display_name=display, missing=False, serial=0, created_at=now
-            )
-        )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+            return int(existing), False
+        values = {
+            "index_name": index_name,
+            "name": name,
+            "display_name": display,
+            "missing": False,
+            "serial": 0,
+            "created_at": now,
+        }
+        created = _insert_unless_present(conn, projects, values, ("index_name", "name"))
+        return int(conn.execute(select(projects.c.id).where(*where)).scalar_one()), created
 
     def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str]) -> bool:
         wanted_set = set(wanted)
@@ -261,6 +311,154 @@ class Catalog:
             conn.execute(update(files).where(files.c.id == file.id).values(metadata_sha256=sha256))
             self._bump(conn, file.project_id)
 
+    # -- hosted projects ------------------------------------------------------------------------------------------
+
+    def release_files(self, index_name: str, project: str) -> dict[str, tuple[str | None, str | None]]:
+        """Filename -> (sha256, version) of every file the project holds."""
+        query = (
+            select(files.c.filename, files.c.blob_sha256, files.c.version)
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name == index_name, projects.c.name == project)
+        )
+        with self.engine.connect() as conn:
+            return {row.filename: (row.blob_sha256, row.version) for row in conn.execute(query)}
+
+    def add_hosted_file(self, index_name: str, project: str, display_name: str, upload: HostedUpload) -> bool:
+        """List an uploaded file; True when the project is new. Raises DuplicateFile if the name is taken."""
+        # Uploads run concurrently (threads of a worker, several workers): CI jobs send the wheels of a new
+        # release at once. Each row is inserted unless present, so that rivals neither fail on a unique
+        # constraint (a 500) nor both believe they won.
+        with self.engine.begin() as conn:
+            # Created now, whatever upload time an import keeps: a project made again must differ in revision.
+            project_id, created = self._ensure_project(conn, index_name, project, display_name, time.time())
+            values = {
+                "project_id": project_id,
+                "filename": upload.filename,
+                "version": upload.version,
+                "hashes": json.dumps({"sha256": upload.sha256}),
+                "requires_python": upload.requires_python,
+                "yanked": False,
+                "size": upload.size,
+                "upload_time": upload.upload_time,
+                "metadata_sha256": upload.metadata_sha256,
+                "blob_sha256": upload.sha256,
+                "cached_at": upload.upload_time,
+                "gone": False,
+                "created_at": upload.upload_time,
+                "md5": upload.md5,
+                "blake2b_256": upload.blake2b_256,
+                "uploaded_by": upload.uploaded_by,
+            }
+            if not _insert_unless_present(conn, files, values, ("project_id", "filename")):
+                taken = conn.execute(
+                    select(files.c.blob_sha256).where(
+                        files.c.project_id == project_id, files.c.filename == upload.filename
+                    )
+                ).scalar()
+                raise DuplicateFile(taken)
+            version = {"project_id": project_id, "version": upload.version}
+            _insert_unless_present(conn, versions, version, ("project_id", "version"))
+            self._bump(conn, project_id)
+        return created
+
+    def set_yanked(
+        self, index_name: str, project: str, filenames: Iterable[str], yanked: bool, reason: str | None
+    ) -> list[str]:
+        """Yank (PEP 592) or unyank files; returns the filenames that changed."""
+        wanted = list(filenames)
+        with self.engine.begin() as conn:
+            project_id = self._project_id(conn, index_name, project)
+            rows = conn.execute(
+                select(files.c.id, files.c.filename, files.c.yanked, files.c.yanked_reason).where(
+                    files.c.project_id == project_id, files.c.filename.in_(wanted)
+                )
+            ).all()
+            changed = [r for r in rows if bool(r.yanked) != yanked or (yanked and r.yanked_reason != reason)]
+            if changed:
+                conn.execute(
+                    update(files)
+                    .where(files.c.id.in_([r.id for r in changed]))
+                    .values(yanked=yanked, yanked_reason=reason if yanked else None)
+                )
+                self._bump(conn, project_id)
+        return [r.filename for r in changed]
+
+    def delete_files(self, index_name: str, project: str, filenames: Iterable[str]) -> list[str]:
+        """Remove files from the index (blobs stay until garbage collection); returns those removed."""
+        wanted = list(filenames)
+        with self.engine.begin() as conn:
+            project_id = self._project_id(conn, index_name, project)
+            removed = list(
+                conn.execute(
+                    select(files.c.filename).where(files.c.project_id == project_id, files.c.filename.in_(wanted))
+                ).scalars()
+            )
+            if removed:
+                conn.execute(delete(files).where(files.c.project_id == project_id, files.c.filename.in_(removed)))
+                still_used = select(files.c.version).where(files.c.project_id == project_id)
+                conn.execute(
+                    delete(versions).where(versions.c.project_id == project_id, versions.c.version.not_in(still_used))
+                )
+                self._bump(conn, project_id)
+        return removed
+
+    def set_status(self, index_name: str, project: str, status: ProjectStatus, reason: str | None) -> None:
+        """Set a PEP 792 project status."""
+        with self.engine.begin() as conn:
+            project_id = self._project_id(conn, index_name, project)
+            conn.execute(
+                update(projects)
+                .where(projects.c.id == project_id)
+                .values(status=status.value, status_reason=reason, serial=projects.c.serial + 1)
+            )
+
+    def files_of(self, index_name: str, project: str, version: str | None) -> list[str]:
+        """Filenames of a project, or of one release of it (compared as normalized versions)."""
+        query = (
+            select(files.c.filename, files.c.version)
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name == index_name, projects.c.name == project)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if version is None:
+            return [r.filename for r in rows]
+        return [r.filename for r in rows if r.version is not None and _same_version(r.version, version)]
+
+    def release_details(self, index_name: str, project: str) -> list[ReleaseFile]:
+        """Every file of a hosted project with what PyPI's JSON API reports about it."""
+        query = (
+            select(files)
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name == index_name, projects.c.name == project)
+            .order_by(files.c.filename)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ReleaseFile(_dist_file(row, index_name), row.version or "", row.md5, row.blake2b_256, row.metadata_sha256)
+            for row in rows
+            if not row.gone or row.blob_sha256
+        ]
+
+    def delete_project(self, index_name: str, project: str) -> list[str]:
+        """Remove a project with all its files (blobs stay until garbage collection); returns the filenames."""
+        with self.engine.begin() as conn:
+            project_id = self._project_id(conn, index_name, project)
+            removed = list(conn.execute(select(files.c.filename).where(files.c.project_id == project_id)).scalars())
+            conn.execute(delete(files).where(files.c.project_id == project_id))
+            conn.execute(delete(versions).where(versions.c.project_id == project_id))
+            conn.execute(delete(projects).where(projects.c.id == project_id))
+        return removed
+
+    def _project_id(self, conn: Connection, index_name: str, project: str) -> int:
+        found = conn.execute(
+            select(projects.c.id).where(projects.c.index_name == index_name, projects.c.name == project)
+        ).scalar()
+        if found is None:
+            raise LookupError(f"there is no project {project!r} in {index_name}")
+        return int(found)
+
     def _bump(self, conn: Connection, project_id: int) -> None:
         conn.execute(update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial + 1))
 
@@ -283,6 +481,27 @@ class Catalog:
                 conn.execute(insert(listings).values(values))
 
 
+def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """Insert a row unless one with the same unique `keys` exists; True when this call inserted it.
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING), so the database decides atomically: a SELECT first and an
+    INSERT after would let two writers both see nothing, and the second fail on the unique constraint.
+    """
+    statement: Any
+    if conn.dialect.name == "sqlite":
+        statement = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=list(keys))
+    elif conn.dialect.name == "postgresql":
+        statement = postgresql_insert(table).values(values).on_conflict_do_nothing(index_elements=list(keys))
+    else:  # no portable upsert: a savepoint keeps the failed insert from spoiling the transaction
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table).values(values))
+        except IntegrityError:
+            return False
+        return True
+    return bool(conn.execute(statement).rowcount == 1)
+
+
 def _project_record(row: Row[Any]) -> ProjectRecord:
     return ProjectRecord(
         id=row.id,
@@ -296,6 +515,7 @@ def _project_record(row: Row[Any]) -> ProjectRecord:
         fetched_at=row.fetched_at,
         missing=bool(row.missing),
         serial=row.serial,
+        created_at=row.created_at,
     )
 
 
@@ -306,7 +526,8 @@ def _dist_file(row: Row[Any], index_name: str) -> DistFile:
     if row.blob_sha256 and "sha256" not in hashes:
         hashes["sha256"] = row.blob_sha256
     core_metadata = file.core_metadata
-    if row.metadata_sha256 and not core_metadata:
+    if row.metadata_sha256 and not core_metadata and row.filename.endswith(".whl"):
+        # PEP 658 metadata is served for wheels only (an sdist's PKG-INFO may be incomplete).
         core_metadata = {"sha256": row.metadata_sha256}
     return replace(file, hashes=hashes, core_metadata=core_metadata)
 
@@ -366,3 +587,10 @@ def _file_values(file: DistFile) -> dict[str, Any]:
         "provenance": file.provenance,
         "gone": False,
     }
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b

@@ -72,6 +72,9 @@ files = Table(
     Column("last_access", Float),
     Column("gone", Boolean, nullable=False, default=False),  # no longer listed upstream, kept
     Column("created_at", Float, nullable=False),
+    Column("md5", String(32)),  # hosted uploads: the other digests PyPI's JSON API reports
+    Column("blake2b_256", String(64)),
+    Column("uploaded_by", String(100)),
     UniqueConstraint("project_id", "filename", name="uq_files_project_filename"),
 )
 
@@ -87,4 +90,29 @@ listings = Table(
     Column("fetched_at", Float),
     Column("digest", String(64)),  # names the rendered files of the project list
     Column("count", Integer, nullable=False, default=0),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(32), nullable=False, unique=True),  # the public part of the token, to find it
+    Column("secret_hash", String(64), nullable=False),  # sha256 of the secret part
+    Column("index_name", String(64)),  # None: every index the user may use
+    Column("scope", String(16), nullable=False),  # read or upload
+    Column("description", Text),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
 )

@@ -103,9 +103,10 @@ class UpstreamClient:
         validators: UpstreamValidators | None = None,
         sink: Sink | None = None,
         limit: int | None = None,
+        accept: str = PAGE_ACCEPT,
     ) -> PageFetch:
         """A conditional GET of a page. With a sink the body is written there (the project list can be huge)."""
-        headers = {"Accept": PAGE_ACCEPT, "User-Agent": USER_AGENT}
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
         if validators and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators and validators.last_modified:

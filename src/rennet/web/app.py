@@ -23,8 +23,11 @@ from rennet.service.registry import Registry
 from rennet.web.accesslog import AccessLog
 from rennet.web.context import registry
 from rennet.web.files import distribution_file
+from rennet.web.manage import manage
+from rennet.web.pypi_json import project_json
 from rennet.web.responses import error_response
 from rennet.web.simple import project_list, project_page, redirect_to_slash
+from rennet.web.uploads import upload
 
 __all__ = ["configure_logging", "create_app", "create_app_from_env"]
 
@@ -67,6 +70,14 @@ def routes() -> list[Route]:
         Route("/", home, methods=_READ),
         Route("/health", health, methods=_READ),
         Route("/ready", ready, methods=_READ),
+        # PyPI's JSON API, before the catch-alls: /pypi/simple/json is project "simple" on the default index,
+        # while the pypi index's own pages are always asked for with a trailing slash (/pypi/simple/json/).
+        # /pypi/pypi/<x>/json names project <x> in the index "pypi", not version <x> of project "pypi".
+        Route("/pypi/{project}/json", project_json, methods=_READ),
+        Route("/{index}/pypi/{project}/json", project_json, methods=_READ),
+        Route("/pypi/{project}/{version}/json", project_json, methods=_READ),
+        Route("/{index}/pypi/{project}/{version}/json", project_json, methods=_READ),
+        Route("/api/{index}/{project}/{action}", manage, methods=["POST"]),
         Route("/simple", redirect_to_slash, methods=_READ),
         Route("/simple/", project_list, methods=_READ),
         Route("/simple/{project}", project_page, methods=_READ),
@@ -76,7 +87,12 @@ def routes() -> list[Route]:
         Route("/{index}/simple/{project}", project_page, methods=_READ),
         Route("/{index}/simple/{project}/", project_page, methods=_READ),
         Route("/{index}/files/{project}/{filename}", distribution_file, methods=_READ),
+        # Uploads: never redirected, with or without the trailing slash.
+        *(Route(path, upload, methods=["POST"]) for path in _UPLOAD_PATHS),
     ]
+
+
+_UPLOAD_PATHS = ("/", "/legacy", "/legacy/", "/{index}", "/{index}/", "/{index}/legacy", "/{index}/legacy/")
 
 
 def create_app(settings: Settings) -> AccessLog:

@@ -1,15 +1,21 @@
-"""What handlers need from the request: the registry, the index named in the URL, and the access-log note."""
+"""What handlers need from the request: the registry, the index named in the URL (with its access check),
+and the access-log note."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from rennet.domain.access import Access, Identity, allowed
+from rennet.domain.indexes import IndexConfig
+from rennet.service.auth import AuthFailed
 from rennet.service.base import IndexService
 from rennet.service.registry import Registry
 from rennet.web.responses import error_response
 
-__all__ = ["index_or_error", "note_cache", "registry"]
+__all__ = ["authorize", "index_or_error", "note_cache", "open_index", "registry"]
+
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="rennet", charset="UTF-8"'}
 
 
 def registry(request: Request) -> Registry:
@@ -26,6 +32,37 @@ def index_or_error(request: Request, name: str | None) -> IndexService | Respons
     if index is None:
         return error_response(request, 404, f"there is no index named {name[:64]!r}")
     return index
+
+
+async def open_index(request: Request, name: str | None) -> IndexService | Response:
+    """The index, if this request may read it."""
+    index = index_or_error(request, name)
+    if isinstance(index, Response) or not index.config.private:
+        return index
+    refused = await authorize(request, index.config, Access.READ)
+    return refused if isinstance(refused, Response) else index
+
+
+async def authorize(request: Request, index: IndexConfig, access: Access) -> Identity | Response | None:
+    """The caller's identity if allowed, else the refusal: 401 + challenge for reads (so pip and uv ask
+    keyring or netrc), 403 for uploads (as PyPI)."""
+    client = request.client.host if request.client else "-"
+    try:
+        identity = await registry(request).authenticator.identify(request.headers.get("authorization"), client)
+    except AuthFailed as error:
+        if error.status == 429:
+            return error_response(request, 429, error.message)
+        if access is Access.UPLOAD:
+            return error_response(request, 403, f"Invalid or non-existent authentication information: {error}")
+        return error_response(request, 401, error.message, CHALLENGE)
+    if allowed(identity, index, access):
+        return identity
+    if access is Access.UPLOAD:
+        who = f"user {identity.user!r}" if identity else "an anonymous user"
+        return error_response(request, 403, f"{who} may not upload to {index.name}")
+    if identity is None:
+        return error_response(request, 401, f"{index.name} is private: log in to read it", CHALLENGE)
+    return error_response(request, 403, f"user {identity.user!r} may not read {index.name}")
 
 
 def note_cache(request: Request, state: str) -> None:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from rennet.domain.names import InvalidName, check_filename, check_project_name
 from rennet.service.base import FileAnswer, LocalFile, ServiceError, StreamingFile
 from rennet.service.downloads import DownloadFailed
-from rennet.web.context import index_or_error, note_cache
+from rennet.web.context import note_cache, open_index
 from rennet.web.responses import FileSend, StreamSend, error_response
 
 __all__ = ["distribution_file"]
@@ -23,7 +23,7 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
         filename = check_filename(request.path_params["filename"])
     except InvalidName as error:
         return error_response(request, 400, str(error))
-    index = index_or_error(request, index_name)
+    index = await open_index(request, index_name)
     if isinstance(index, Response):
         return index
     try:

@@ -19,9 +19,10 @@ from starlette.types import Receive, Scope, Send
 from rennet.domain.ranges import Unsatisfiable, parse_range
 from rennet.service.downloads import Download
 
-__all__ = ["FileSend", "StreamSend", "error_response", "etag_matches"]
+__all__ = ["FileSend", "StreamSend", "error_response", "etag_matches", "prefer_json_errors"]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+_JSON_ERRORS = "rennet.json_errors"  # a scope key set by prefer_json_errors
 _CHUNK = 256 << 10
 
 
@@ -148,10 +149,15 @@ class StreamSend:
             await stream.aclose()
 
 
+def prefer_json_errors(request: Request) -> None:
+    """Every error this request gets is JSON, whatever it accepts: for the endpoints of JSON APIs."""
+    request.scope[_JSON_ERRORS] = True
+
+
 def error_response(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     """A plain sentence for people, or {"message","code","title"} for clients that ask for JSON."""
     accept = request.headers.get("accept", "")
-    if "application/json" in accept and "text/html" not in accept:
+    if request.scope.get(_JSON_ERRORS) or ("application/json" in accept and "text/html" not in accept):
         title = _TITLES.get(status, "Error")
         body = json.dumps({"message": message, "code": f"{status} {title}", "title": title})
         return Response(body, status, headers, media_type="application/json")

@@ -14,10 +14,10 @@ from rennet.domain.names import InvalidName, check_project_name
 from rennet.domain.negotiation import Format, Representation, negotiate, representation_for
 from rennet.service.base import IndexService, ServiceError
 from rennet.service.pagecache import CachedPage
-from rennet.web.context import index_or_error, note_cache
+from rennet.web.context import note_cache, open_index
 from rennet.web.responses import FileSend, error_response, etag_matches
 
-__all__ = ["project_list", "project_page", "redirect_to_slash"]
+__all__ = ["project_list", "project_page", "redirect", "redirect_to_slash"]
 
 _PREFIX = {True: "../../../", False: "../../"}  # from a project page back to the server root
 
@@ -68,11 +68,11 @@ async def project_page(request: Request) -> Response:
         project = check_project_name(raw)
     except InvalidName as error:
         return error_response(request, 400, str(error))
-    index = index_or_error(request, index_name)
+    index = await open_index(request, index_name)
     if isinstance(index, Response):
         return index
     if raw != project or not request.url.path.endswith("/"):
-        return _redirect(request, f"{index_name + '/' if index_name else ''}simple/{project}/")
+        return redirect(request, f"{index_name + '/' if index_name else ''}simple/{project}/")
     try:
         page = await index.project_page(project)
     except ServiceError as error:
@@ -101,7 +101,7 @@ async def project_page(request: Request) -> Response:
 
 async def project_list(request: Request) -> Response | FileSend:
     index_name = request.path_params.get("index")
-    index = index_or_error(request, index_name)
+    index = await open_index(request, index_name)
     if isinstance(index, Response):
         return index
     try:
@@ -125,7 +125,8 @@ async def project_list(request: Request) -> Response | FileSend:
     return FileSend(path, path.stat().st_size, etag, headers)
 
 
-def _redirect(request: Request, path: str) -> Response:
+def redirect(request: Request, path: str) -> Response:
+    """A 301 to `path` below the server root (behind any mount point), keeping the query."""
     root = request.scope.get("root_path", "")
     target = f"{root}/{quote(path)}"
     if request.url.query:
@@ -134,4 +135,4 @@ def _redirect(request: Request, path: str) -> Response:
 
 
 async def redirect_to_slash(request: Request) -> Response:
-    return _redirect(request, request.url.path.lstrip("/") + "/")
+    return redirect(request, request.url.path.lstrip("/") + "/")

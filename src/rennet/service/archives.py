@@ -1,0 +1,109 @@
+"""Reading core metadata out of distribution archives: METADATA of a wheel, PKG-INFO of an sdist.
+
+Archives come from strangers (uploads) and from upstreams: only the metadata member is decompressed, with a
+hard limit, and the archive's declared sizes are checked so that a zip or gzip bomb costs nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import IO
+
+from rennet.domain.names import canonical_name, parse_dist_filename
+
+__all__ = ["MAX_METADATA_BYTES", "NoMetadata", "read_metadata", "read_sdist_metadata", "read_wheel_metadata"]
+
+MAX_METADATA_BYTES = 4 << 20
+MAX_TAR_MEMBERS = 100_000
+MAX_SCAN_BYTES = 4 << 30  # decompressed bytes read while looking for PKG-INFO
+
+
+class NoMetadata(ValueError):
+    """The archive is unreadable or has no single, reasonably sized metadata file."""
+
+
+def read_metadata(path: Path, filename: str) -> bytes:
+    if filename.lower().endswith(".whl"):
+        return read_wheel_metadata(path, filename)
+    return read_sdist_metadata(path, filename)
+
+
+def read_wheel_metadata(path: Path, filename: str) -> bytes:
+    """The bytes of <name>-<version>.dist-info/METADATA."""
+    parsed = parse_dist_filename(filename)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            candidates = [
+                info
+                for info in archive.infolist()
+                if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
+            ]
+            if parsed is not None and len(candidates) > 1:
+                candidates = [info for info in candidates if _dist_info_project(info.filename) == parsed.project]
+            if len(candidates) != 1:
+                raise NoMetadata(f"{filename} has {len(candidates)} .dist-info/METADATA files, not one")
+            with archive.open(candidates[0]) as member:
+                return _bounded(member, filename)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
+        raise NoMetadata(f"{filename} is not a readable wheel (zip archive): {error}") from None
+
+
+def read_sdist_metadata(path: Path, filename: str) -> bytes:
+    """The bytes of <name>-<version>/PKG-INFO of a .tar.gz or .zip source distribution."""
+    if filename.lower().endswith(".zip"):
+        return _zip_pkg_info(path, filename)
+    try:
+        with gzip.open(path, "rb") as raw, tarfile.open(fileobj=_Counting(raw), mode="r|") as archive:  # type: ignore[call-overload]
+            for count, member in enumerate(archive):
+                if count > MAX_TAR_MEMBERS:
+                    break
+                parts = member.name.strip("/").split("/")
+                if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
+                    extracted = archive.extractfile(member)
+                    if extracted is None:
+                        break
+                    return _bounded(extracted, filename)
+    except (tarfile.TarError, OSError, EOFError, ValueError) as error:
+        raise NoMetadata(f"{filename} is not a readable source distribution (tar.gz): {error}") from None
+    raise NoMetadata(f"{filename} has no PKG-INFO at its top level")
+
+
+def _zip_pkg_info(path: Path, filename: str) -> bytes:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            found = [i for i in archive.infolist() if i.filename.count("/") == 1 and i.filename.endswith("/PKG-INFO")]
+            if len(found) != 1:
+                raise NoMetadata(f"{filename} has no single top-level PKG-INFO")
+            with archive.open(found[0]) as member:
+                return _bounded(member, filename)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
+        raise NoMetadata(f"{filename} is not a readable source distribution (zip): {error}") from None
+
+
+def _bounded(member: IO[bytes], filename: str) -> bytes:
+    data = member.read(MAX_METADATA_BYTES + 1)
+    if len(data) > MAX_METADATA_BYTES:
+        raise NoMetadata(f"{filename}: the metadata file is larger than {MAX_METADATA_BYTES} bytes")
+    return data
+
+
+def _dist_info_project(member: str) -> str:
+    return canonical_name(member.split("/")[0].removesuffix(".dist-info").rsplit("-", 1)[0])
+
+
+class _Counting:
+    """A read-only stream that refuses to decompress more than MAX_SCAN_BYTES (a gzip bomb stops here)."""
+
+    def __init__(self, inner: gzip.GzipFile) -> None:
+        self.inner = inner
+        self.total = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.total += len(data)
+        if self.total > MAX_SCAN_BYTES:
+            raise ValueError(f"more than {MAX_SCAN_BYTES} bytes decompressed before finding PKG-INFO")
+        return data

@@ -1,0 +1,239 @@
+"""Users (argon2 password hashes) and API tokens (shown once, stored as a hash, revocable).
+
+A token reads `rnt_<key>_<secret>`: the key finds the row, the secret is compared in constant time against a
+sha256 of it. Tokens carry 256 bits of randomness, so a fast hash is enough; passwords get argon2.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rennet.domain.access import Access
+from rennet.storage.schema import tokens, users
+
+__all__ = ["AccountError", "Accounts", "TokenRecord", "UserRecord"]
+
+TOKEN_PREFIX = "rnt_"  # noqa: S105 - a prefix, not a secret
+_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+_TOKEN = re.compile(r"^rnt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when a user does not exist keeps the timing of both failures alike.
+
+    Made on first use, not at import: an argon2 hash costs a fifth of a second and 64 MiB, which every CLI
+    command and every server worker paid on start-up without ever needing it.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    name: str
+    admin: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: int
+    key: str
+    user: str
+    index_name: str | None
+    scope: Access
+    description: str | None
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+
+    def usable(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Accounts:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- users -------------------------------------------------------------------------------------------------
+
+    def add_user(self, name: str, password: str, admin: bool = False) -> UserRecord:
+        if not _USER_NAME.match(name) or name == "__token__":
+            raise AccountError(
+                f"{name!r} is not a valid user name: 1-100 letters, digits, '.', '_', '@' or '-', not __token__"
+            )
+        _check_password(password)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(users).values(
+                        name=name, password_hash=_hasher.hash(password), admin=admin, created_at=time.time()
+                    )
+                )
+        except IntegrityError:
+            raise AccountError(f"user {name!r} exists already") from None
+        user = self.user(name)
+        assert user is not None
+        return user
+
+    def user(self, name: str) -> UserRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.name == name)).first()
+        return UserRecord(row.id, row.name, bool(row.admin), row.created_at) if row else None
+
+    def users(self) -> list[UserRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(users).order_by(users.c.name)).all()
+        return [UserRecord(r.id, r.name, bool(r.admin), r.created_at) for r in rows]
+
+    def set_password(self, name: str, password: str) -> None:
+        _check_password(password)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(users).where(users.c.name == name).values(password_hash=_hasher.hash(password))
+            )
+        if done.rowcount == 0:
+            raise AccountError(f"there is no user {name!r}")
+
+    def set_admin(self, name: str, admin: bool) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(users).where(users.c.name == name).values(admin=admin))
+        if done.rowcount == 0:
+            raise AccountError(f"there is no user {name!r}")
+
+    def remove_user(self, name: str) -> None:
+        user = self.user(name)
+        if user is None:
+            raise AccountError(f"there is no user {name!r}")
+        with self.engine.begin() as conn:
+            conn.execute(delete(tokens).where(tokens.c.user_id == user.id))
+            conn.execute(delete(users).where(users.c.id == user.id))
+
+    def check_password(self, name: str, password: str) -> UserRecord | None:
+        """The user, if the password is right. Slow on purpose (argon2), whether or not the user exists."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.name == name)).first()
+        try:
+            _hasher.verify(row.password_hash if row else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None:
+            return None
+        return UserRecord(row.id, row.name, bool(row.admin), row.created_at)
+
+    # -- tokens ------------------------------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        user: str,
+        index_name: str | None,
+        scope: Access,
+        expires_at: float | None = None,
+        description: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        """A new token; the returned string is the only time its secret exists outside the caller."""
+        owner = self.user(user)
+        if owner is None:
+            raise AccountError(f"there is no user {user!r}")
+        key, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(tokens).values(
+                    user_id=owner.id,
+                    key=key,
+                    secret_hash=_digest(secret),
+                    index_name=index_name,
+                    scope=scope.value,
+                    description=description,
+                    created_at=time.time(),
+                    expires_at=expires_at,
+                )
+            )
+        record = self.token(key)
+        assert record is not None
+        return f"{TOKEN_PREFIX}{key}_{secret}", record
+
+    def token(self, key: str) -> TokenRecord | None:
+        found = self._tokens(tokens.c.key == key)
+        return found[0] if found else None
+
+    def tokens(self, user: str | None = None) -> list[TokenRecord]:
+        return self._tokens(users.c.name == user if user else None)
+
+    def revoke_token(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(tokens)
+                .where(tokens.c.key == key, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        if done.rowcount == 0:
+            raise AccountError(f"there is no active token {key!r}")
+
+    def check_token(self, token: str) -> tuple[UserRecord, TokenRecord] | None:
+        """The owner and the token, if it is well-formed, known, matching, not revoked and not expired."""
+        match = _TOKEN.match(token)
+        if not match:
+            return None
+        key, secret = match.groups()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tokens, users.c.name, users.c.admin, users.c.created_at.label("user_created"))
+                .join(users, tokens.c.user_id == users.c.id)
+                .where(tokens.c.key == key)
+            ).first()
+        if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
+            return None
+        record = _token_record(row)
+        if not record.usable(time.time()):
+            return None
+        return UserRecord(row.user_id, row.name, bool(row.admin), row.user_created), record
+
+    def _tokens(self, condition: object) -> list[TokenRecord]:
+        query = select(tokens, users.c.name).join(users, tokens.c.user_id == users.c.id).order_by(tokens.c.id)
+        if condition is not None:
+            query = query.where(condition)  # type: ignore[arg-type]
+        with self.engine.connect() as conn:
+            return [_token_record(row) for row in conn.execute(query).all()]
+
+
+def _token_record(row: object) -> TokenRecord:
+    return TokenRecord(
+        id=row.id,  # type: ignore[attr-defined]
+        key=row.key,  # type: ignore[attr-defined]
+        user=row.name,  # type: ignore[attr-defined]
+        index_name=row.index_name,  # type: ignore[attr-defined]
+        scope=Access(row.scope),  # type: ignore[attr-defined]
+        description=row.description,  # type: ignore[attr-defined]
+        created_at=row.created_at,  # type: ignore[attr-defined]
+        expires_at=row.expires_at,  # type: ignore[attr-defined]
+        revoked_at=row.revoked_at,  # type: ignore[attr-defined]
+    )
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise AccountError("passwords need at least 8 characters")
+    if len(password) > 1024:
+        raise AccountError("passwords have at most 1024 characters")

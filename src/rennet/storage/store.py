@@ -1,0 +1,45 @@
+"""Everything rennet keeps, opened together: the server and the command line tools share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from rennet.storage.accounts import Accounts
+from rennet.storage.blobs import LocalBlobStore
+from rennet.storage.catalog import Catalog
+from rennet.storage.database import connect, migrate
+from rennet.storage.generations import Generations
+
+__all__ = ["Store", "open_store"]
+
+
+@dataclass(slots=True)
+class Store:
+    data_dir: Path
+    engine: Engine
+    catalog: Catalog
+    accounts: Accounts
+    blobs: LocalBlobStore
+    generations: Generations
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.generations.close()
+
+
+def open_store(data_dir: Path, database_url: str) -> Store:
+    """Open (and migrate) the database and the data directory layout."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(database_url)
+    migrate(engine, data_dir / "run" / "migrate.lock")
+    return Store(
+        data_dir=data_dir,
+        engine=engine,
+        catalog=Catalog(engine),
+        accounts=Accounts(engine),
+        blobs=LocalBlobStore(data_dir / "blobs", data_dir / "tmp"),
+        generations=Generations(data_dir / "run" / "generations"),
+    )

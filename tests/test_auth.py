@@ -1,0 +1,311 @@
+"""Users, tokens and permissions: who may read a private index and who may upload, over HTTP and the CLI.
+
+Uploads without the right credentials get 403 (as PyPI); reads of a private index without credentials get
+401 with a Basic challenge (pip asks netrc or keyring only after a 401). Changes made with the CLI take effect
+at once in the running server. Secrets never reach the log.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.accounts import add_user, create_token, elsewhere, rennet_cli, token_key
+from tests.support.dists import make_wheel
+from tests.support.installers import installed_version, pip_install, uv_install
+from tests.support.server import RennetServer
+from tests.support.uploads import post_upload
+from tests.support.upstream import FakeUpstream
+
+PASSWORDS = {
+    "alice": "alice-Secret-0001",  # uploads to local, team and other
+    "bob": "bob-Secret-0002",  # reads team
+    "carol": "carol-Secret-0003",  # just a user: reads what "*" may read
+    "root": "root-Secret-0004",  # admin
+}
+CONFIG = """
+[index.local]
+type = "hosted"
+upload = ["alice"]
+
+[index.other]
+type = "hosted"
+upload = ["alice"]
+
+[index.team]
+type = "hosted"
+private = true
+read = ["bob"]
+upload = ["alice"]
+
+# The default group contains a private index, so it must be private itself; every user may read it.
+[index.default]
+type = "group"
+members = ["team", "local", "pypi"]
+private = true
+read = ["*"]
+"""
+KEYRING_OFF = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+
+
+def creds(user: str) -> tuple[str, str]:
+    return user, PASSWORDS[user]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    fake.add(make_wheel("publicdep", "1.0"))
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
+    rennet = RennetServer(tmp_path_factory.mktemp("auth") / "data", upstream_url=upstream.url, config=CONFIG)
+    rennet.start()
+    for user, password in PASSWORDS.items():
+        add_user(rennet, user, password, admin=user == "root")
+    yield rennet
+    rennet.stop()
+
+
+# Every request of the shared server comes from an address of its own: the failed logins these tests make on
+# purpose would otherwise hit the per-address limit (tested on its own server below).
+def get(server: RennetServer, path: str, auth: tuple[str, str] | None = None, **options: object) -> httpx.Response:
+    with elsewhere() as client:
+        return client.get(server.url + path, auth=auth, **options)  # type: ignore[arg-type]
+
+
+def upload(server: RennetServer, index: str, version: str, auth: tuple[str, str] | None) -> httpx.Response:
+    with elsewhere() as client:
+        return post_upload(f"{server.url}/{index}/", make_wheel(f"perm-{index}", version), auth=auth, client=client)
+
+
+def assert_challenged(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith("Basic ")
+    assert response.text.strip(), "a sentence in the body"
+
+
+def test_private_reads_need_credentials(server: RennetServer) -> None:
+    assert upload(server, "team", "1.0", creds("alice")).status_code == 200
+    private_paths = [
+        "/team/simple/",
+        "/team/simple/perm-team/",
+        "/team/files/perm-team/perm_team-1.0-py3-none-any.whl",
+        "/simple/",
+        "/simple/perm-team/",
+        "/default/files/perm-team/perm_team-1.0-py3-none-any.whl",
+    ]
+    for path in private_paths:
+        assert_challenged(get(server, path))
+        assert_challenged(get(server, path, auth=("bob", "not-the-password")))
+        assert_challenged(get(server, path, auth=("__token__", "rnt_0123456789abcdef_" + "x" * 43)))
+        assert get(server, path, auth=creds("bob")).status_code == 200, path
+        assert get(server, path, auth=creds("root")).status_code == 200, path
+    # carol is a user, but not a reader of team: refused, without a challenge (her credentials are fine).
+    refused = get(server, "/team/simple/perm-team/", auth=creds("carol"))
+    assert refused.status_code == 403 and "carol" in refused.text
+    # Through the default group every user may read (read = ["*"]), team's files included.
+    assert get(server, "/simple/perm-team/", auth=creds("carol")).status_code == 200
+    # The public index needs nothing.
+    assert get(server, "/local/simple/").status_code == 200
+
+    read_token = create_token(server, "bob", scope="read")
+    assert get(server, "/team/simple/perm-team/", auth=("__token__", read_token)).status_code == 200
+    local_only = create_token(server, "bob", index="local", scope="read")
+    assert get(server, "/team/simple/perm-team/", auth=("__token__", local_only)).status_code == 403
+
+
+def test_uploads_need_upload_rights(server: RennetServer) -> None:
+    alice_local = create_token(server, "alice", index="local")
+    alice_anywhere = create_token(server, "alice")
+    alice_other = create_token(server, "alice", index="other")
+    alice_read = create_token(server, "alice", scope="read")
+    alice_expired = create_token(server, "alice", index="local", expires="1ms")
+    alice_revoked = create_token(server, "alice", index="local")
+    assert rennet_cli(server, "token", "revoke", token_key(alice_revoked)).returncode == 0
+    bob_token = create_token(server, "bob")
+
+    refused: dict[str, tuple[str, str] | None] = {
+        "anonymous": None,
+        "wrong password": ("alice", "alice-Secret-0000"),
+        "unknown user": ("mallory", "whatever-password"),
+        "read-scope token": ("__token__", alice_read),
+        "token for another index": ("__token__", alice_other),
+        "expired token": ("__token__", alice_expired),
+        "revoked token": ("__token__", alice_revoked),
+        "garbled token": ("__token__", alice_local[:-4] + "abcd"),
+        "user not in the upload list": creds("bob"),
+        "token of a user not in the upload list": ("__token__", bob_token),
+        "password as a token": ("__token__", PASSWORDS["alice"]),
+    }
+    for number, (case, auth) in enumerate(refused.items()):
+        response = upload(server, "local", f"0.{number}", auth)
+        assert response.status_code == 403, (case, response.status_code, response.text)
+        assert response.text.strip(), case
+        assert "www-authenticate" not in response.headers
+    assert get(server, "/local/simple/perm-local/").status_code == 404, "nothing was stored"
+
+    accepted: dict[str, tuple[str, str]] = {
+        "password": creds("alice"),
+        "token for this index": ("__token__", alice_local),
+        "token for every index": ("__token__", alice_anywhere),
+        "admin not in the upload list": creds("root"),
+    }
+    for number, (case, auth) in enumerate(accepted.items()):
+        response = upload(server, "local", f"1.{number}", auth)
+        assert response.status_code == 200, (case, response.text)
+    assert upload(server, "other", "1.0", ("__token__", alice_other)).status_code == 200
+    # A token's index restriction applies to uploads through a group too: default forwards to team.
+    assert upload(server, "default", "1.0", ("__token__", alice_local)).status_code == 403
+    assert upload(server, "default", "1.0", creds("alice")).status_code == 200
+    assert get(server, "/team/simple/perm-default/", auth=creds("bob")).status_code == 200
+
+
+def test_cli_changes_take_effect_at_once(server: RennetServer) -> None:
+    """The server remembers verified credentials for speed; revoking or changing them must still win at once."""
+    add_user(server, "dave", "dave-Secret-0005")
+    token = create_token(server, "alice", index="local")
+    assert upload(server, "local", "2.0", ("__token__", token)).status_code == 200
+    assert rennet_cli(server, "token", "revoke", token_key(token)).returncode == 0
+    assert upload(server, "local", "2.1", ("__token__", token)).status_code == 403
+
+    # bob reads team with his password (now remembered), then gets a new one: the old one fails at once.
+    assert get(server, "/team/simple/", auth=creds("bob")).status_code == 200
+    changed = rennet_cli(server, "user", "passwd", "bob", "--password-stdin", stdin="bob-Secret-0099\n")
+    assert changed.returncode == 0, changed.stderr
+    assert_challenged(get(server, "/team/simple/", auth=creds("bob")))
+    assert get(server, "/team/simple/", auth=("bob", "bob-Secret-0099")).status_code == 200
+    changed_back = rennet_cli(server, "user", "passwd", "bob", "--password-stdin", stdin=PASSWORDS["bob"] + "\n")
+    assert changed_back.returncode == 0
+
+    # A removed user, and their tokens, are gone at once.
+    dave_token = create_token(server, "dave", scope="read")
+    assert get(server, "/simple/", auth=("dave", "dave-Secret-0005")).status_code == 200
+    assert get(server, "/simple/", auth=("__token__", dave_token)).status_code == 200
+    assert rennet_cli(server, "user", "remove", "dave").returncode == 0
+    assert_challenged(get(server, "/simple/", auth=("dave", "dave-Secret-0005")))
+    assert_challenged(get(server, "/simple/", auth=("__token__", dave_token)))
+
+
+def test_cli_users_and_tokens(server: RennetServer) -> None:
+    add_user(server, "erin", "erin-Secret-0006")
+    listed = rennet_cli(server, "user", "list")
+    assert listed.returncode == 0
+    lines = {line.split("\t")[0]: line for line in listed.stdout.splitlines()}
+    assert {"alice", "bob", "carol", "root", "erin"} <= set(lines)
+    assert "admin" in lines["root"].split("\t")[1] and lines["erin"].split("\t")[1] == "user"
+
+    duplicate = rennet_cli(server, "user", "add", "erin", "--password-stdin", stdin="another-password\n")
+    assert duplicate.returncode == 1 and "exists" in duplicate.stderr
+    short = rennet_cli(server, "user", "add", "frank", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1 and "8 characters" in short.stderr
+    reserved = rennet_cli(server, "user", "add", "__token__", "--password-stdin", stdin="long-enough-pw\n")
+    assert reserved.returncode == 1
+
+    token = create_token(server, "erin", index="local", scope="read", expires="30d")
+    secret = token.split("_", 2)[2]
+    tokens = rennet_cli(server, "token", "list", "--user", "erin")
+    assert tokens.returncode == 0
+    (line,) = tokens.stdout.splitlines()
+    assert line.split("\t")[:6] == [token_key(token), "erin", "read", "local", "active", line.split("\t")[5]]
+    assert secret not in tokens.stdout + tokens.stderr
+
+    nowhere = rennet_cli(server, "token", "create", "--user", "erin", "--index", "no-such-index")
+    assert nowhere.returncode == 1 and "no-such-index" in nowhere.stderr
+    nobody = rennet_cli(server, "token", "create", "--user", "nobody")
+    assert nobody.returncode == 1 and "nobody" in nobody.stderr
+
+    assert rennet_cli(server, "token", "revoke", token_key(token)).returncode == 0
+    assert "\trevoked\t" in rennet_cli(server, "token", "list", "--user", "erin").stdout
+    again = rennet_cli(server, "token", "revoke", token_key(token))
+    assert again.returncode == 1 and "no active token" in again.stderr
+
+    assert rennet_cli(server, "user", "remove", "erin").returncode == 0
+    assert "erin" not in rennet_cli(server, "user", "list").stdout
+    assert rennet_cli(server, "token", "list", "--user", "erin").stdout == ""
+    assert rennet_cli(server, "user", "remove", "erin").returncode == 1
+
+
+def test_secrets_never_reach_the_log(server: RennetServer) -> None:
+    token = create_token(server, "alice", index="local")
+    wrong_token = token[:-6] + "AAAAAA"
+    upload(server, "local", "3.0", creds("alice"))
+    upload(server, "local", "3.1", ("__token__", token))
+    upload(server, "local", "3.2", ("alice", "alice-Wrong-9999"))
+    upload(server, "local", "3.3", ("__token__", wrong_token))
+    get(server, "/team/simple/", auth=creds("bob"))
+    get(server, "/team/simple/", auth=("bob", "bob-Wrong-9999"))
+    get(server, f"/team/simple/?token={token}&password={PASSWORDS['carol']}")
+    get(server, "/team/simple/", headers={"authorization": "Basic " + base64.b64encode(b"bob:\xff\xfe").decode()})
+    log = server.log()
+    assert "POST /local/" in log, "the log is the one of this server"
+    secrets = [*PASSWORDS.values(), "alice-Wrong-9999", "bob-Wrong-9999", token, wrong_token]
+    secrets += [token.split("_", 2)[2], wrong_token.split("_", 2)[2]]
+    secrets += [base64.b64encode(f"alice:{PASSWORDS['alice']}".encode()).decode()]
+    for secret in secrets:
+        assert secret not in log, f"a secret ({secret[:5]}...) is in the server log"
+
+
+def test_failed_logins_are_rate_limited_per_address(tmp_path: Path) -> None:
+    server = RennetServer(tmp_path / "data", config=CONFIG, upstream_url="http://127.0.0.1:9/simple/").start()
+    try:
+        add_user(server, "alice", PASSWORDS["alice"])
+        wheel = make_wheel("limited", "1.0")
+        statuses = [
+            post_upload(server.url + "/local/", wheel, auth=("alice", f"wrong-{n}")).status_code for n in range(10)
+        ]
+        assert set(statuses) == {403}
+        limited = post_upload(server.url + "/local/", wheel, auth=creds("alice"))
+        assert limited.status_code == 429, "even the right password waits once an address failed too often"
+        assert "too many failed logins" in limited.text
+        assert server.get("/team/simple/", auth=creds("alice")).status_code == 429
+        # Another address is not affected (the whole 127/8 is loopback on Linux).
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+            response = other.get(server.url + "/team/simple/", auth=creds("alice"))
+        assert response.status_code == 200, "another address is not throttled"
+    finally:
+        server.stop()
+
+
+@pytest.mark.e2e
+def test_pip_and_uv_install_from_a_private_default_group(
+    server: RennetServer, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    teamlib = make_wheel("teamlib", "1.0", requires=("publicdep",))
+    with elsewhere() as client:
+        assert post_upload(server.url + "/team/", teamlib, auth=creds("alice"), client=client).status_code == 200
+    host = server.url.removeprefix("http://")
+    with_password = f"http://bob:{PASSWORDS['bob']}@{host}/simple/"
+
+    anonymous = pip_install(server.simple, "teamlib", target=tmp_path / "anon", env=KEYRING_OFF)
+    assert anonymous.returncode != 0
+    assert '"GET /simple/teamlib/" 401' in server.log()
+
+    pip_url = pip_install(with_password, "teamlib", target=tmp_path / "pip-url", env=KEYRING_OFF)
+    assert pip_url.returncode == 0, pip_url.stderr
+    assert installed_version(tmp_path / "pip-url", "teamlib") == "1.0"
+    assert installed_version(tmp_path / "pip-url", "publicdep") == "1.0"
+
+    uv_url = uv_install(with_password, "teamlib", target=tmp_path / "uv-url", cache_dir=tmp_path / "uv1")
+    assert uv_url.returncode == 0, uv_url.stderr
+    assert installed_version(tmp_path / "uv-url", "teamlib") == "1.0"
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1\nlogin bob\npassword {PASSWORDS['bob']}\n")
+    netrc.chmod(0o600)
+    env = {"NETRC": str(netrc), "HOME": str(tmp_path)} | KEYRING_OFF
+    pip_netrc = pip_install(server.simple, "teamlib", target=tmp_path / "pip-netrc", env=env)
+    assert pip_netrc.returncode == 0, pip_netrc.stderr
+    assert installed_version(tmp_path / "pip-netrc", "teamlib") == "1.0"
+    uv_netrc = uv_install(server.simple, "teamlib", target=tmp_path / "uv-netrc", cache_dir=tmp_path / "uv2", env=env)
+    assert uv_netrc.returncode == 0, uv_netrc.stderr
+    assert installed_version(tmp_path / "uv-netrc", "publicdep") == "1.0"
+
+    assert PASSWORDS["bob"] not in server.log()

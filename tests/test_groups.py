@@ -1,0 +1,176 @@
+"""Groups and dependency confusion: a private project never receives public files, unless a group opts in.
+
+The attack: your private project `acme-secret` 1.0 lives in a hosted index; someone registers the same name on
+PyPI with version 9.0. An installer that merges both (pip's --extra-index-url) picks 9.0. rennet's groups show
+a project that exists in a hosted member from the hosted members only, whatever the member order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rennet.config import InvalidConfig, load_settings
+from tests.support.accounts import add_user
+from tests.support.dists import make_wheel
+from tests.support.installers import installed_version, pip_install, uv_install
+from tests.support.server import RennetServer
+from tests.support.uploads import post_upload
+from tests.support.upstream import FakeUpstream
+
+ALICE = ("alice", "alice-groups-0001")
+JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
+CONFIG = """
+[index.local]
+type = "hosted"
+upload = ["alice"]
+
+# "default" is the built-in group of local and pypi, in that order.
+
+[index.proxyfirst]
+type = "group"
+members = ["pypi", "local"]
+
+[index.outer]
+type = "group"
+members = ["proxyfirst"]
+
+[index.mixed]
+type = "group"
+members = ["local", "pypi"]
+allow_upstream = ["Acme_Secret"]
+"""
+GROUPS = ("default", "proxyfirst", "outer", "mixed")
+PRIVATE = make_wheel("acme-secret", "1.0")
+PUBLIC = make_wheel("acme-secret", "9.0")  # the attacker's upload to PyPI
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    fake.add(PUBLIC, make_wheel("late-name", "5.0"), make_wheel("publicdep", "2.0"))
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
+    rennet = RennetServer(tmp_path_factory.mktemp("groups") / "data", upstream_url=upstream.url, config=CONFIG)
+    rennet.start()
+    add_user(rennet, *ALICE)
+    assert post_upload(rennet.url + "/local/", PRIVATE, auth=ALICE).status_code == 200
+    yield rennet
+    rennet.stop()
+
+
+def listed(server: RennetServer, group: str, project: str) -> tuple[list[str], list[str]]:
+    response = server.get(f"/{group}/simple/{project}/", headers=JSON)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return [f["filename"] for f in body["files"]], body["versions"]
+
+
+@pytest.mark.e2e
+def test_private_name_never_receives_public_files(
+    server: RennetServer, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    for group in ("default", "proxyfirst", "outer"):
+        assert listed(server, group, "acme-secret") == ([PRIVATE.filename], ["1.0"]), group
+        html = server.get(f"/{group}/simple/acme-secret/").text
+        assert PRIVATE.filename in html and PUBLIC.filename not in html
+        for suffix in ("", ".metadata"):
+            response = server.get(f"/{group}/files/acme-secret/{PUBLIC.filename}{suffix}")
+            assert response.status_code == 404, (group, suffix)
+    assert PUBLIC.filename not in server.get("/simple/acme-secret/").text  # the default group's own URL
+
+    pip = pip_install(server.simple, "acme-secret", target=tmp_path / "pip")
+    assert pip.returncode == 0, pip.stderr
+    assert installed_version(tmp_path / "pip", "acme_secret") == "1.0"
+    uv = uv_install(
+        f"{server.url}/proxyfirst/simple/", "acme-secret", target=tmp_path / "uv", cache_dir=tmp_path / "uv-cache"
+    )
+    assert uv.returncode == 0, uv.stderr
+    assert installed_version(tmp_path / "uv", "acme_secret") == "1.0"
+    # A pin on the public version finds nothing rather than the public file.
+    pinned = pip_install(server.simple, "acme-secret==9.0", target=tmp_path / "pinned")
+    assert pinned.returncode != 0
+
+    # The public file was never even fetched, nor was PyPI asked about the private name through these groups.
+    assert upstream.count(f"/files/{PUBLIC.filename}") == 0
+    assert upstream.count("/simple/acme-secret/") == 0
+    # The mirror itself still mirrors: asked by its own name, it shows PyPI's project.
+    assert listed(server, "pypi", "acme-secret")[0] == [PUBLIC.filename]
+
+
+@pytest.mark.e2e
+def test_allow_upstream_merges_both_on_purpose(server: RennetServer, tmp_path: Path) -> None:
+    files, versions = listed(server, "mixed", "acme-secret")
+    assert sorted(files) == sorted([PRIVATE.filename, PUBLIC.filename])
+    assert versions == ["1.0", "9.0"]
+    public = server.get(f"/mixed/files/acme-secret/{PUBLIC.filename}")
+    assert public.status_code == 200 and public.content == PUBLIC.data
+    pip = pip_install(f"{server.url}/mixed/simple/", "acme-secret", target=tmp_path / "pip")
+    assert pip.returncode == 0, pip.stderr
+    assert installed_version(tmp_path / "pip", "acme_secret") == "9.0"
+    # allow_upstream is per group: the default group still hides it.
+    assert listed(server, "default", "acme-secret")[0] == [PRIVATE.filename]
+
+
+def test_uploading_a_private_name_hides_the_public_one_at_once(server: RennetServer) -> None:
+    """A name first served from PyPI becomes private the moment a hosted member holds it: cached group pages
+    must not keep offering the public files."""
+    public = "late_name-5.0-py3-none-any.whl"
+    for group in GROUPS:
+        assert listed(server, group, "late-name")[0] == [public], group
+        assert server.get(f"/{group}/files/late-name/{public}").status_code == 200
+    private = make_wheel("late-name", "0.1")
+    assert post_upload(server.url + "/local/", private, auth=ALICE).status_code == 200
+    for group in ("default", "proxyfirst", "outer"):
+        assert listed(server, group, "late-name") == ([private.filename], ["0.1"]), group
+        assert server.get(f"/{group}/files/late-name/{public}").status_code == 404, group
+    # mixed opts in only for acme-secret, not for late-name.
+    assert listed(server, "mixed", "late-name")[0] == [private.filename]
+
+
+def test_new_uploads_appear_in_every_group_at_once(server: RennetServer) -> None:
+    for group in GROUPS:
+        listed(server, group, "acme-secret")  # cached now
+    newer = make_wheel("acme-secret", "1.1")
+    assert post_upload(server.url + "/outer/", newer, auth=ALICE).status_code == 200  # lands in local
+    for group in (*GROUPS, "local"):
+        files, versions = listed(server, group, "acme-secret")
+        assert newer.filename in files and "1.1" in versions, group
+        metadata = server.get(f"/{group}/files/acme-secret/{newer.filename}.metadata")
+        assert metadata.status_code == 200 and newer.metadata is not None
+        assert hashlib.sha256(metadata.content).hexdigest() == hashlib.sha256(newer.metadata).hexdigest()
+
+
+def test_public_projects_still_come_through(server: RennetServer) -> None:
+    for group in GROUPS:
+        assert listed(server, group, "publicdep")[0] == ["publicdep-2.0-py3-none-any.whl"], group
+
+
+@pytest.mark.parametrize(
+    ("tables", "problem"),
+    [
+        (
+            '[index.local]\ntype = "hosted"\nprivate = true\n',  # the built-in default group stays public
+            "group 'default' is public but its member 'local' is private",
+        ),
+        (
+            '[index.secret]\ntype = "hosted"\nprivate = true\n'
+            '[index.inner]\ntype = "group"\nmembers = ["secret"]\nprivate = true\n'
+            '[index.outside]\ntype = "group"\nmembers = ["inner", "pypi"]\n',
+            "group 'outside' is public but its member 'secret' is private",
+        ),
+    ],
+)
+def test_a_public_group_may_not_contain_a_private_index(tmp_path: Path, tables: str, problem: str) -> None:
+    config = tmp_path / "rennet.toml"
+    config.write_text(tables)
+    with pytest.raises(InvalidConfig) as refused:
+        load_settings(env={}, config_file=config)
+    assert problem in str(refused.value)
