@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from rennet.domain.indexes import IndexConfig, IndexKind
 from rennet.service.downloads import Download, Downloads
+from rennet.service.heldfiles import HeldFiles
 from rennet.service.pagecache import CachedPage, PageCache
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
@@ -112,6 +113,7 @@ class Shared:
     offline: bool = False
     max_page_bytes: int = 64 << 20
     max_listing_bytes: int = 1 << 30
+    held: HeldFiles = field(default_factory=HeldFiles)
 
     async def db(self, function: Callable[..., T], *args: Any) -> T:
         """Run a catalog call in a worker thread: the database is never queried on the event loop."""
@@ -123,6 +125,23 @@ class Shared:
 
     def changed(self, index: str, project: str = "") -> None:
         page_changed(self, index, project)
+
+    def held_file(self, index: str, project: str, name: str) -> LocalFile | None:
+        """A held file remembered by this worker, still valid and still on disk."""
+        key = (index, project, name)
+        sha256 = self.held.get(key, self.dependency(index, project))
+        if sha256 is None:
+            return None
+        try:
+            path = self.blobs.path_for(sha256)
+            return LocalFile(path, path.stat().st_size, sha256)
+        except FileNotFoundError:
+            self.held.forget(key)
+            return None
+
+    def hold_file(self, index: str, project: str, name: str, dependency: tuple[int, int], found: LocalFile) -> None:
+        """Remember a held file under the generation read before the catalog was asked."""
+        self.held.put((index, project, name), found.sha256, dependency)
 
 
 class Storage(Protocol):

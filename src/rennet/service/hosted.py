@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 
 from rennet.domain.indexes import HostedIndex, IndexKind
 from rennet.service.base import FileAnswer, Listing, LocalFile, NotFound, Shared
 from rennet.service.listing import write_listing
 from rennet.service.pagecache import CachedPage
+from rennet.storage.catalog import FileRecord
 
 __all__ = ["HostedService"]
 
@@ -49,24 +51,29 @@ class HostedService:
             raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
 
     async def open_file(self, project: str, filename: str) -> FileAnswer:
-        await self._check_listed(project, filename)
-        record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
-        if record is None or not record.blob_sha256:
-            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
-        path = self.shared.blobs.local_path(record.blob_sha256)
-        if path is None:
-            raise NotFound(f"{filename} is missing from storage")
-        return LocalFile(path, path.stat().st_size, record.blob_sha256)
+        return await self._open(project, filename, filename, lambda record: record.blob_sha256)
 
     async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        if not filename.endswith(".whl"):
+            # PEP 658 metadata is for wheels; an sdist's PKG-INFO is kept for the JSON API only.
+            raise NotFound(f"{filename} has no metadata file (only wheels do)")
+        return await self._open(project, filename, filename + ".metadata", lambda record: record.metadata_sha256)
+
+    async def _open(
+        self, project: str, filename: str, name: str, blob_of: Callable[[FileRecord], str | None]
+    ) -> LocalFile:
         await self._check_listed(project, filename)
+        if (held := self.shared.held_file(self.name, project, name)) is not None:
+            return held
+        dependency = self.shared.dependency(self.name, project)
         record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
-        if record is None or not record.metadata_sha256:
-            raise NotFound(f"{self.name} has no metadata for {filename!r}")
-        path = self.shared.blobs.local_path(record.metadata_sha256)
-        if path is None:
-            raise NotFound(f"metadata of {filename} is missing from storage")
-        return LocalFile(path, path.stat().st_size, record.metadata_sha256)
+        sha256 = blob_of(record) if record is not None else None
+        path = self.shared.blobs.local_path(sha256) if sha256 else None
+        if sha256 is None or path is None:
+            raise NotFound(f"{self.name} has no {name!r} for project {project!r}")
+        found = LocalFile(path, path.stat().st_size, sha256)
+        self.shared.hold_file(self.name, project, name, dependency, found)
+        return found
 
     async def listing(self) -> Listing:
         dependency = self.shared.dependency(self.name)

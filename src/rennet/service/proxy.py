@@ -196,10 +196,15 @@ class ProxyService:
         return record
 
     async def open_file(self, project: str, filename: str) -> FileAnswer:
+        if (held := self.shared.held_file(self.name, project, filename)) is not None:
+            return held
         for _ in range(50):
+            dependency = self.shared.dependency(self.name, project)
             record = await self._file_record(project, filename)
             if record.blob_sha256 and (path := self.shared.blobs.local_path(record.blob_sha256)):
-                return LocalFile(path, path.stat().st_size, record.blob_sha256)
+                found = LocalFile(path, path.stat().st_size, record.blob_sha256)
+                self.shared.hold_file(self.name, project, filename, dependency, found)
+                return found
             if self.shared.offline:
                 raise NotFound(f"{filename} is not cached and rennet is offline")
             if record.source_url is None:
@@ -268,9 +273,15 @@ class ProxyService:
         await self.shared.db(self.shared.catalog.record_metadata, record, metadata_sha256)
 
     async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        name = filename + ".metadata"
+        if (held := self.shared.held_file(self.name, project, name)) is not None:
+            return held
+        dependency = self.shared.dependency(self.name, project)
         record = await self._file_record(project, filename)
         if record.metadata_sha256 and (path := self.shared.blobs.local_path(record.metadata_sha256)):
-            return LocalFile(path, path.stat().st_size, record.metadata_sha256)
+            found = LocalFile(path, path.stat().st_size, record.metadata_sha256)
+            self.shared.hold_file(self.name, project, name, dependency, found)
+            return found
         if self.shared.offline and not record.blob_sha256:
             raise NotFound(f"metadata of {filename} is not cached and rennet is offline")
         result = await self._flights.run(("metadata", project, filename), lambda: self._obtain_metadata(record))

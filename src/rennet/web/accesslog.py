@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +26,8 @@ class AccessLog:
 
     def __init__(self, app: ASGIApp, enabled: bool = True) -> None:
         self.app = app
-        self.enabled = enabled
+        self.enabled = enabled and log.isEnabledFor(logging.INFO)
+        self.lines = _Lines(sys.stderr)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,16 +64,10 @@ class AccessLog:
                 raise
         finally:
             if self.enabled:
-                log.info(
-                    '%s "%s %s" %d %d %.1fms %s',
-                    _client(scope),
-                    scope["method"],
-                    raw_path[:300].decode("latin-1"),
-                    status,
-                    sent,
-                    (time.perf_counter() - started) * 1000,
-                    note.get("cache", "-"),
-                )
+                elapsed = (time.perf_counter() - started) * 1000
+                request = f"{scope['method']} {raw_path[:300].decode('latin-1')}"
+                cache = note.get("cache", "-")
+                self.lines.add(f'{_client(scope)} "{request}" {status} {sent} {elapsed:.1f}ms {cache}')
 
 
 async def _plain(send: Send, status: int, message: str) -> None:
@@ -82,3 +80,38 @@ async def _plain(send: Send, status: int, message: str) -> None:
 def _client(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else "-"
+
+
+class _Lines:
+    """Access lines written in batches every 50 ms: a write and flush per request would cost as much as
+    answering it. The format is the one the logging module uses for the rest of the log."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._pending: list[str] = []
+        self._scheduled = False
+        self._second = 0
+        self._stamp = ""
+        atexit.register(self.flush)
+
+    def add(self, message: str) -> None:
+        now = time.time()
+        if int(now) != self._second:
+            self._second = int(now)
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        self._pending.append(f"{self._stamp},{int(now % 1 * 1000):03d} INFO rennet.access: {message}\n")
+        if len(self._pending) >= 512:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(0.05, self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr closed at shutdown: nothing left to tell

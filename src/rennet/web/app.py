@@ -23,6 +23,7 @@ from rennet.service.registry import Registry
 from rennet.web.accesslog import AccessLog
 from rennet.web.context import registry
 from rennet.web.files import distribution_file
+from rennet.web.hotpaths import HotPaths
 from rennet.web.manage import manage
 from rennet.web.pypi_json import project_json
 from rennet.web.responses import error_response
@@ -106,7 +107,7 @@ def create_app(settings: Settings) -> AccessLog:
 
     app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False
-    return AccessLog(app, enabled=settings.access_log)
+    return AccessLog(HotPaths(app), enabled=settings.access_log)
 
 
 def create_app_from_env() -> AccessLog:

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from rennet.domain.ranges import Unsatisfiable, parse_range
 from rennet.service.downloads import Download
 
-__all__ = ["FileSend", "StreamSend", "error_response", "etag_matches", "prefer_json_errors"]
+__all__ = ["BytesResponse", "FileSend", "StreamSend", "error_response", "etag_matches", "prefer_json_errors"]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _JSON_ERRORS = "rennet.json_errors"  # a scope key set by prefer_json_errors
@@ -38,6 +38,25 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 def _headers(pairs: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs.items()]
+
+
+class BytesResponse:
+    """A body already rendered, with headers already encoded: the page hot path builds nothing else."""
+
+    __slots__ = ("body", "head", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head: bool = False) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.head = head
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = self.headers
+        if self.status != 304:
+            headers = [*headers, (b"content-length", str(len(self.body)).encode())]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if self.head or self.status == 304 else self.body})
 
 
 class FileSend:

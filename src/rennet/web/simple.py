@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Hashable
+from functools import cache, lru_cache
+from typing import cast
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -15,7 +18,7 @@ from rennet.domain.negotiation import Format, Representation, negotiate, represe
 from rennet.service.base import IndexService, ServiceError
 from rennet.service.pagecache import CachedPage
 from rennet.web.context import note_cache, open_index
-from rennet.web.responses import FileSend, error_response, etag_matches
+from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches
 
 __all__ = ["project_list", "project_page", "redirect", "redirect_to_slash"]
 
@@ -23,17 +26,23 @@ _PREFIX = {True: "../../../", False: "../../"}  # from a project page back to th
 
 
 def _representation(request: Request) -> Representation:
-    requested = request.query_params.get("format")
-    # Query strings decode '+' as a space, and a media type has no spaces: ?format=...v1+json typed by hand.
-    if requested and (chosen := representation_for(requested.replace(" ", "+"))):
-        return chosen
+    if request.scope["query_string"]:
+        requested = request.query_params.get("format")
+        # Query strings decode '+' as a space, and a media type has no spaces: ?format=...v1+json typed by hand.
+        if requested and (chosen := representation_for(requested.replace(" ", "+"))):
+            return chosen
     return negotiate(request.headers.get("accept"))
 
 
 def _wants_gzip(request: Request) -> bool:
+    return _accepts_gzip(request.headers.get("accept-encoding", ""))
+
+
+@lru_cache(maxsize=256)
+def _accepts_gzip(header: str) -> bool:
     """Whether Accept-Encoding allows gzip (RFC 9110, 12.5.3): "gzip;q=0" refuses it, "*" allows it."""
     qualities: dict[str, float] = {}
-    for item in request.headers.get("accept-encoding", "").split(",")[:32]:
+    for item in header.split(",")[:32]:
         coding, _, params = item.partition(";")
         quality = 1.0
         for param in params.split(";"):
@@ -53,15 +62,21 @@ def _wants_gzip(request: Request) -> bool:
 def _cache_control(index: IndexService, page: CachedPage | None = None) -> str:
     """Hosted content changes on upload, so anything containing it must be revalidated (a fast 304)."""
     scope = "private" if index.config.private else "public"
-    if index.kind is IndexKind.HOSTED or page is None or math.isinf(page.fresh_until):
-        return f"{scope}, max-age=0, must-revalidate"
-    if index.kind is IndexKind.GROUP and any(m.kind is IndexKind.HOSTED for m in getattr(index, "members", ())):
+    if page is None or math.isinf(page.fresh_until) or _holds_uploads(cast(Hashable, index)):
         return f"{scope}, max-age=0, must-revalidate"
     remaining = max(0, min(int(page.fresh_until - time.time()), 600))
     return f"{scope}, max-age={remaining}"
 
 
-async def project_page(request: Request) -> Response:
+@cache
+def _holds_uploads(service: Hashable) -> bool:
+    index = cast(IndexService, service)
+    if index.kind is IndexKind.HOSTED:
+        return True
+    return index.kind is IndexKind.GROUP and any(m.kind is IndexKind.HOSTED for m in getattr(index, "members", ()))
+
+
+async def project_page(request: Request) -> Response | BytesResponse:
     index_name = request.path_params.get("index")
     raw = request.path_params["project"]
     try:
@@ -71,7 +86,7 @@ async def project_page(request: Request) -> Response:
     index = await open_index(request, index_name)
     if isinstance(index, Response):
         return index
-    if raw != project or not request.url.path.endswith("/"):
+    if raw != project or not request.scope["path"].endswith("/"):
         return redirect(request, f"{index_name + '/' if index_name else ''}simple/{project}/")
     try:
         page = await index.project_page(project)
@@ -83,20 +98,17 @@ async def project_page(request: Request) -> Response:
         return error_response(request, 404, page.message or f"no project named {project!r}")
     representation = _representation(request)
     rendered = page.render(representation.format, _PREFIX[index_name is not None], _wants_gzip(request))
-    headers = {
-        "content-type": representation.content_type,
-        "etag": rendered.etag,
-        "vary": "Accept, Accept-Encoding",
-        "cache-control": _cache_control(index, page),
-    }
+    headers = [
+        (b"content-type", representation.content_type.encode()),
+        (b"etag", rendered.etag.encode()),
+        (b"vary", b"Accept, Accept-Encoding"),
+        (b"cache-control", _cache_control(index, page).encode()),
+    ]
     if rendered.etag.endswith('-gz"'):
-        headers["content-encoding"] = "gzip"
+        headers.append((b"content-encoding", b"gzip"))
     if etag_matches(request.headers.get("if-none-match"), rendered.etag):
-        return Response(status_code=304, headers=headers)
-    if request.method == "HEAD":
-        headers["content-length"] = str(len(rendered.body))
-        return Response(status_code=200, headers=headers)
-    return Response(rendered.body, 200, headers)
+        return BytesResponse(304, headers, b"")
+    return BytesResponse(200, headers, rendered.body, head=request.method == "HEAD")
 
 
 async def project_list(request: Request) -> Response | FileSend:
@@ -129,10 +141,10 @@ def redirect(request: Request, path: str) -> Response:
     """A 301 to `path` below the server root (behind any mount point), keeping the query."""
     root = request.scope.get("root_path", "")
     target = f"{root}/{quote(path)}"
-    if request.url.query:
-        target += "?" + request.url.query
+    if request.scope["query_string"]:
+        target += "?" + request.scope["query_string"].decode("latin-1")
     return RedirectResponse(target, status_code=301)
 
 
 async def redirect_to_slash(request: Request) -> Response:
-    return redirect(request, request.url.path.lstrip("/") + "/")
+    return redirect(request, request.scope["path"].lstrip("/") + "/")
