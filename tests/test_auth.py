@@ -309,3 +309,18 @@ def test_pip_and_uv_install_from_a_private_default_group(
     assert installed_version(tmp_path / "uv-netrc", "publicdep") == "1.0"
 
     assert PASSWORDS["bob"] not in server.log()
+
+
+def test_a_throttled_address_keeps_credentials_proven_moments_ago(tmp_path: Path) -> None:
+    """Throttling slows guessing; a login verified within the last minute is no guess."""
+    server = RennetServer(tmp_path / "data", config=CONFIG, upstream_url="http://127.0.0.1:9/simple/").start()
+    try:
+        add_user(server, "alice", PASSWORDS["alice"])
+        add_user(server, "bob", PASSWORDS["bob"])
+        assert server.get("/team/simple/", auth=creds("alice")).status_code == 200
+        for n in range(10):
+            assert server.get("/team/simple/", auth=("bob", f"wrong-{n}")).status_code == 401
+        assert server.get("/team/simple/", auth=creds("bob")).status_code == 429, "a fresh check is throttled"
+        assert server.get("/team/simple/", auth=creds("alice")).status_code == 200, "a proven one is not"
+    finally:
+        server.stop()

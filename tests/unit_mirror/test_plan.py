@@ -336,6 +336,23 @@ class TestFailures:
         )
         assert "idna" not in chosen(result)
 
+    def test_sdist_metadata_before_2_2_does_not_bind_its_dependencies(self, index: FakeIndex) -> None:
+        index.pages["legacy"] = page("legacy", "legacy-1.0.tar.gz")
+        index.metadata["legacy-1.0.tar.gz"] = metadata("legacy", "1.0", "idna").replace(b"2.3", b"2.1", 1)
+        result = index.run(plan_for("legacy\n"))
+        assert result.errors == (
+            "dependencies of legacy 1.0 unknown: the sdist's PKG-INFO has metadata version 2.1: before 2.2 it "
+            "does not bind Requires-Dist (the sdist must be built to know its dependencies)",
+        )
+        assert chosen(result) == {"legacy": ["1.0"]}
+
+    def test_sdist_metadata_from_2_2_counts(self, index: FakeIndex) -> None:
+        index.pages["modern"] = page("modern", "modern-1.0.tar.gz")
+        index.metadata["modern-1.0.tar.gz"] = metadata("modern", "1.0", "idna").replace(b"2.3", b"2.2", 1)
+        result = index.run(plan_for("modern\n"))
+        assert result.ok
+        assert chosen(result) == {"idna": ["3.10"], "modern": ["1.0"]}
+
     def test_metadata_of_another_project(self, index: FakeIndex) -> None:
         index.metadata["idna-3.10-py3-none-any.whl"] = metadata("not-idna", "3.10")
         result = index.run(plan_for("idna\n"))

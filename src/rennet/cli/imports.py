@@ -1,5 +1,8 @@
-"""`rennet import DIR`: add a directory of existing wheels and sdists to a hosted index.
+"""`rennet import DIR`: existing wheels and sdists, or a tree written by `rennet export`, into an index.
 
+Into a hosted index, every file is checked as an upload; an exported tree's pages add each file's sha256, upload
+time and yanked state, and the status of the projects the import creates. Into a proxy index, an exported tree
+seeds the cache (service/seed.py), for `rennet serve --offline` on a machine that never saw the upstream.
 Works while a server runs: every file becomes visible to its workers as soon as it is added.
 """
 
@@ -8,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rennet.config import Settings
-from rennet.domain.indexes import HostedIndex, upload_target
+from rennet.domain.files import DistFile
+from rennet.domain.indexes import HostedIndex, ProxyIndex, upload_target
 from rennet.domain.uploads import UploadRejected
+from rennet.service.base import ServiceError
 from rennet.service.imports import distribution_paths, import_file
+from rennet.service.manage import Releases, Target
+from rennet.service.seed import seed_listing, seed_project
+from rennet.service.tree import TreePage, is_tree, read_tree
 from rennet.storage.store import Store, open_store
 
 __all__ = ["register"]
@@ -29,17 +38,22 @@ MAX_UPLOADER = 100
 def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     parser = commands.add_parser(
         "import",
-        help="add a directory of existing wheels and sdists to a hosted index",
-        description="Every file is checked as an upload would be; files already there with the same bytes are "
-        "skipped. Exits with 1 when any file was refused.",
+        help="add existing wheels and sdists, or a tree written by `rennet export`, to an index",
+        description="Into a hosted index, every file is checked as an upload would be (and against its page, "
+        "with its yanked state and upload time, when DIR is an exported tree). Into a proxy index, an exported "
+        "tree seeds the cache: its pages and its files, checked against their hashes. Files already there are "
+        "skipped. Exits with 1 when anything was refused.",
     )
     parser.add_argument("directory", type=Path, metavar="DIR", help="searched recursively (or a single file)")
-    parser.add_argument("--index", help="a hosted index, or a group whose uploads go to one (default: the default)")
+    parser.add_argument(
+        "--index", help="a hosted or proxy index, or a group whose uploads go to one (default: the default)"
+    )
     parser.add_argument("--uploader", default="import", help="recorded as who uploaded the files (default: import)")
     parser.add_argument(
         "--mtime",
         action="store_true",
-        help="take each file's modification time as its upload time (keeps uv --exclude-newer meaningful)",
+        help="take each file's modification time as its upload time when no page gives one "
+        "(keeps uv --exclude-newer meaningful)",
     )
     settings_flags(parser)
     parser.set_defaults(run=_import)
@@ -50,10 +64,15 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     if index is None:
         print(f"rennet: {problem}", file=sys.stderr)
         return 1
-    paths, others = distribution_paths(args.directory)
+    counts: Counter[str] = Counter()
+    others = 0
     store = open_store(settings.data_dir, settings.database)
     try:
-        counts = _import_all(store, index, paths, args)
+        with _reporting(counts) as report:
+            if isinstance(index, ProxyIndex):
+                _seed_all(store, index, args.directory, report)
+            else:
+                others = _import_all(store, index, args, report)
     finally:
         store.close()
     ignored = f", ignored {others} other file(s)" if others else ""
@@ -61,7 +80,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _destination(args: argparse.Namespace, settings: Settings) -> tuple[str, HostedIndex | None]:
+def _destination(args: argparse.Namespace, settings: Settings) -> tuple[str, HostedIndex | ProxyIndex | None]:
     name = args.index or settings.default_index
     if not args.directory.exists():
         return f"{args.directory} does not exist", None
@@ -69,30 +88,148 @@ def _destination(args: argparse.Namespace, settings: Settings) -> tuple[str, Hos
         return f"--uploader takes 1 to {MAX_UPLOADER} characters", None
     if name not in settings.indexes:
         return f"there is no index named {name!r}", None
+    config = settings.indexes[name]
+    if isinstance(config, ProxyIndex):
+        if not is_tree(args.directory):
+            return (
+                f"{name} is a mirror: it takes a tree written by `rennet export` (DIR/simple/<project>/index.json), "
+                "not loose files; import those into a hosted index",
+                None,
+            )
+        return "", config
     target = upload_target(settings.indexes, name)
     if target is None:
-        return f"{name} is a mirror: import into a hosted index", None
+        return f"{name} has no hosted index to import into", None
     return "", target
 
 
-def _import_all(store: Store, index: HostedIndex, paths: list[Path], args: argparse.Namespace) -> Counter[str]:
-    counts: Counter[str] = Counter()
+class _Report:
+    """Per-item lines on stderr, counts for the summary, and the progress bar."""
+
+    def __init__(self, counts: Counter[str], console: Console, progress: Progress) -> None:
+        self.counts = counts
+        self.console = console
+        self.progress = progress
+        self.task = progress.add_task("import", total=None)
+
+    def __call__(self, state: str, what: object, message: str) -> None:
+        if state in ("imported", "skipped", "failed"):
+            self.counts[state] += 1
+        self.console.print(f"{state} {what}{message}", markup=False, soft_wrap=True)
+
+    def total(self, count: int) -> None:
+        self.progress.update(self.task, total=count)
+
+    def advance(self, count: int = 1) -> None:
+        self.progress.advance(self.task, count)
+
+
+@contextmanager
+def _reporting(counts: Counter[str]) -> Iterator[_Report]:
     console = Console(stderr=True, highlight=False)
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("import", total=len(paths))
-        for path in paths:
-            try:
-                upload_time = path.stat().st_mtime if args.mtime else None
-                outcome = import_file(store, index, path, args.uploader, upload_time)
-            except (UploadRejected, OSError) as error:
-                counts["failed"] += 1
-                message = error.message if isinstance(error, UploadRejected) else str(error)
-                console.print(f"failed {path}: {message}", markup=False, soft_wrap=True)
-            else:
-                state = "imported" if outcome.created else "skipped"
-                counts[state] += 1
-                note = f" into {index.name}" if outcome.created else ": the same file is there already"
-                console.print(f"{state} {path.name}{note}", markup=False, soft_wrap=True)
-            progress.advance(task)
-    return counts
+        yield _Report(counts, console, progress)
+
+
+def _tree_pages(root: Path, index: str, report: _Report) -> list[TreePage]:
+    pages: list[TreePage] = []
+    for page in read_tree(root, index):
+        if isinstance(page, TreePage):
+            pages.append(page)
+        else:
+            report("failed", page.path, f": {page.reason}")
+    return pages
+
+
+# -- into a proxy ---------------------------------------------------------------------------------------------------
+
+
+def _seed_all(store: Store, index: ProxyIndex, root: Path, report: _Report) -> None:
+    pages = _tree_pages(root, index.name, report)
+    report.total(sum(len(page.page.files) for page in pages))
+    for page in pages:
+        try:
+            outcomes = seed_project(store, index.name, page)
+        except OSError as error:
+            report("failed", page.page_path, f": {error}")
+            continue
+        for outcome in outcomes:
+            what = outcome.path if outcome.state == "failed" and outcome.path else outcome.filename
+            note = f" into {index.name}" if outcome.state == "imported" else f": {outcome.message}"
+            report(outcome.state, what, note)
+        report.advance(len(outcomes))
+    if pages and seed_listing(store, index.name, store.data_dir / "listings"):
+        report("listed", f"{len(store.catalog.project_names(index.name))} project(s)", f" in {index.name}")
+
+
+# -- into a hosted index --------------------------------------------------------------------------------------------
+
+
+def _import_all(store: Store, index: HostedIndex, args: argparse.Namespace, report: _Report) -> int:
+    """Import every distribution below DIR; returns how many other files were passed over."""
+    root: Path = args.directory
+    tree = is_tree(root)
+    pages = _tree_pages(root, index.name, report) if tree else []
+    listed = {path: file for page in pages for file, path in page.entries() if path is not None}
+    new = {page.page.name for page in pages if store.catalog.project(index.name, page.page.name) is None}
+    paths, others = distribution_paths(root, tree)
+    report.total(len(paths))
+    for path in paths:
+        _import_one(store, index, path, listed.get(path), args, report)
+        report.advance()
+    _missing_files(pages, set(paths), report)
+    _statuses(store, index, [page for page in pages if page.page.name in new], report)
+    return others
+
+
+def _import_one(
+    store: Store,
+    index: HostedIndex,
+    path: Path,
+    page_file: DistFile | None,
+    args: argparse.Namespace,
+    report: _Report,
+) -> None:
+    """One file, with what its page says (sha256, upload time, yanked) when the tree has a page for it."""
+    upload_time = path.stat().st_mtime if args.mtime else None
+    if page_file is not None and page_file.upload_time is not None:
+        upload_time = page_file.upload_time.timestamp()
+    try:
+        sha256 = page_file.sha256 if page_file is not None else None
+        outcome = import_file(store, index, path, args.uploader, upload_time, sha256)
+    except (UploadRejected, OSError) as error:
+        report("failed", path, f": {error.message if isinstance(error, UploadRejected) else error}")
+        return
+    if not outcome.created:
+        report("skipped", path.name, ": the same file is there already")
+        return
+    report("imported", path.name, f" into {index.name}")
+    if page_file is not None and page_file.yanked:
+        # At once, not after the whole import: an installer should meet this file unyanked for as short as can be.
+        try:
+            Releases(store).yank(index, outcome.project, Target(filename=path.name), page_file.yanked_reason)
+        except ServiceError as error:
+            report("failed", path, f": imported, but not yanked: {error.message}")
+
+
+def _missing_files(pages: list[TreePage], found: set[Path], report: _Report) -> None:
+    for page in pages:
+        for file, path in page.entries():
+            if path is None:
+                report("failed", file.filename, f": its link in {page.page_path} leads out of the tree")
+            elif path not in found:
+                report("failed", path, f": listed in {page.page_path}, but not in the tree")
+
+
+def _statuses(store: Store, index: HostedIndex, pages: list[TreePage], report: _Report) -> None:
+    """The status (PEP 792) of the projects this import created, set once all their files are in."""
+    for page in pages:
+        status = page.page.status
+        if status is None:
+            continue
+        if store.catalog.project(index.name, page.page.name) is None:
+            report("note:", page.page.name, f" is {status.value} in the tree, but none of its files was imported")
+            continue
+        Releases(store).set_status(index, page.page.name, status, page.page.status_reason)
+        report("status", page.page.name, f" set to {status.value}")

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rennet import __version__
-from rennet.cli import accounts, imports, manage, serve
-from rennet.config import InvalidConfig, Settings, load_settings
+from rennet.cli import accounts, cleanup, export, imports, manage, mirror, refresh, serve, stats
+from rennet.config import InvalidConfig, load_settings
 
 __all__ = ["main"]
 
@@ -36,30 +36,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rennet", description="A self-hosted Python package index.")
     parser.add_argument("--version", action="version", version=f"rennet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, accounts, manage, imports):
+    for module in (serve, accounts, manage, imports, mirror, export, refresh, cleanup, stats):
         module.register(commands, settings_flags)
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Flags become RENNET_* variables, so worker processes (which inherit the environment) agree."""
+def flag_variables(args: argparse.Namespace) -> dict[str, str]:
+    """The RENNET_* variables the flags stand for (flags win over the environment)."""
+    variables = {}
     for flag, variable in _FLAG_ENV.items():
         value = getattr(args, flag, None)
         if value is not None:
-            os.environ[variable] = str(Path(value).absolute()) if isinstance(value, Path) else str(value)
+            variables[variable] = str(Path(value).absolute()) if isinstance(value, Path) else str(value)
     if getattr(args, "offline", False):
-        os.environ["RENNET_OFFLINE"] = "1"
+        variables["RENNET_OFFLINE"] = "1"
     if getattr(args, "no_access_log", False):
-        os.environ["RENNET_ACCESS_LOG"] = "0"
-    return load_settings()
+        variables["RENNET_ACCESS_LOG"] = "0"
+    return variables
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    variables = flag_variables(args)
     try:
-        settings = settings_from_args(args)
+        settings = load_settings({**os.environ, **variables})
     except InvalidConfig as error:
         print(f"rennet: configuration error: {error}", file=sys.stderr)
         return 2
+    if args.command == "serve":
+        # Worker processes load their settings from the environment they inherit.
+        os.environ.update(variables)
     result: int = args.run(args, settings)
     return result

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import resource
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +34,7 @@ def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], 
 
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
+    _raise_descriptor_limit()
     try:
         prepare_data_dir(settings)
     except OSError as error:
@@ -59,3 +62,12 @@ def serve(settings: Settings) -> int:
     )
     server.serve()
     return 0
+
+
+def _raise_descriptor_limit() -> None:
+    """Workers keep held files open a while after sending them (service/openblobs.py): let them, and their
+    clients, use every descriptor the system allows this process (workers inherit the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from rennet.domain._choice import Candidates, HashPins, Pick, Release, candidates, pick, releases_of
 from rennet.domain._markers import marker_holds
-from rennet.domain._walk import Need, TargetWalk, walk
+from rennet.domain._walk import Decisions, DependencyNeeds, Need, TargetWalk, walk
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.names import NormalizedName, canonical_name, parse_dist_filename
 from rennet.domain.requirements import WantedItem
@@ -155,9 +155,11 @@ class Plan:
         self._requirements: dict[tuple[NormalizedName, Version], tuple[Requirement, ...]] = {}
         self._missing_metadata: dict[tuple[NormalizedName, Version], str] = {}
         self._metadata_errors: dict[tuple[NormalizedName, Version], list[str]] = {}
-        self._candidates: dict[tuple[NormalizedName, str, HashPins], Candidates] = {}
-        self._picks: dict[tuple[NormalizedName, str, HashPins, Target], Pick] = {}
+        self._candidates: dict[tuple[NormalizedName, frozenset[str], HashPins], Candidates] = {}
+        self._picks: dict[tuple[NormalizedName, frozenset[str], HashPins, Target], Pick] = {}
         self._walks: dict[Target, TargetWalk] | None = None
+        self._dependency_needs: dict[Target, DependencyNeeds] = {}
+        self._decisions: dict[Target, Decisions] = {}  # forgotten per project when its page changes
 
     def next_needed(self) -> tuple[NormalizedName, ...]:
         """Projects whose pages the walk has reached and does not have yet."""
@@ -189,18 +191,24 @@ class Plan:
         self._missing_pages.pop(page.name, None)
         self._candidates = {k: v for k, v in self._candidates.items() if k[0] != page.name}
         self._picks = {k: v for k, v in self._picks.items() if k[0] != page.name}
-        self._walks = None
+        self._forget(page.name)
 
     def page_missing(self, name: str, reason: str) -> None:
         """The page cannot be had (not found upstream, an error): the project stays unresolved, with the reason."""
         self._missing_pages[canonical_name(name)] = reason
+        self._forget(canonical_name(name))
+
+    def _forget(self, project: NormalizedName) -> None:
+        """The project's page changed: every choice made for it must be made again."""
+        for decisions in self._decisions.values():
+            decisions.pop(project, None)
         self._walks = None
 
     def add_metadata(self, filename: str, metadata: bytes) -> None:
         """Core metadata (METADATA or PKG-INFO) of a file: its Requires-Dist now count for its version."""
         key = _release_key(filename)
         try:
-            self._requirements[key] = self._requires_dist(key, metadata)
+            self._requirements[key] = self._requires_dist(key, metadata, sdist=not filename.endswith(".whl"))
         except ValueError as exc:
             self._missing_metadata[key] = str(exc)
         self._walks = None
@@ -264,12 +272,17 @@ class Plan:
                 return None
             return self._pick(project, spec, pins, target)
 
-        dependencies = self._requirements_of if self._options.resolve else None
-        return walk(roots, constraints, environments, choose, dependencies)
+        decisions = self._decisions.setdefault(target, {})
+        if not self._options.resolve:
+            return walk(roots, constraints, choose, None, decisions)
+        if target not in self._dependency_needs:
+            self._dependency_needs[target] = DependencyNeeds(environments, self._requirements_of)
+        return walk(roots, constraints, choose, self._dependency_needs[target], decisions)
 
     def _pick(self, project: NormalizedName, spec: SpecifierSet, pins: HashPins, target: Target) -> Pick:
         """Memoized: the walk asks the same questions round after round."""
-        key = (project, str(spec), pins)
+        # str(spec) would canonicalize every version on every call: the specifiers' own texts make a cheap key.
+        key = (project, frozenset(map(str, spec)), pins)
         if key not in self._candidates:
             self._candidates[key] = candidates(
                 project, self._releases[project], spec, pins, self._options.prereleases
@@ -284,7 +297,9 @@ class Plan:
     def _requirements_of(self, project: NormalizedName, version: Version) -> tuple[Requirement, ...] | None:
         return self._requirements.get((project, version))
 
-    def _requires_dist(self, key: tuple[NormalizedName, Version], metadata: bytes) -> tuple[Requirement, ...]:
+    def _requires_dist(
+        self, key: tuple[NormalizedName, Version], metadata: bytes, *, sdist: bool
+    ) -> tuple[Requirement, ...]:
         """The usable Requires-Dist of metadata; ValueError when the metadata cannot stand for the release."""
         project, version = key
         errors = self._metadata_errors[key] = []
@@ -293,6 +308,13 @@ class Plan:
             raise ValueError(f"the metadata names project {raw.get('name')!r}")
         if "requires-dist" in {field.lower() for field in raw.get("dynamic", [])}:
             raise ValueError("Requires-Dist is dynamic (computed when the sdist is built)")
+        if sdist and not _binding_sdist_metadata(raw.get("metadata_version")):
+            # Before PEP 643 an sdist's PKG-INFO promises nothing: installers build the sdist to learn its
+            # dependencies, and an empty or stale Requires-Dist there would silently leave them out.
+            raise ValueError(
+                f"the sdist's PKG-INFO has metadata version {raw.get('metadata_version')}: "
+                "before 2.2 it does not bind Requires-Dist (the sdist must be built to know its dependencies)"
+            )
         found: list[Requirement] = []
         for text in raw.get("requires_dist", []):
             try:
@@ -308,6 +330,14 @@ class Plan:
                 continue
             found.append(requirement)
         return tuple(found)
+
+
+def _binding_sdist_metadata(metadata_version: str | None) -> bool:
+    """Whether an sdist's PKG-INFO states its fields for good: metadata 2.2 and later (PEP 643)."""
+    try:
+        return Version(metadata_version or "0") >= Version("2.2")
+    except InvalidVersion:
+        return False
 
 
 def _need(item: WantedItem, *, constraint: bool = False) -> Need:

@@ -1,7 +1,8 @@
 """Rendering the Simple Repository API (PEP 503 HTML, PEP 691 JSON) at api-version 1.4.
 
 File URLs are relative: `prefix` leads from the page to the server root, so the same page works behind a reverse
-proxy mounted at any path. A file lives at `<index>/files/<project>/<filename>` under that root.
+proxy mounted at any path. A file lives at `<index>/files/<project>/<filename>` under that root; in a static copy
+(`static`, written by `rennet export`) the tree holds one index, and a file lives at `files/<project>/<filename>`.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ API_VERSION = "1.4"
 _HTML_HEAD = '<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="1.4">\n'
 
 
-def file_path(index: str, project: str, filename: str) -> str:
-    """Path of a file below the server root, percent-encoded (local versions contain '+')."""
-    return f"{index}/files/{project}/{quote(filename, safe='')}"
+def file_path(index: str | None, project: str, filename: str) -> str:
+    """Path of a file below the server root, percent-encoded (local versions contain '+'); no index: static."""
+    folder = "files" if index is None else f"{index}/files"
+    return f"{folder}/{project}/{quote(filename, safe='')}"
 
 
 def format_upload_time(moment: datetime) -> str:
@@ -43,7 +45,7 @@ def format_upload_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds") + "Z"
 
 
-def render_project_html(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
+def render_project_html(page: ProjectPage, prefix: str, via: str | None = None, *, static: bool = False) -> bytes:
     """`via` names the index whose URLs the files get (a group serves its members' files itself)."""
     name = escape(page.name)
     parts = [_HTML_HEAD]
@@ -53,12 +55,16 @@ def render_project_html(page: ProjectPage, prefix: str, via: str | None = None) 
             parts.append(f'    <meta name="pypi:project-status-reason" content="{escape(page.status_reason)}">\n')
     parts.append(f"    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n")
     for file in page.listed_files:
-        parts.append(_html_link(page.name, file, prefix, via or file.index))
+        parts.append(_html_link(page.name, file, prefix, _url_index(file, via, static)))
     parts.append("  </body>\n</html>\n")
     return "".join(parts).encode()
 
 
-def _html_link(project: str, file: DistFile, prefix: str, index: str) -> str:
+def _url_index(file: DistFile, via: str | None, static: bool) -> str | None:
+    return None if static else via or file.index
+
+
+def _html_link(project: str, file: DistFile, prefix: str, index: str | None) -> str:
     href = prefix + file_path(index, project, file.filename)
     if chosen := best_hash(file.hashes):
         href += f"#{chosen[0]}={chosen[1]}"
@@ -76,11 +82,11 @@ def _html_link(project: str, file: DistFile, prefix: str, index: str) -> str:
     return f"    <a {' '.join(attrs)}>{escape(file.filename)}</a><br>\n"
 
 
-def render_project_json(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
+def render_project_json(page: ProjectPage, prefix: str, via: str | None = None, *, static: bool = False) -> bytes:
     data: dict[str, Any] = {
         "meta": {"api-version": API_VERSION},
         "name": page.name,
-        "files": [_json_file(page.name, file, prefix, via or file.index) for file in page.listed_files],
+        "files": [_json_file(page.name, file, prefix, _url_index(file, via, static)) for file in page.listed_files],
         "versions": list(page.all_versions),
     }
     if page.status is not None:
@@ -91,7 +97,7 @@ def render_project_json(page: ProjectPage, prefix: str, via: str | None = None) 
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _json_file(project: str, file: DistFile, prefix: str, index: str) -> dict[str, Any]:
+def _json_file(project: str, file: DistFile, prefix: str, index: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "filename": file.filename,
         "url": prefix + file_path(index, project, file.filename),

@@ -45,16 +45,18 @@ class Authenticator:
         scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic":
             raise AuthFailed("only HTTP Basic authentication is supported")
-        self._check_rate(client)
         try:
             user, _, secret = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
+            self._check_rate(client)
             raise AuthFailed("malformed Basic credentials") from None
         key = hashlib.sha256(f"{user}\0{secret}".encode()).hexdigest()
         dependency = self.shared.dependency(*ACCOUNTS_SLOT)
         remembered = self._remembered.get(key)
         if remembered and remembered[0] > time.monotonic() and remembered[1] == dependency:
+            # Proven right moments ago: no guessing to slow down, so a throttled address still gets in.
             return remembered[2]
+        self._check_rate(client)
         identity = await self._verify(user, secret)
         if identity is None:
             self._fail(client)

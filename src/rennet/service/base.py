@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from rennet.domain.indexes import IndexConfig, IndexKind
+from rennet.service.accesses import AccessTimes
 from rennet.service.downloads import Download, Downloads
 from rennet.service.heldfiles import HeldFiles
+from rennet.service.openblobs import BlobLease, OpenBlobs
 from rennet.service.pagecache import CachedPage, PageCache
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
@@ -49,12 +52,20 @@ class NotFound(ServiceError):
 
 @dataclass(frozen=True, slots=True)
 class LocalFile:
-    """A held file: sent zero-copy from disk."""
+    """A held file: sent zero-copy from disk.
+
+    `lease` holds the file open from the moment it was found, so that deleting the blob meanwhile (eviction,
+    gc, verify) cannot cut a client's transfer short; the response releases it once sent."""
 
     path: Path
     size: int
     sha256: str
     cache: str = "hit"
+    lease: BlobLease | None = None
+
+    def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,9 @@ class Shared:
     max_page_bytes: int = 64 << 20
     max_listing_bytes: int = 1 << 30
     held: HeldFiles = field(default_factory=HeldFiles)
+    open_blobs: OpenBlobs | None = None
+    accesses: AccessTimes | None = None
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def db(self, function: Callable[..., T], *args: Any) -> T:
         """Run a catalog call in a worker thread: the database is never queried on the event loop."""
@@ -127,21 +141,49 @@ class Shared:
         page_changed(self, index, project)
 
     def held_file(self, index: str, project: str, name: str) -> LocalFile | None:
-        """A held file remembered by this worker, still valid and still on disk."""
+        """A held file remembered by this worker, still valid and still on disk (then open)."""
         key = (index, project, name)
         sha256 = self.held.get(key, self.dependency(index, project))
         if sha256 is None:
             return None
-        try:
-            path = self.blobs.path_for(sha256)
-            return LocalFile(path, path.stat().st_size, sha256)
-        except FileNotFoundError:
+        found = self.open_blob(sha256)
+        if found is None:
             self.held.forget(key)
             return None
+        self._note_access(index, project, name)
+        return found
 
     def hold_file(self, index: str, project: str, name: str, dependency: tuple[int, int], found: LocalFile) -> None:
         """Remember a held file under the generation read before the catalog was asked."""
         self.held.put((index, project, name), found.sha256, dependency)
+        self._note_access(index, project, name)
+
+    def open_blob(self, sha256: str, cache: str = "hit") -> LocalFile | None:
+        """A blob as an answer, open from now on; None when it is not on disk (deleted: fetch it again)."""
+        if self.open_blobs is not None:
+            try:
+                lease = self.open_blobs.lease(sha256)
+            except OSError as error:
+                if error.errno not in (errno.EMFILE, errno.ENFILE):
+                    raise
+                lease = None  # out of descriptors: sent by name, as before descriptors were kept
+            else:
+                return None if lease is None else LocalFile(lease.path, lease.size, sha256, cache, lease)
+        path = self.blobs.path_for(sha256)
+        try:
+            return LocalFile(path, path.stat().st_size, sha256, cache)
+        except FileNotFoundError:
+            return None
+
+    def _note_access(self, index: str, project: str, name: str) -> None:
+        if self.accesses is not None and not name.endswith(".metadata"):
+            self.accesses.note(index, project, name)
+
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Run work in the background; Registry.close waits for it."""
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
 
 class Storage(Protocol):

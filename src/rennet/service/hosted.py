@@ -68,10 +68,9 @@ class HostedService:
         dependency = self.shared.dependency(self.name, project)
         record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
         sha256 = blob_of(record) if record is not None else None
-        path = self.shared.blobs.local_path(sha256) if sha256 else None
-        if sha256 is None or path is None:
+        found = self.shared.open_blob(sha256) if sha256 else None
+        if found is None:
             raise NotFound(f"{self.name} has no {name!r} for project {project!r}")
-        found = LocalFile(path, path.stat().st_size, sha256)
         self.shared.hold_file(self.name, project, name, dependency, found)
         return found
 

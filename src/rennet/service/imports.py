@@ -21,27 +21,37 @@ __all__ = ["distribution_paths", "import_file"]
 CHUNK = 1 << 20
 
 
-def distribution_paths(root: Path) -> tuple[list[Path], int]:
+def distribution_paths(root: Path, tree: bool = False) -> tuple[list[Path], int]:
     """Files below `root` (or `root` itself) whose names say they are distributions, in name order, and the
-    number of other files passed over. Hidden files and directories are passed over too."""
+    number of other files passed over. Hidden files and directories are passed over too, and so are the pages
+    of an exported `tree` (root/simple/) and the .metadata files beside distributions, which belong to them."""
     if root.is_file():
         return [root], 0
     found: list[Path] = []
     others = 0
     for directory, subdirectories, names in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        skip = {"simple"} if tree and Path(directory) == root else set()
+        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith(".") and d not in skip)
+        present = set(names)
         for name in sorted(names):
             if not name.startswith(".") and parse_dist_filename(name) is not None:
                 found.append(Path(directory) / name)
-            else:
+            elif not (name.endswith(".metadata") and name.removesuffix(".metadata") in present):
                 others += 1
     return found, others
 
 
 def import_file(
-    storage: Storage, index: HostedIndex, path: Path, uploader: str, upload_time: float | None = None
+    storage: Storage,
+    index: HostedIndex,
+    path: Path,
+    uploader: str,
+    upload_time: float | None = None,
+    sha256: str | None = None,
 ) -> UploadOutcome:
-    """Add one file, or raise UploadRejected (or OSError when it cannot be read). Nothing partial stays."""
+    """Add one file, or raise UploadRejected (or OSError when it cannot be read). Nothing partial stays.
+
+    `sha256` is what a page of an exported tree says the file hashes to: other bytes are refused."""
     filename = path.name
     dist = check_form(_claim(filename), filename)
     if path.stat().st_size > index.max_upload_size:
@@ -51,6 +61,8 @@ def import_file(
         with path.open("rb") as source:
             while chunk := source.read(CHUNK):
                 writer.write(chunk)
+        if sha256 is not None and writer.hexdigests()["sha256"] != sha256.lower():
+            raise UploadRejected(f"{filename} does not match the sha256 its page gives ({sha256})")
         return publish(storage, index, dist, filename, writer, uploader, upload_time)
     finally:
         writer.abort()  # nothing to do once published

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
+from rennet.domain.changes import PageChanges
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
 from rennet.service.archives import NoMetadata, read_wheel_metadata
@@ -28,6 +29,7 @@ from rennet.service.base import (
     StreamingFile,
 )
 from rennet.service.downloads import Download, DownloadFailed, TryAgain
+from rennet.service.eviction import CacheBound
 from rennet.service.listing import write_listing
 from rennet.service.pagecache import CachedPage
 from rennet.storage.blobs import BlobWriter, DigestMismatch
@@ -65,6 +67,7 @@ class ProxyService:
             shared.max_page_bytes,
         )
         self._flights: SingleFlight[object] = SingleFlight()
+        self._bound = CacheBound(shared, config.name, config.max_cache_size) if config.max_cache_size else None
         self._failing_until = 0.0
         self._listing: tuple[float, Listing] | None = None
 
@@ -101,8 +104,22 @@ class ProxyService:
                 return await self._remember(project, record, dependency, cached, "stale", fresh_until)
             raise ServiceError(status, f"{self.name}: {error}") from None
 
+    async def refresh(self, project: str) -> PageChanges | None:
+        """Revalidate one page with the upstream now, whatever its age (`rennet refresh`): what changed, or None
+        when the upstream no longer has the project. Raises UpstreamError when the upstream fails."""
+        record = await self.shared.db(self.shared.catalog.project, self.name, project)
+        dependency = self.shared.dependency(self.name, project)
+        changes: list[PageChanges] = []
+        page = await self._refresh(project, record, dependency, self.shared.pages.get((self.name, project)), changes)
+        return None if page.page is None else (changes[0] if changes else PageChanges())
+
     async def _refresh(
-        self, project: str, record: ProjectRecord | None, dependency: tuple[int, int], cached: CachedPage | None
+        self,
+        project: str,
+        record: ProjectRecord | None,
+        dependency: tuple[int, int],
+        cached: CachedPage | None,
+        report: list[PageChanges] | None = None,
     ) -> CachedPage:
         catalog = self.shared.catalog
         validators = None
@@ -140,6 +157,8 @@ class ProxyService:
         stored, changes = await self.shared.db(
             catalog.store_upstream_page, self.name, project, page, fetched.validators, now
         )
+        if report is not None:
+            report.append(changes)
         if changes:
             self.shared.changed(self.name, project)
             dependency = self.shared.dependency(self.name, project)
@@ -201,8 +220,7 @@ class ProxyService:
         for _ in range(50):
             dependency = self.shared.dependency(self.name, project)
             record = await self._file_record(project, filename)
-            if record.blob_sha256 and (path := self.shared.blobs.local_path(record.blob_sha256)):
-                found = LocalFile(path, path.stat().st_size, record.blob_sha256)
+            if record.blob_sha256 and (found := self.shared.open_blob(record.blob_sha256)):
                 self.shared.hold_file(self.name, project, filename, dependency, found)
                 return found
             if self.shared.offline:
@@ -260,6 +278,8 @@ class ProxyService:
         if record.core_metadata is None and record.filename.endswith(".whl"):
             await self._keep_wheel_metadata(record, sha256)
         self.shared.changed(self.name, record.project)
+        if self._bound is not None:
+            self._bound.downloaded()
         return sha256
 
     async def _keep_wheel_metadata(self, record: FileRecord, sha256: str) -> None:
@@ -278,17 +298,20 @@ class ProxyService:
             return held
         dependency = self.shared.dependency(self.name, project)
         record = await self._file_record(project, filename)
-        if record.metadata_sha256 and (path := self.shared.blobs.local_path(record.metadata_sha256)):
-            found = LocalFile(path, path.stat().st_size, record.metadata_sha256)
+        if record.metadata_sha256 and (found := self.shared.open_blob(record.metadata_sha256)):
             self.shared.hold_file(self.name, project, name, dependency, found)
             return found
         if self.shared.offline and not record.blob_sha256:
             raise NotFound(f"metadata of {filename} is not cached and rennet is offline")
-        result = await self._flights.run(("metadata", project, filename), lambda: self._obtain_metadata(record))
-        assert isinstance(result, LocalFile)
-        return result
+        sha256 = await self._flights.run(("metadata", project, filename), lambda: self._obtain_metadata(record))
+        assert isinstance(sha256, str)
+        # Each caller its own open file: the callers that shared the fetch send it and let go of it separately.
+        found = self.shared.open_blob(sha256, "miss")
+        if found is None:  # deleted the moment it was written (gc, verify): the client may ask again
+            raise ServiceError(503, f"metadata of {filename} was removed meanwhile; try again")
+        return found
 
-    async def _obtain_metadata(self, record: FileRecord) -> LocalFile:
+    async def _obtain_metadata(self, record: FileRecord) -> str:
         if record.core_metadata is not None and record.source_url and not self.shared.offline:
             sha256 = await self._fetch_metadata(record)
         else:
@@ -298,8 +321,7 @@ class ProxyService:
             sha256 = await self._extract_metadata(record)
         await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
         self.shared.changed(self.name, record.project)
-        path = self.shared.blobs.path_for(sha256)
-        return LocalFile(path, path.stat().st_size, sha256, "miss")
+        return sha256
 
     async def _fetch_metadata(self, record: FileRecord) -> str:
         assert record.source_url is not None and record.core_metadata is not None
@@ -333,6 +355,8 @@ class ProxyService:
             data = await asyncio.to_thread(read_wheel_metadata, answer.path, record.filename)
         except NoMetadata as error:
             raise NotFound(str(error)) from None
+        finally:
+            answer.release()
         return await asyncio.to_thread(self.shared.blobs.put_bytes, data)
 
     # -- the project list ------------------------------------------------------------------------------------------

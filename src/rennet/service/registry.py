@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
+from pathlib import Path
 
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
+from rennet.service.accesses import AccessTimes
 from rennet.service.auth import Authenticator
 from rennet.service.base import IndexService, Shared
 from rennet.service.downloads import Downloads
 from rennet.service.group import GroupService
 from rennet.service.hosted import HostedService
+from rennet.service.openblobs import OpenBlobs
 from rennet.service.pagecache import PageCache
 from rennet.service.proxy import ProxyService
+from rennet.storage.counters import RequestCounters, reset_counters
 from rennet.storage.database import connect, migrate
 from rennet.storage.store import open_store
+from rennet.storage.upkeep import Upkeep
 from rennet.upstream.client import SessionHolder
 
-__all__ = ["Registry", "prepare_data_dir"]
+__all__ = ["Registry", "counters_path", "prepare_data_dir"]
+
+
+def counters_path(settings: Settings) -> Path:
+    return settings.data_dir / "run" / "counters"
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -32,12 +42,15 @@ def prepare_data_dir(settings: Settings) -> None:
         migrate(engine, settings.data_dir / "run" / "migrate.lock")
     finally:
         engine.dispose()
+    reset_counters(counters_path(settings))  # `rennet stats` counts requests since this start
 
 
 class Registry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, serving: bool = False) -> None:
+        """`serving`: a server's worker, whose requests `rennet stats` counts (tools' are not counted)."""
         self.settings = settings
         self.store = open_store(settings.data_dir, settings.database)
+        self.counters = RequestCounters(counters_path(settings)) if serving else None
         self.shared = Shared(
             catalog=self.store.catalog,
             blobs=self.store.blobs,
@@ -49,6 +62,8 @@ class Registry:
             offline=settings.offline,
             max_page_bytes=settings.max_page_bytes,
             max_listing_bytes=settings.max_listing_bytes,
+            open_blobs=OpenBlobs(self.store.blobs),
+            accesses=AccessTimes(Upkeep(self.store.engine)),
         )
         self.accounts = self.store.accounts
         self.authenticator = Authenticator(self.shared, self.accounts)
@@ -81,5 +96,12 @@ class Registry:
     async def close(self) -> None:
         await self.shared.downloads.close()
         await self.shared.sessions.close()
+        await asyncio.gather(*self.shared.background, return_exceptions=True)
+        if self.shared.accesses is not None:
+            await self.shared.accesses.close()
+        if self.shared.open_blobs is not None:
+            self.shared.open_blobs.close()
+        if self.counters is not None:
+            self.counters.close()
         with contextlib.suppress(Exception):
             self.store.close()

@@ -129,14 +129,23 @@ class Catalog:
             ).first()
         return _project_record(row) if row else None
 
-    def page(self, project: ProjectRecord) -> ProjectPage:
-        """The project's page as the catalog holds it. Files gone upstream are listed only while cached."""
+    def page(self, project: ProjectRecord, *, as_stated: bool = False) -> ProjectPage:
+        """The project's page as the catalog holds it. Files gone upstream are listed only while cached, and so
+        are files with no upstream URL (seeded from an exported tree): until their bytes are recorded, nothing could
+        serve them. `as_stated`: the files the upstream lists now, as it stated them (to add to its page)."""
         with self.engine.connect() as conn:
             file_rows = conn.execute(select(files).where(files.c.project_id == project.id).order_by(files.c.id)).all()
             version_rows = (
                 conn.execute(select(versions.c.version).where(versions.c.project_id == project.id)).scalars().all()
             )
-        listed = tuple(_dist_file(row, project.index_name) for row in file_rows if not row.gone or row.blob_sha256)
+        if as_stated:
+            listed = tuple(_upstream_view(row, project.index_name) for row in file_rows if not row.gone)
+        else:
+            listed = tuple(
+                _dist_file(row, project.index_name)
+                for row in file_rows
+                if row.blob_sha256 or (not row.gone and row.source_url is not None)
+            )
         return ProjectPage(
             name=project.name,  # type: ignore[arg-type]
             files=listed,

@@ -80,6 +80,7 @@ files = Table(
 
 Index("ix_files_blob_sha256", files.c.blob_sha256)
 Index("ix_files_last_access", files.c.last_access)
+Index("ix_files_metadata_sha256", files.c.metadata_sha256)  # which rows refer to a blob, for gc and eviction
 
 listings = Table(
     "listings",

@@ -99,7 +99,7 @@ _UPLOAD_PATHS = ("/", "/legacy", "/legacy/", "/{index}", "/{index}/", "/{index}/
 def create_app(settings: Settings) -> AccessLog:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.registry = Registry(settings)
+        app.state.registry = Registry(settings, serving=True)
         try:
             yield
         finally:

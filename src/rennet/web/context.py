@@ -13,7 +13,7 @@ from rennet.service.base import IndexService
 from rennet.service.registry import Registry
 from rennet.web.responses import error_response
 
-__all__ = ["authorize", "index_or_error", "note_cache", "open_index", "registry"]
+__all__ = ["authorize", "count_request", "index_or_error", "note_cache", "open_index", "registry"]
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="rennet", charset="UTF-8"'}
 
@@ -69,3 +69,10 @@ def note_cache(request: Request, state: str) -> None:
     note = request.scope.get("rennet")
     if note is not None:
         note["cache"] = state
+
+
+def count_request(request: Request, kind: str, state: str) -> None:
+    """For `rennet stats`: one more page or file request with this cache outcome (a memory write)."""
+    counters = registry(request).counters
+    if counters is not None:
+        counters.count(kind, state)

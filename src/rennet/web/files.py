@@ -8,7 +8,7 @@ from starlette.responses import Response
 from rennet.domain.names import InvalidName, check_filename, check_project_name
 from rennet.service.base import FileAnswer, LocalFile, ServiceError, StreamingFile
 from rennet.service.downloads import DownloadFailed
-from rennet.web.context import note_cache, open_index
+from rennet.web.context import count_request, note_cache, open_index
 from rennet.web.responses import FileSend, StreamSend, error_response
 
 __all__ = ["distribution_file"]
@@ -36,13 +36,16 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
             answer = await _complete(answer, index.open_file, project, filename)
     except ServiceError as error:
         note_cache(request, "error")
+        count_request(request, "file", "error")
         return error_response(request, error.status, error.message)
     except DownloadFailed as error:
         note_cache(request, "error")
+        count_request(request, "file", "error")
         return error_response(request, 502, f"{filename}: {error}")
     note_cache(request, answer.cache)
+    count_request(request, "file", answer.cache)
     if isinstance(answer, LocalFile):
-        return FileSend.distribution(answer.path, answer.size, answer.sha256)
+        return FileSend.distribution(answer.path, answer.size, answer.sha256, answer.lease)
     return StreamSend(answer.download, answer.fd, answer.size, answer.sha256)
 
 

@@ -2,6 +2,8 @@
 
 Files are sent exactly as stored (never with Content-Encoding), zero-copy through the ASGI pathsend extension
 when the server offers it, with one byte range when asked, and with a strong ETag that is their sha256.
+A held file is sent from the descriptor its answer opened (/proc/self/fd/<n> for pathsend), never reopened by
+name: the blob may be deleted meanwhile (eviction, gc, verify) and the client still gets every byte.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from rennet.domain.ranges import Unsatisfiable, parse_range
 from rennet.service.downloads import Download
+from rennet.service.openblobs import PROC_FD, BlobLease
 
 __all__ = ["BytesResponse", "FileSend", "StreamSend", "error_response", "etag_matches", "prefer_json_errors"]
 
@@ -62,13 +65,22 @@ class BytesResponse:
 class FileSend:
     """A file on disk: full (pathsend when offered), one range (206), 416, HEAD and If-None-Match (304).
 
-    By default the headers of a distribution file; rendered project lists pass their own.
+    By default the headers of a distribution file; rendered project lists pass their own. With a lease, the bytes
+    come from the lease's open file, which is released once the response is over (sent, refused or broken off).
     """
 
-    def __init__(self, path: Path, size: int, etag: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        size: int,
+        etag: str,
+        headers: Mapping[str, str] | None = None,
+        lease: BlobLease | None = None,
+    ) -> None:
         self.path = path
         self.size = size
         self.etag = etag
+        self.lease = lease
         self.headers = (
             dict(headers)
             if headers is not None
@@ -80,10 +92,17 @@ class FileSend:
         )
 
     @classmethod
-    def distribution(cls, path: Path, size: int, sha256: str) -> FileSend:
-        return cls(path, size, f'"{sha256}"')
+    def distribution(cls, path: Path, size: int, sha256: str, lease: BlobLease | None = None) -> FileSend:
+        return cls(path, size, f'"{sha256}"', lease=lease)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._respond(scope, send)
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    async def _respond(self, scope: Scope, send: Send) -> None:
         request_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         head_only = scope["method"] == "HEAD"
         headers = self.headers | {"etag": self.etag}
@@ -109,8 +128,8 @@ class FileSend:
             await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
             if head_only:
                 await send({"type": "http.response.body", "body": b""})
-            elif "http.response.pathsend" in scope.get("extensions", {}):
-                await send({"type": "http.response.pathsend", "path": str(self.path)})
+            elif (path := self._sendable_path()) and "http.response.pathsend" in scope.get("extensions", {}):
+                await send({"type": "http.response.pathsend", "path": path})
             else:
                 await self._send_bytes(send, 0, self.size)
             return
@@ -121,25 +140,37 @@ class FileSend:
         else:
             await self._send_bytes(send, wanted.start, wanted.length)
 
+    def _sendable_path(self) -> str | None:
+        """What pathsend may open: the open file itself; without /proc, None (the bytes are read here)."""
+        if self.lease is None:
+            return str(self.path)
+        return self.lease.proc_path if PROC_FD else None
+
     async def _send_bytes(self, send: Send, start: int, length: int) -> None:
+        if self.lease is not None:
+            await self._send_range(send, self.lease.fd, start, length)
+            return
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            position, end = start, start + length
-            while position < end:
-                count = min(_CHUNK, end - position)
-                # Small reads (range requests for metadata) are cheaper inline than in a thread.
-                if count <= 64 << 10:
-                    data = os.pread(fd, count, position)
-                else:
-                    data = await asyncio.to_thread(os.pread, fd, count, position)
-                if not data:
-                    raise OSError(f"{self.path} is shorter than expected")
-                position += len(data)
-                await send({"type": "http.response.body", "body": data, "more_body": position < end})
-            if length == 0:
-                await send({"type": "http.response.body", "body": b""})
+            await self._send_range(send, fd, start, length)
         finally:
             os.close(fd)
+
+    async def _send_range(self, send: Send, fd: int, start: int, length: int) -> None:
+        position, end = start, start + length
+        while position < end:
+            count = min(_CHUNK, end - position)
+            # Small reads (range requests for metadata) are cheaper inline than in a thread.
+            if count <= 64 << 10:
+                data = os.pread(fd, count, position)
+            else:
+                data = await asyncio.to_thread(os.pread, fd, count, position)
+            if not data:
+                raise OSError(f"{self.path} is shorter than expected")
+            position += len(data)
+            await send({"type": "http.response.body", "body": data, "more_body": position < end})
+        if length == 0:
+            await send({"type": "http.response.body", "body": b""})
 
 
 class StreamSend:

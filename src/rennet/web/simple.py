@@ -17,7 +17,7 @@ from rennet.domain.names import InvalidName, check_project_name
 from rennet.domain.negotiation import Format, Representation, negotiate, representation_for
 from rennet.service.base import IndexService, ServiceError
 from rennet.service.pagecache import CachedPage
-from rennet.web.context import note_cache, open_index
+from rennet.web.context import count_request, note_cache, open_index
 from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches
 
 __all__ = ["project_list", "project_page", "redirect", "redirect_to_slash"]
@@ -92,8 +92,10 @@ async def project_page(request: Request) -> Response | BytesResponse:
         page = await index.project_page(project)
     except ServiceError as error:
         note_cache(request, "error")
+        count_request(request, "page", "error")
         return error_response(request, error.status, error.message)
     note_cache(request, page.state)
+    count_request(request, "page", page.state)
     if page.page is None:
         return error_response(request, 404, page.message or f"no project named {project!r}")
     representation = _representation(request)

@@ -1,0 +1,123 @@
+"""`rennet export DIR`: a static copy of what an index holds, to install from with file:// or any web server.
+
+Reads the data directory only (works while a server runs); writes nothing outside DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rennet.cli.runtime import open_registry
+from rennet.config import Settings
+from rennet.domain.names import InvalidName, check_project_name
+from rennet.service.export import Candidate, ExportTree, ProjectPlan, plan_export
+
+__all__ = ["register"]
+
+
+def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="write a static copy of an index (pages and files) for installs without rennet",
+        description="Writes DIR/simple/ (PEP 503 HTML and PEP 691 JSON pages) and DIR/files/, linked relatively: "
+        "install with pip or uv from file://DIR/simple/ or serve DIR with any web server. Only files held in "
+        "the data directory are listed (fetch others first with `rennet mirror`). Files already in DIR with the "
+        "right bytes are kept, so a second run resumes. Exits with 1 when anything failed.",
+    )
+    parser.add_argument("directory", type=Path, metavar="DIR", help="where the tree goes (made if missing)")
+    parser.add_argument("--index", help="the index to copy (default: the default group)")
+    parser.add_argument("--projects", metavar="A,B", help="only these projects (comma-separated)")
+    settings_flags(parser)
+    parser.set_defaults(run=_export)
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    index = args.index or settings.default_index
+    problem = _check(args, settings, index)
+    projects: list[str] | None = None
+    if not problem and args.projects is not None:
+        projects, problem = _project_list(args.projects)
+    if problem:
+        print(f"rennet: {problem}", file=sys.stderr)
+        return 1
+    # Offline: the copy is what the index holds now; no page is refreshed and no file fetched.
+    plans, missing = asyncio.run(_plan(replace(settings, offline=True), index, projects))
+    return _write_tree(args.directory, index, plans, missing)
+
+
+def _check(args: argparse.Namespace, settings: Settings, index: str) -> str:
+    if index not in settings.indexes:
+        return f"there is no index named {index!r}"
+    if settings.database_url is None and not (settings.data_dir / "rennet.sqlite3").is_file():
+        return f"{settings.data_dir} holds no rennet data"
+    if args.directory.exists() and not args.directory.is_dir():
+        return f"{args.directory} is not a directory"
+    return ""
+
+
+def _project_list(text: str) -> tuple[list[str] | None, str]:
+    try:
+        names = [check_project_name(part.strip()) for part in text.split(",") if part.strip()]
+    except InvalidName as error:
+        return None, f"--projects: {error}"
+    return (sorted(set(names)), "") if names else (None, "--projects names no project")
+
+
+async def _plan(settings: Settings, index: str, projects: list[str] | None) -> tuple[list[ProjectPlan], list[str]]:
+    async with open_registry(settings) as registry:
+        return await plan_export(registry, index, projects)
+
+
+def _write_tree(directory: Path, index: str, plans: list[ProjectPlan], missing: list[str]) -> int:
+    console = Console(stderr=True, highlight=False)
+    for name in missing:
+        console.print(f"failed {name}: there is no such project in {index}", markup=False)
+    tree = ExportTree(directory)
+    try:
+        tree.prepare()
+        counts = _write(tree, plans, console)
+        tree.write_root(plan.page.name for plan in plans)
+    except OSError as error:
+        console.print(f"rennet: cannot write the tree in {directory}: {error}", markup=False)
+        return 1
+    counts["failed"] += len(missing)
+    not_held = sum(plan.not_held for plan in plans)
+    print(
+        f"exported {len(plans)} project(s) of {index}: {counts['written']} file(s) written, "
+        f"{counts['present']} already there, {counts['failed']} failed; {not_held} listed file(s) not held, "
+        "left out"
+    )
+    if plans:
+        console.print(f"install with: pip install --index-url {directory.absolute().as_uri()}/simple/ ...")
+    return 1 if counts["failed"] else 0
+
+
+def _write(tree: ExportTree, plans: list[ProjectPlan], console: Console) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("export", total=sum(len(plan.candidates) for plan in plans))
+
+        def report(candidate: Candidate, state: str, message: str) -> None:
+            counts[state] += 1
+            if state == "failed":
+                console.print(f"failed {candidate.file.filename}: {message}", markup=False, soft_wrap=True)
+            progress.advance(task)
+
+        for plan in plans:
+            try:
+                tree.write_project(plan, report)
+            except OSError as error:
+                counts["failed"] += 1
+                console.print(f"failed {plan.page.name}: its pages: {error}", markup=False, soft_wrap=True)
+    return counts

@@ -1,0 +1,81 @@
+"""`rennet stats`: counts and bytes that match the catalog and the disk, and hit rates that match the requests a
+running server answered since it started."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.server import RennetServer
+from tests.support.store import blob_path, cli
+from tests.support.upstream import FakeUpstream
+
+
+def stats(server: RennetServer) -> dict[str, Any]:
+    done = cli(server, "stats", "--json")
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_stats_match_what_was_stored_and_requested(rennet: RennetServer, upstream: FakeUpstream) -> None:
+    wheel, sdist, other = (
+        make_wheel("counted", "1.0", padding=30_000),
+        make_sdist("counted", "1.0"),
+        make_wheel("b", "1"),
+    )
+    upstream.add(wheel, sdist, other)
+    before = stats(rennet)
+    assert before["requests"]["pages"]["total"] == 0 and before["requests"]["files"]["total"] == 0
+
+    for _ in range(3):  # a miss, then two hits
+        assert rennet.get("/pypi/simple/counted/").status_code == 200
+    assert rennet.get("/pypi/simple/nothing-here/").status_code == 404  # asked upstream: a miss
+    for _ in range(4):  # a download, then three hits
+        assert rennet.get(f"/pypi/files/counted/{wheel.filename}").content == wheel.data
+    assert rennet.get("/pypi/files/counted/counted-9.9.tar.gz").status_code == 404  # an error
+    rennet.wait_for_access_lines(9)
+
+    found = stats(rennet)
+    pages, files = found["requests"]["pages"], found["requests"]["files"]
+    assert (pages["hit"], pages["miss"] + pages["refresh"], pages["error"], pages["total"]) == (2, 2, 0, 4)
+    assert pages["hit_rate"] == 0.5
+    assert (files["hit"], files["miss"], files["error"], files["total"]) == (3, 1, 1, 5)
+    assert files["hit_rate"] == 0.75
+
+    pypi = found["indexes"]["pypi"]
+    assert blob_path(rennet, wheel.sha256).stat().st_size == len(wheel.data)
+    assert (pypi["projects"], pypi["files"], pypi["held_files"], pypi["held_bytes"]) == (1, 2, 1, len(wheel.data))
+    assert pypi["oldest_page"]["project"] == "counted"
+    assert found["indexes"]["local"]["files"] == 0
+    assert found["indexes"]["default"] == {"kind": "group", "members": ["local", "pypi"]}
+
+    table = cli(rennet, "stats")
+    assert table.returncode == 0, table.stderr
+    assert "pages: 4 (hit 2, miss 1, refresh 1, stale 0, error 0); hit rate 50.0%" in table.stdout
+    assert "files: 5 (hit 3, miss 1, error 1); hit rate 75.0%" in table.stdout
+    assert "counted, " in table.stdout  # the oldest page
+
+    rennet.restart()  # counting starts again with the server
+    after = stats(rennet)
+    assert after["requests"]["pages"]["total"] == after["requests"]["files"]["total"] == 0
+    assert after["indexes"]["pypi"]["held_bytes"] == len(wheel.data)
+
+
+def test_requests_of_every_worker_are_counted(rennet_factory: Any, upstream: FakeUpstream) -> None:
+    server = rennet_factory(upstream_url=upstream.url, workers=2)
+    upstream.add(make_wheel("busy", "1.0"))
+    for _ in range(40):
+        assert server.get("/pypi/simple/busy/").status_code == 200
+    pages = stats(server)["requests"]["pages"]
+    assert pages["total"] == 40
+    assert 1 <= pages["miss"] <= 2  # one per worker at most
+
+
+def test_stats_without_a_server(rennet: RennetServer) -> None:
+    (rennet.data_dir / "run" / "counters").unlink()
+    done = cli(rennet, "stats")
+    assert done.returncode == 0, done.stderr
+    assert "no server has run on this data directory yet" in done.stdout
+    assert stats(rennet)["requests"] is None
