@@ -16,6 +16,14 @@ def upstream() -> Iterator[FakeUpstream]:
     fake.stop()
 
 
+@pytest.fixture(scope="module")
+def module_upstream() -> Iterator[FakeUpstream]:
+    """One fake upstream for all the tests of a module (they use project names of their own)."""
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture
 def rennet_factory(tmp_path: Path) -> Iterator[Callable[..., RennetServer]]:
     servers: list[RennetServer] = []

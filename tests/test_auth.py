@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.accounts import add_user, create_token, elsewhere, rennet_cli, token_key
+from tests.support.accounts import add_user, create_token, elsewhere, rennet_cli, serving, token_key
 from tests.support.dists import make_wheel
 from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.server import RennetServer
@@ -66,12 +66,9 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
-    rennet = RennetServer(tmp_path_factory.mktemp("auth") / "data", upstream_url=upstream.url, config=CONFIG)
-    rennet.start()
-    for user, password in PASSWORDS.items():
-        add_user(rennet, user, password, admin=user == "root")
-    yield rennet
-    rennet.stop()
+    base = tmp_path_factory.mktemp("auth")
+    with serving(base, CONFIG, PASSWORDS.items(), admins={"root"}, upstream_url=upstream.url) as rennet:
+        yield rennet
 
 
 # Every request of the shared server comes from an address of its own: the failed logins these tests make on

@@ -307,7 +307,7 @@ def test_metadata_failures_are_502_and_not_kept(env: Fixture, rennet: RennetServ
 # -- failures that must not be cached ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["wrong-bytes", "truncate"])
+@pytest.mark.parametrize("fault", ["wrong-bytes", "truncate", "overflow"])
 @pytest.mark.parametrize("padding", [0, 400_000])
 def test_bad_transfer_is_aborted_and_not_kept(env: Fixture, rennet: RennetServer, fault: str, padding: int) -> None:
     wheel = make_wheel(f"broken-{fault}-{padding}", "1.0", padding=padding)

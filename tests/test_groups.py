@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rennet.config import InvalidConfig, load_settings
-from tests.support.accounts import add_user
+from tests.support.accounts import serving
 from tests.support.dists import make_wheel
 from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.server import RennetServer
@@ -58,12 +58,9 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
-    rennet = RennetServer(tmp_path_factory.mktemp("groups") / "data", upstream_url=upstream.url, config=CONFIG)
-    rennet.start()
-    add_user(rennet, *ALICE)
-    assert post_upload(rennet.url + "/local/", PRIVATE, auth=ALICE).status_code == 200
-    yield rennet
-    rennet.stop()
+    with serving(tmp_path_factory.mktemp("groups"), CONFIG, [ALICE], upstream_url=upstream.url) as rennet:
+        assert post_upload(rennet.url + "/local/", PRIVATE, auth=ALICE).status_code == 200
+        yield rennet
 
 
 def listed(server: RennetServer, group: str, project: str) -> tuple[list[str], list[str]]:

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.accounts import add_user, rennet_cli
+from tests.support.accounts import rennet_cli, serving
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import installed_version, pip_install
+from tests.support.pages import json_files as files
 from tests.support.server import RennetServer
 from tests.support.uploads import file_row, post_upload, stored
 from tests.support.upstream import FakeUpstream
 
 ALICE = ("alice", "alice-imports-1")
-JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
 
 CONFIG = """
 [index.local]
@@ -35,19 +35,9 @@ members = ["local", "pypi"]
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
-    rennet = RennetServer(tmp_path_factory.mktemp("import") / "data", upstream_url=upstream.url, config=CONFIG)
-    rennet.start()
-    add_user(rennet, *ALICE)
-    yield rennet
-    rennet.stop()
+def server(tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream) -> Iterator[RennetServer]:
+    with serving(tmp_path_factory.mktemp("import"), CONFIG, [ALICE], upstream_url=module_upstream.url) as rennet:
+        yield rennet
 
 
 def put(directory: Path, dist: Dist, name: str | None = None) -> Path:
@@ -55,12 +45,6 @@ def put(directory: Path, dist: Dist, name: str | None = None) -> Path:
     path = directory / (name or dist.filename)
     path.write_bytes(dist.data)
     return path
-
-
-def files(server: RennetServer, path: str) -> dict[str, dict[str, object]]:
-    response = server.get(path, headers=JSON)
-    assert response.status_code == 200, response.text
-    return {entry["filename"]: entry for entry in response.json()["files"]}
 
 
 def test_import_a_tree_while_the_server_runs(server: RennetServer, tmp_path: Path) -> None:

@@ -69,3 +69,18 @@ def test_offline_mode_serves_only_cache(populated: FakeUpstream, rennet: RennetS
     missing = pip_install(rennet.simple, "alpha", target=tmp_path / "c")
     assert missing.returncode != 0
     assert sum(populated.requests.values()) == before, "offline rennet must never contact the upstream"
+
+
+def test_offline_pages_list_only_held_files(populated: FakeUpstream, rennet: RennetServer, tmp_path: Path) -> None:
+    """Offline, a listed file that is not held would be chosen by pip and then fail: list only held files."""
+    pinned = pip_install(rennet.simple, "alpha==1.0", "--no-deps", target=tmp_path / "pinned")
+    assert pinned.returncode == 0, pinned.stderr
+    online = rennet.get("/pypi/simple/alpha/").text
+    assert "alpha-2.0-py3-none-any.whl" in online, "online, the upstream's whole page is listed"
+    rennet.restart(offline=True)
+    page = rennet.get("/pypi/simple/alpha/").text
+    assert "alpha-1.0-py3-none-any.whl" in page
+    assert "alpha-2.0" not in page
+    latest = pip_install(rennet.simple, "alpha", "--no-deps", target=tmp_path / "offline")
+    assert latest.returncode == 0, latest.stderr
+    assert installed_version(tmp_path / "offline", "alpha") == "1.0"

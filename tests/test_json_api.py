@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.accounts import add_user
+from tests.support.accounts import serving
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.server import RennetServer
 from tests.support.uploads import post_upload
@@ -83,14 +83,11 @@ allow_upstream = ["shared-name"]
 type = "proxy"
 upstream = "http://127.0.0.1:{upstream.port}/other/"
 """
-    rennet = RennetServer(tmp_path_factory.mktemp("json") / "data", upstream_url=upstream.url, config=config)
-    rennet.start()
-    for user in (ALICE, READER, STRANGER):
-        add_user(rennet, *user)
-    for dist in (WHEEL_1, WHEEL_2, SDIST_2, WHEEL_RC, make_wheel("shared-name", "1.0")):
-        upload(rennet, dist)
-    yield rennet
-    rennet.stop()
+    users = (ALICE, READER, STRANGER)
+    with serving(tmp_path_factory.mktemp("json"), config, users, upstream_url=upstream.url) as rennet:
+        for dist in (WHEEL_1, WHEEL_2, SDIST_2, WHEEL_RC, make_wheel("shared-name", "1.0")):
+            upload(rennet, dist)
+        yield rennet
 
 
 def upload(server: RennetServer, dist: Dist, index: str = "local") -> None:

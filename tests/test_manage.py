@@ -11,15 +11,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from rennet.cli.main import main
-from tests.support.accounts import add_user, create_token, rennet_cli, token_key
+from tests.support.accounts import create_token, rennet_cli, serving, token_key
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import clean_env, installed_version, pip_install
+from tests.support.pages import json_files as files
 from tests.support.server import RennetServer
 from tests.support.uploads import file_row, post_upload, stored
 from tests.support.upstream import FakeUpstream
@@ -45,21 +45,10 @@ members = ["local", "pypi"]
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
-    rennet = RennetServer(tmp_path_factory.mktemp("manage") / "data", upstream_url=upstream.url, config=CONFIG)
-    rennet.start()
-    add_user(rennet, *ALICE)
-    add_user(rennet, *BOB)
-    add_user(rennet, *ROOT, admin=True)
-    yield rennet
-    rennet.stop()
+def server(tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream) -> Iterator[RennetServer]:
+    base, users = tmp_path_factory.mktemp("manage"), [ALICE, BOB, ROOT]
+    with serving(base, CONFIG, users, admins={"root"}, upstream_url=module_upstream.url) as rennet:
+        yield rennet
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +67,6 @@ def upload(server: RennetServer, *dists: Dist) -> None:
     for dist in dists:
         response = post_upload(server.url + "/local/", dist, auth=ALICE)
         assert response.status_code == 200, response.text
-
-
-def files(server: RennetServer, path: str) -> dict[str, dict[str, Any]]:
-    """filename -> entry of a JSON simple page."""
-    response = server.get(path, headers=JSON)
-    assert response.status_code == 200, response.text
-    return {entry["filename"]: entry for entry in response.json()["files"]}
 
 
 def api(server: RennetServer, path: str, body: object, auth: object = ALICE) -> httpx.Response:

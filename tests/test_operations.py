@@ -127,21 +127,14 @@ def test_shutdown_mid_download_leaves_no_partial_file(
 
 
 @pytest.fixture(scope="module")
-def shared_upstream() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def two_workers(shared_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
-    server = RennetServer(tmp_path_factory.mktemp("workers") / "data", upstream_url=shared_upstream.url, workers=2)
+def two_workers(module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
+    server = RennetServer(tmp_path_factory.mktemp("workers") / "data", upstream_url=module_upstream.url, workers=2)
     yield server.start()
     server.stop()
 
 
-def test_two_workers_serve(shared_upstream: FakeUpstream, two_workers: RennetServer) -> None:
-    upstream = shared_upstream
+def test_two_workers_serve(module_upstream: FakeUpstream, two_workers: RennetServer) -> None:
+    upstream = module_upstream
     sdist = make_sdist("shared", "1.0")
     upstream.add(sdist)
     pids = set()
@@ -157,9 +150,9 @@ def test_two_workers_serve(shared_upstream: FakeUpstream, two_workers: RennetSer
 
 @pytest.mark.parametrize(("padding", "fault"), [(0, None), (1_500_000, "drip:0.002")])
 def test_two_workers_download_once(
-    shared_upstream: FakeUpstream, two_workers: RennetServer, padding: int, fault: str | None
+    module_upstream: FakeUpstream, two_workers: RennetServer, padding: int, fault: str | None
 ) -> None:
-    upstream = shared_upstream
+    upstream = module_upstream
     wheel = make_wheel(f"crossing{padding}", "1.0", padding=padding)
     upstream.add(wheel)
     assert two_workers.get(f"/simple/{wheel.project}/").status_code == 200  # each worker reads the catalog
@@ -175,8 +168,8 @@ def test_two_workers_download_once(
     assert_blobs_verified(two_workers)
 
 
-def test_two_workers_share_a_failure(shared_upstream: FakeUpstream, two_workers: RennetServer) -> None:
-    upstream = shared_upstream
+def test_two_workers_share_a_failure(module_upstream: FakeUpstream, two_workers: RennetServer) -> None:
+    upstream = module_upstream
     wheel = make_wheel("crossing-broken", "1.0", padding=1_000_000)
     upstream.add(wheel)
     assert two_workers.get(f"/simple/{wheel.project}/").status_code == 200

@@ -126,6 +126,21 @@ def test_yanking_upstream_shows_after_refresh(env: Fixture) -> None:
     assert data["files"][0]["yanked"] == "security hole"
 
 
+def test_a_project_dropped_upstream_keeps_its_held_files(env: Fixture) -> None:
+    """An upstream 404 for a whole project: what we hold stays listed (marked gone), the rest goes."""
+    held, other = make_wheel("dropped", "1.0"), make_wheel("dropped", "2.0")
+    env.fast_up.add(held, other)
+    assert filenames(env.rennet, "/fast/simple/dropped/") == [held.filename, other.filename]
+    assert env.rennet.get(f"/fast/files/dropped/{held.filename}").content == held.data
+    env.fast_up.remove(held.filename)
+    env.fast_up.remove(other.filename)
+    del env.fast_up.projects["dropped"]
+    expire()
+    assert filenames(env.rennet, "/fast/simple/dropped/") == [held.filename]
+    assert env.rennet.get(f"/fast/files/dropped/{held.filename}").content == held.data
+    assert env.rennet.get(f"/fast/files/dropped/{other.filename}").status_code == 404
+
+
 def test_missing_projects_are_cached_briefly(env: Fixture) -> None:
     for _ in range(4):
         response = env.rennet.get("/negative/simple/not-yet/")

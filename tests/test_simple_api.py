@@ -287,6 +287,13 @@ def test_quarantined_project_lists_no_files(rennet: RennetServer) -> None:
     assert page.meta["pypi:project-status"] == "quarantined"
 
 
+def test_quarantined_project_files_are_not_served_either(rennet: RennetServer) -> None:
+    """PEP 792: a quarantined project offers nothing, not even by a file's direct URL."""
+    refused = rennet.get("/pypi/files/locked/locked-1.0-py3-none-any.whl")
+    assert refused.status_code == 404
+    assert rennet.get("/pypi/files/locked/locked-1.0-py3-none-any.whl.metadata").status_code == 404
+
+
 def test_file_urls_drop_the_upstream_query_string(rennet: RennetServer, env: Fixture) -> None:
     wheel = make_wheel("signed-url", "1.0")
     env.negotiating.add(replace(wheel, extra={"url": env.negotiating.file_url(wheel.filename) + "?sig=abc&exp=1"}))

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.accounts import add_user, create_token, rennet_cli, token_key
+from tests.support.accounts import add_user, create_token, rennet_cli, serving, token_key
 from tests.support.dists import (
     Dist,
     gzip_bomb_sdist,
@@ -56,11 +56,8 @@ WHEEL_NAME = WHEEL.filename  # victim-1.0-py3-none-any.whl
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
-    rennet = RennetServer(tmp_path_factory.mktemp("bad-input") / "data", config=CONFIG)
-    rennet.start()
-    add_user(rennet, *ALICE)
-    yield rennet
-    rennet.stop()
+    with serving(tmp_path_factory.mktemp("bad-input"), CONFIG, [ALICE]) as rennet:
+        yield rennet
 
 
 @dataclass

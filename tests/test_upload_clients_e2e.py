@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.accounts import add_user, create_token
+from tests.support.accounts import create_token, serving
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import clean_env, uv_binary
 from tests.support.server import RennetServer
@@ -36,11 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
     # The default group asks its mirror about names it does not host: a reachable (fake) upstream that does
     # not know them lets `uv publish --check-url` see a plain 404 for a new project.
     upstream = FakeUpstream().start()
-    rennet = RennetServer(tmp_path_factory.mktemp("clients") / "data", upstream_url=upstream.url, config=CONFIG)
-    rennet.start()
-    add_user(rennet, *ALICE)
-    yield rennet
-    rennet.stop()
+    with serving(tmp_path_factory.mktemp("clients"), CONFIG, [ALICE], upstream_url=upstream.url) as rennet:
+        yield rennet
     upstream.stop()
 
 

@@ -19,15 +19,15 @@ import pytest
 
 from rennet.storage.catalog import DuplicateFile, HostedUpload
 from rennet.storage.store import open_store
-from tests.support.accounts import add_user
+from tests.support.accounts import serving
 from tests.support.dists import make_sdist, make_wheel, write_large_wheel
+from tests.support.pages import json_files as page
 from tests.support.procs import memory_kib
 from tests.support.server import RennetServer
 from tests.support.uploads import Multipart, file_row, post_upload, stored
 from tests.support.upstream import FakeUpstream
 
 ALICE = ("alice", "alice-uploads-1")
-JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
 
 CONFIG = """
 [index.local]
@@ -50,26 +50,9 @@ members = ["default", "small"]
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
-    rennet = RennetServer(tmp_path_factory.mktemp("uploads") / "data", upstream_url=upstream.url, config=CONFIG)
-    rennet.start()
-    add_user(rennet, *ALICE)
-    yield rennet
-    rennet.stop()
-
-
-def page(server: RennetServer, path: str) -> dict[str, dict[str, object]]:
-    """filename -> file entry of a JSON project page."""
-    response = server.get(path, headers=JSON)
-    assert response.status_code == 200, response.text
-    return {entry["filename"]: entry for entry in response.json()["files"]}
+def server(tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream) -> Iterator[RennetServer]:
+    with serving(tmp_path_factory.mktemp("uploads"), CONFIG, [ALICE], upstream_url=module_upstream.url) as rennet:
+        yield rennet
 
 
 def test_upload_is_listed_at_once_with_everything_pypi_lists(server: RennetServer) -> None:

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
-import sys
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
-from tests.support.server import RennetServer
+from tests.support.server import RennetServer, without_rennet_variables
 
 
 def rennet_cli(server: RennetServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `rennet <args>` on the server's data directory and configuration (while it runs, or not)."""
-    command = [sys.executable, "-m", "rennet", *args, "--data-dir", str(server.data_dir)]
-    if server.config_path is not None:
-        if not server.config_path.exists():
-            assert server.config is not None
-            server.config_path.write_text(server.config)
-        command += ["--config", str(server.config_path)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENNET_")}
+    command = server.cli_command(*args)
+    env = without_rennet_variables()
     return subprocess.run(command, input=stdin or "", capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -29,6 +25,25 @@ def add_user(server: RennetServer, name: str, password: str, admin: bool = False
         server, "user", "add", name, *(["--admin"] if admin else []), "--password-stdin", stdin=password + "\n"
     )
     assert result.returncode == 0, result.stderr
+
+
+@contextmanager
+def serving(
+    base: Path,
+    config: str,
+    users: Iterable[tuple[str, str]] = (),
+    admins: Collection[str] = (),
+    upstream_url: str | None = None,
+) -> Iterator[RennetServer]:
+    """A server on base/data with this configuration and these (name, password) users, the `admins` among them
+    admins; stopped at the end."""
+    server = RennetServer(base / "data", upstream_url=upstream_url, config=config).start()
+    try:
+        for name, password in users:
+            add_user(server, name, password, admin=name in admins)
+        yield server
+    finally:
+        server.stop()
 
 
 def create_token(

@@ -1,4 +1,7 @@
-"""Wheels and sdists built by the tests themselves, byte for byte reproducible."""
+"""Wheels and sdists built by the tests themselves, byte for byte reproducible.
+
+The standard library's alone: bench/fixture.py builds the benchmark's distributions with it too.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,19 @@ import gzip
 import hashlib
 import io
 import random
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 _EPOCH = (2024, 1, 1, 0, 0, 0)
+_PYPROJECT = b'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+
+
+def canonical(name: str) -> str:
+    """The normalized project name (PEP 503), as packaging's canonicalize_name gives it."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,7 @@ class Dist:
 
     @property
     def project(self) -> str:
-        return canonicalize_name(self.filename.split("-")[0])
+        return canonical(self.filename.split("-")[0])
 
 
 def metadata_text(
@@ -43,9 +51,11 @@ def metadata_text(
     requires_python: str | None = None,
     extra: tuple[str, ...] = (),
     description: str = "",
+    summary: str | None = None,
 ) -> str:
     """Core metadata; `extra` adds header lines ("Author: ..."), `description` the body."""
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {name} for tests"]
+    summary = f"{name} for tests" if summary is None else summary
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {summary}"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Requires-Dist: {r}" for r in requires]
@@ -64,20 +74,32 @@ def make_wheel(
     description: str = "",
 ) -> Dist:
     """A pure-Python wheel that pip and uv install: one module `<name>` with __version__."""
-    module = name.replace("-", "_").replace(".", "_").lower()
-    dist_info = f"{module}-{version}.dist-info"
     metadata = metadata_text(name, version, requires, requires_python, extra_metadata, description).encode()
+    filename, data = wheel_file(name, version, metadata, padding, tag)
+    return Dist(filename, data, metadata, requires_python)
+
+
+def wheel_file(
+    name: str,
+    version: str,
+    metadata: bytes,
+    padding: int = 0,
+    tag: str = "py3-none-any",
+    generator: str = "rennet-tests",
+) -> tuple[str, bytes]:
+    """The filename and bytes of a wheel with this METADATA, and `padding` bytes of filler when not 0."""
+    module = _module(name)
+    dist_info = f"{module}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
         f"{dist_info}/METADATA": metadata,
-        f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: rennet-tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
+        f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
     }
     if padding:
         # Incompressible, deterministic filler so "large file" tests move real bytes.
         files[f"{module}/blob.bin"] = _filler(padding, name + version)
     record_lines = [
-        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
-        for path, data in files.items()
+        f"{path},sha256={_record_hash(hashlib.sha256(data).digest())},{len(data)}" for path, data in files.items()
     ]
     record_lines.append(f"{dist_info}/RECORD,,")
     files[f"{dist_info}/RECORD"] = ("\n".join(record_lines) + "\n").encode()
@@ -88,16 +110,21 @@ def make_wheel(
             info.compress_type = zipfile.ZIP_STORED if path.endswith(".bin") else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
-    filename = f"{module}-{version}-{tag}.whl"
-    return Dist(filename, buffer.getvalue(), metadata, requires_python)
+    return f"{module}-{version}-{tag}.whl", buffer.getvalue()
 
 
 def make_sdist(name: str, version: str, requires_python: str | None = None) -> Dist:
-    module = name.replace("-", "_").replace(".", "_").lower()
+    filename, data = sdist_file(name, version, metadata_text(name, version, (), requires_python).encode())
+    return Dist(filename, data, None, requires_python)
+
+
+def sdist_file(name: str, version: str, pkg_info: bytes) -> tuple[str, bytes]:
+    """The filename and bytes of a .tar.gz sdist with this PKG-INFO."""
+    module = _module(name)
     root = f"{module}-{version}"
     files = {
-        f"{root}/PKG-INFO": metadata_text(name, version, (), requires_python).encode(),
-        f"{root}/pyproject.toml": b'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n',
+        f"{root}/PKG-INFO": pkg_info,
+        f"{root}/pyproject.toml": _PYPROJECT,
         f"{root}/{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
     }
     raw = io.BytesIO()
@@ -108,8 +135,12 @@ def make_sdist(name: str, version: str, requires_python: str | None = None) -> D
             info.mtime = 1704067200
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(data))
-    packed = gzip.compress(raw.getvalue(), mtime=0)
-    return Dist(f"{root}.tar.gz", packed, None, requires_python)
+    return f"{root}.tar.gz", gzip.compress(raw.getvalue(), mtime=0)
+
+
+def _module(name: str) -> str:
+    """The import name of a project's module, which also starts its distributions' filenames."""
+    return name.replace("-", "_").replace(".", "_").lower()
 
 
 def _filler(size: int, seed: str) -> bytes:
@@ -119,7 +150,7 @@ def _filler(size: int, seed: str) -> bytes:
 
 def write_large_wheel(directory: Path, name: str, version: str, size: int) -> Path:
     """A valid wheel of about `size` bytes written straight to disk (incompressible, never held in memory)."""
-    module = name.replace("-", "_").replace(".", "_").lower()
+    module = _module(name)
     dist_info = f"{module}-{version}.dist-info"
     path = directory / f"{module}-{version}-py3-none-any.whl"
     small = {
@@ -175,7 +206,7 @@ def make_tar_gz(members: dict[str, bytes]) -> bytes:
 
 def wheel_members(name: str, version: str, metadata: bytes) -> dict[str, bytes]:
     """The members of a minimal wheel with the given METADATA bytes, named after `name` and `version`."""
-    module = name.replace("-", "_").replace(".", "_").lower()
+    module = _module(name)
     dist_info = f"{module}-{version}.dist-info"
     return {
         f"{module}/__init__.py": b"",
@@ -187,7 +218,7 @@ def wheel_members(name: str, version: str, metadata: bytes) -> dict[str, bytes]:
 
 def zip_bomb_wheel(name: str, version: str, metadata_size: int) -> bytes:
     """A wheel whose METADATA inflates to `metadata_size` bytes of zeros from a few hundred KB."""
-    module = name.replace("-", "_").replace(".", "_").lower()
+    module = _module(name)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         info = zipfile.ZipInfo(f"{module}-{version}.dist-info/METADATA", _EPOCH)
@@ -201,7 +232,7 @@ def zip_bomb_wheel(name: str, version: str, metadata_size: int) -> bytes:
 
 def gzip_bomb_sdist(name: str, version: str, pkg_info_size: int) -> bytes:
     """An sdist whose PKG-INFO inflates to `pkg_info_size` bytes of zeros."""
-    module = name.replace("-", "_").replace(".", "_").lower()
+    module = _module(name)
     raw = io.BytesIO()
     with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed, tarfile.open(fileobj=packed, mode="w|") as tar:
         info = tarfile.TarInfo(f"{module}-{version}/PKG-INFO")

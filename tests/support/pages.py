@@ -7,6 +7,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
+from tests.support.server import RennetServer
+
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
 PIP_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
@@ -76,3 +78,10 @@ def all_keys(value: Any) -> set[str]:
     if isinstance(value, list):
         return {k for v in value for k in all_keys(v)}
     return set()
+
+
+def json_files(server: RennetServer, path: str) -> dict[str, dict[str, Any]]:
+    """filename -> file entry of the JSON project page at `path`."""
+    response = server.get(path, headers={"accept": JSON_V1})
+    assert response.status_code == 200, response.text
+    return {entry["filename"]: entry for entry in response.json()["files"]}

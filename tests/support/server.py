@@ -18,6 +18,11 @@ from tests.support.procs import descendants, kill_tree
 from tests.support.upstream import _free_port
 
 
+def without_rennet_variables() -> dict[str, str]:
+    """This environment minus RENNET_*: a rennet started from the tests takes its settings from flags only."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("RENNET_")}
+
+
 class RennetServer:
     def __init__(
         self,
@@ -74,8 +79,21 @@ class RennetServer:
             command += ["--workers", str(self.workers)]
         return command
 
+    def cli_command(self, *args: str, config: Path | None = None) -> list[str]:
+        """`rennet <args>` on this data directory, with this server's configuration (written if it is not yet)
+        or the file `config`."""
+        command = [sys.executable, "-m", "rennet", *args, "--data-dir", str(self.data_dir)]
+        if config is None and self.config_path is not None:
+            config = self.config_path
+            if not config.exists():
+                assert self.config is not None
+                config.write_text(self.config)
+        if config is not None:
+            command += ["--config", str(config)]
+        return command
+
     def start(self, timeout: float = 30.0) -> RennetServer:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RENNET_")}
+        env = without_rennet_variables()
         env.update(self.extra_env)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")

@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import RennetServer
+from tests.support.server import RennetServer, without_rennet_variables
 
 
 def cli(
     server: RennetServer, *args: str, config: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """`rennet <args>` on the server's data directory, with its configuration or another one (`config` TOML)."""
-    command = [sys.executable, "-m", "rennet", *args, "--data-dir", str(server.data_dir)]
-    if server.upstream_url:
-        command += ["--upstream", server.upstream_url]
+    path = None
     if config is not None:
         path = server.data_dir.parent / f"cli-{server.port}.toml"
         path.write_text(config)
-        command += ["--config", str(path)]
-    elif server.config_path is not None:
-        if not server.config_path.exists():
-            assert server.config is not None
-            server.config_path.write_text(server.config)
-        command += ["--config", str(server.config_path)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENNET_")}
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    command = server.cli_command(*args, config=path)
+    if server.upstream_url:
+        command += ["--upstream", server.upstream_url]
+    return subprocess.run(command, capture_output=True, text=True, env=without_rennet_variables(), timeout=timeout)
 
 
 def query(server: RennetServer, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -2,7 +2,7 @@
 
 Pages follow PEP 691/503 (JSON when asked, HTML otherwise, or forced), with ETag or Last-Modified and 304,
 core-metadata and every file field. Faults are set per path prefix: "500", "404", "garbage", "truncate",
-"wrong-bytes", "slow:<seconds>" (before answering), "drip:<seconds>" (between 16 KiB pieces of a body), "hang"
+"wrong-bytes", "overflow" (more bytes than the page states, no Content-Length), "slow:<seconds>" (before answering), "drip:<seconds>" (between 16 KiB pieces of a body), "hang"
 (no answer until the fault is cleared), "stall" (half a file, the rest once the fault is cleared). A key
 ending in "$" is an exact path rather than a prefix.
 `raw_pages` serves any bytes at a path, for hostile pages; `redirects` sends a path elsewhere.
@@ -338,6 +338,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        if fault == "overflow":
+            # No Content-Length, then more bytes than the page states, until the connection closes.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data + b"\0" * (1 << 20))
+            self.wfile.flush()
+            self.close_connection = True
             return None
         if fault == "stall":
             return self._stall(data)

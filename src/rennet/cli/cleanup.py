@@ -6,52 +6,50 @@ Both work while a server runs on the same data directory (see service/collect.py
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from rennet.cli.reporting import CommandError, bar, human_bytes, stderr_console, storing_index
+from rennet.cli._command import CommandError, Subcommands, command, fail, opened_store, storing_index
+from rennet.cli.reporting import bar, human_bytes, say, stderr_console
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.indexes import HostedIndex, IndexConfig, ProxyIndex
-from rennet.service.collect import DEFAULT_GRACE, Collection, collect_garbage
+from rennet.service.collect import Collection, collect_garbage
 from rennet.service.eviction import Eviction
 from rennet.service.verify import BadBlob, Verification, plan_verification, verify_blobs
-from rennet.storage.store import open_store
 from rennet.storage.upkeep import BlobUse
 
 __all__ = ["register"]
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    gc = commands.add_parser(
+def register(commands: Subcommands) -> None:
+    with command(
+        commands,
         "gc",
+        _gc,
         help="remove blobs nothing refers to and stale temporary files; apply max_cache_size",
         description="Evicts the least recently used files of proxy indexes beyond their max_cache_size, removes "
         "stored files that no index refers to any more (deleted releases, pruned files) once older than the "
         "grace period, and temporary files left by interrupted transfers. Safe while a server runs.",
-    )
-    gc.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
-    gc.add_argument(
-        "--grace",
-        default="1h",
-        metavar="DURATION",
-        help="keep unreferenced and temporary files younger than this (default 1h): an upload or download "
-        "under way may not have recorded its file yet",
-    )
-    settings_flags(gc)
-    gc.set_defaults(run=_gc)
-    verify = commands.add_parser(
+    ) as gc:
+        gc.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
+        gc.add_argument(
+            "--grace",
+            default="1h",
+            metavar="DURATION",
+            help="keep unreferenced and temporary files younger than this (default 1h): an upload or download "
+            "under way may not have recorded its file yet",
+        )
+    with command(
+        commands,
         "verify",
+        _verify,
         help="hash every stored file again; quarantine those whose bytes are wrong",
         description="Reads every stored file and .metadata and compares it with its sha256. Bad ones are moved "
         "to <data-dir>/quarantine/ and taken out of service: a proxy fetches them again on the next request, "
         "a hosted file is unavailable until uploaded again. Exits with 1 if anything was bad.",
-    )
-    verify.add_argument("--index", help="only the files of this proxy or hosted index (default: all)")
-    settings_flags(verify)
-    verify.set_defaults(run=_verify)
+    ) as verify:
+        verify.add_argument("--index", help="only the files of this proxy or hosted index (default: all)")
 
 
 # -- gc -------------------------------------------------------------------------------------------------------------
@@ -59,22 +57,20 @@ def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], 
 
 def _gc(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        grace = parse_duration(args.grace, "--grace") if args.grace is not None else DEFAULT_GRACE
+        grace = parse_duration(args.grace, "--grace")
     except InvalidConfig as error:
-        print(f"rennet gc: {error}", file=sys.stderr)
-        return 2
+        return fail(2, error, "gc")
     console = stderr_console()
-    store = open_store(settings.data_dir, settings.database)
-    try:
-        with bar(console, TextColumn("collecting: {task.completed} stored files examined")) as progress:
-            task = progress.add_task("gc", total=None)
-            report = collect_garbage(
-                store, settings.data_dir, settings.indexes, grace, args.dry_run, lambda n: progress.advance(task, n)
-            )
-    finally:
-        store.close()
+    with (
+        opened_store(settings) as store,
+        bar(console, TextColumn("collecting: {task.completed} stored files examined")) as progress,
+    ):
+        task = progress.add_task("gc", total=None)
+        report = collect_garbage(
+            store, settings.data_dir, settings.indexes, grace, args.dry_run, lambda n: progress.advance(task, n)
+        )
     for problem in report.problems:
-        console.print(f"error: {problem}", markup=False, soft_wrap=True)
+        say(console, f"error: {problem}")
     print(_gc_summary(report, args.grace))
     return 1 if report.problems else 0
 
@@ -113,22 +109,18 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         if args.index is not None:
             storing_index(settings.indexes, args.index)
     except CommandError as error:
-        print(f"rennet verify: {error}", file=sys.stderr)
-        return 2
+        return fail(2, error, "verify")
     console = stderr_console()
     columns = (TextColumn("verifying"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    store = open_store(settings.data_dir, settings.database)
-    try:
+    with opened_store(settings) as store:
         plan = plan_verification(store, args.index)
         with bar(console, *columns) as progress:
             task = progress.add_task("verify", total=plan.total_bytes)
             verify_blobs(store, settings.data_dir, plan, lambda n: progress.advance(task, n))
-    finally:
-        store.close()
     for problem in plan.problems:
-        console.print(f"error: {problem}", markup=False, soft_wrap=True)
+        say(console, f"error: {problem}")
     for bad in plan.bad:
-        console.print(_bad_report(bad, settings.indexes), markup=False, soft_wrap=True)
+        say(console, _bad_report(bad, settings.indexes))
     print(_verify_summary(plan))
     return 1 if plan.bad or plan.problems else 0
 

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-from rennet.cli.runtime import open_registry
+from rennet.cli._command import CommandError, Subcommands, command, fail, open_registry
+from rennet.cli.reporting import bar, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.names import InvalidName, check_project_name
 from rennet.service.export import Candidate, ExportTree, ProjectPlan, plan_export
@@ -25,52 +23,51 @@ from rennet.service.export import Candidate, ExportTree, ProjectPlan, plan_expor
 __all__ = ["register"]
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = commands.add_parser(
+def register(commands: Subcommands) -> None:
+    with command(
+        commands,
         "export",
+        _export,
         help="write a static copy of an index (pages and files) for installs without rennet",
         description="Writes DIR/simple/ (PEP 503 HTML and PEP 691 JSON pages) and DIR/files/, linked relatively: "
         "install with pip or uv from file://DIR/simple/ or serve DIR with any web server. Only files held in "
         "the data directory are listed (fetch others first with `rennet mirror`). Files already in DIR with the "
         "right bytes are kept, so a second run resumes. Exits with 1 when anything failed.",
-    )
-    parser.add_argument("directory", type=Path, metavar="DIR", help="where the tree goes (made if missing)")
-    parser.add_argument("--index", help="the index to copy (default: the default group)")
-    parser.add_argument("--projects", metavar="A,B", help="only these projects (comma-separated)")
-    settings_flags(parser)
-    parser.set_defaults(run=_export)
+    ) as parser:
+        parser.add_argument("directory", type=Path, metavar="DIR", help="where the tree goes (made if missing)")
+        parser.add_argument("--index", help="the index to copy (default: the default group)")
+        parser.add_argument("--projects", metavar="A,B", help="only these projects (comma-separated)")
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     index = args.index or settings.default_index
-    problem = _check(args, settings, index)
-    projects: list[str] | None = None
-    if not problem and args.projects is not None:
-        projects, problem = _project_list(args.projects)
-    if problem:
-        print(f"rennet: {problem}", file=sys.stderr)
-        return 1
+    try:
+        _check(args, settings, index)
+        projects = None if args.projects is None else _project_list(args.projects)
+    except CommandError as error:
+        return fail(1, error)
     # Offline: the copy is what the index holds now; no page is refreshed and no file fetched.
     plans, missing = asyncio.run(_plan(replace(settings, offline=True), index, projects))
     return _write_tree(args.directory, index, plans, missing)
 
 
-def _check(args: argparse.Namespace, settings: Settings, index: str) -> str:
+def _check(args: argparse.Namespace, settings: Settings, index: str) -> None:
     if index not in settings.indexes:
-        return f"there is no index named {index!r}"
+        raise CommandError(f"there is no index named {index!r}")
     if settings.database_url is None and not (settings.data_dir / "rennet.sqlite3").is_file():
-        return f"{settings.data_dir} holds no rennet data"
+        raise CommandError(f"{settings.data_dir} holds no rennet data")
     if args.directory.exists() and not args.directory.is_dir():
-        return f"{args.directory} is not a directory"
-    return ""
+        raise CommandError(f"{args.directory} is not a directory")
 
 
-def _project_list(text: str) -> tuple[list[str] | None, str]:
+def _project_list(text: str) -> list[str]:
     try:
         names = [check_project_name(part.strip()) for part in text.split(",") if part.strip()]
     except InvalidName as error:
-        return None, f"--projects: {error}"
-    return (sorted(set(names)), "") if names else (None, "--projects names no project")
+        raise CommandError(f"--projects: {error}") from None
+    if not names:
+        raise CommandError("--projects names no project")
+    return sorted(set(names))
 
 
 async def _plan(settings: Settings, index: str, projects: list[str] | None) -> tuple[list[ProjectPlan], list[str]]:
@@ -79,7 +76,7 @@ async def _plan(settings: Settings, index: str, projects: list[str] | None) -> t
 
 
 def _write_tree(directory: Path, index: str, plans: list[ProjectPlan], missing: list[str]) -> int:
-    console = Console(stderr=True, highlight=False)
+    console = stderr_console()
     for name in missing:
         console.print(f"failed {name}: there is no such project in {index}", markup=False)
     tree = ExportTree(directory)
@@ -104,14 +101,13 @@ def _write_tree(directory: Path, index: str, plans: list[ProjectPlan], missing: 
 
 def _write(tree: ExportTree, plans: list[ProjectPlan], console: Console) -> Counter[str]:
     counts: Counter[str] = Counter()
-    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+    with bar(console, TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         task = progress.add_task("export", total=sum(len(plan.candidates) for plan in plans))
 
         def report(candidate: Candidate, state: str, message: str) -> None:
             counts[state] += 1
             if state == "failed":
-                console.print(f"failed {candidate.file.filename}: {message}", markup=False, soft_wrap=True)
+                say(console, f"failed {candidate.file.filename}: {message}")
             progress.advance(task)
 
         for plan in plans:
@@ -119,5 +115,5 @@ def _write(tree: ExportTree, plans: list[ProjectPlan], console: Console) -> Coun
                 tree.write_project(plan, report)
             except OSError as error:
                 counts["failed"] += 1
-                console.print(f"failed {plan.page.name}: its pages: {error}", markup=False, soft_wrap=True)
+                say(console, f"failed {plan.page.name}: its pages: {error}")
     return counts

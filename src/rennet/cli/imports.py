@@ -9,16 +9,16 @@ Works while a server runs: every file becomes visible to its workers as soon as 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from rennet.cli._command import CommandError, Subcommands, command, fail, opened_store
+from rennet.cli.reporting import bar, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.files import DistFile
 from rennet.domain.indexes import HostedIndex, ProxyIndex, upload_target
@@ -28,79 +28,76 @@ from rennet.service.imports import distribution_paths, import_file
 from rennet.service.manage import Releases, Target
 from rennet.service.seed import seed_listing, seed_project
 from rennet.service.tree import TreePage, is_tree, read_tree
-from rennet.storage.store import Store, open_store
+from rennet.storage.store import Store
 
 __all__ = ["register"]
 
 MAX_UPLOADER = 100
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = commands.add_parser(
+def register(commands: Subcommands) -> None:
+    with command(
+        commands,
         "import",
+        _import,
         help="add existing wheels and sdists, or a tree written by `rennet export`, to an index",
         description="Into a hosted index, every file is checked as an upload would be (and against its page, "
         "with its yanked state and upload time, when DIR is an exported tree). Into a proxy index, an exported "
         "tree seeds the cache: its pages and its files, checked against their hashes. Files already there are "
         "skipped. Exits with 1 when anything was refused.",
-    )
-    parser.add_argument("directory", type=Path, metavar="DIR", help="searched recursively (or a single file)")
-    parser.add_argument(
-        "--index", help="a hosted or proxy index, or a group whose uploads go to one (default: the default)"
-    )
-    parser.add_argument("--uploader", default="import", help="recorded as who uploaded the files (default: import)")
-    parser.add_argument(
-        "--mtime",
-        action="store_true",
-        help="take each file's modification time as its upload time when no page gives one "
-        "(keeps uv --exclude-newer meaningful)",
-    )
-    settings_flags(parser)
-    parser.set_defaults(run=_import)
+    ) as parser:
+        parser.add_argument("directory", type=Path, metavar="DIR", help="searched recursively (or a single file)")
+        parser.add_argument(
+            "--index", help="a hosted or proxy index, or a group whose uploads go to one (default: the default)"
+        )
+        parser.add_argument(
+            "--uploader", default="import", help="recorded as who uploaded the files (default: import)"
+        )
+        parser.add_argument(
+            "--mtime",
+            action="store_true",
+            help="take each file's modification time as its upload time when no page gives one "
+            "(keeps uv --exclude-newer meaningful)",
+        )
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
-    problem, index = _destination(args, settings)
-    if index is None:
-        print(f"rennet: {problem}", file=sys.stderr)
-        return 1
+    try:
+        index = _destination(args, settings)
+    except CommandError as error:
+        return fail(1, error)
     counts: Counter[str] = Counter()
     others = 0
-    store = open_store(settings.data_dir, settings.database)
-    try:
-        with _reporting(counts) as report:
-            if isinstance(index, ProxyIndex):
-                _seed_all(store, index, args.directory, report)
-            else:
-                others = _import_all(store, index, args, report)
-    finally:
-        store.close()
+    with opened_store(settings) as store, _reporting(counts) as report:
+        if isinstance(index, ProxyIndex):
+            _seed_all(store, index, args.directory, report)
+        else:
+            others = _import_all(store, index, args, report)
     ignored = f", ignored {others} other file(s)" if others else ""
     print(f"imported {counts['imported']}, skipped {counts['skipped']}, failed {counts['failed']}{ignored}")
     return 1 if counts["failed"] else 0
 
 
-def _destination(args: argparse.Namespace, settings: Settings) -> tuple[str, HostedIndex | ProxyIndex | None]:
+def _destination(args: argparse.Namespace, settings: Settings) -> HostedIndex | ProxyIndex:
     name = args.index or settings.default_index
     if not args.directory.exists():
-        return f"{args.directory} does not exist", None
+        raise CommandError(f"{args.directory} does not exist")
     if not 0 < len(args.uploader) <= MAX_UPLOADER:
-        return f"--uploader takes 1 to {MAX_UPLOADER} characters", None
+        raise CommandError(f"--uploader takes 1 to {MAX_UPLOADER} characters")
     if name not in settings.indexes:
-        return f"there is no index named {name!r}", None
+        raise CommandError(f"there is no index named {name!r}")
     config = settings.indexes[name]
     if isinstance(config, ProxyIndex):
         if not is_tree(args.directory):
-            return (
+            raise CommandError(
                 f"{name} is a mirror: it takes a tree written by `rennet export` (DIR/simple/<project>/index.json), "
-                "not loose files; import those into a hosted index",
-                None,
+                "not loose files; import those into a hosted index"
             )
-        return "", config
+        return config
     target = upload_target(settings.indexes, name)
     if target is None:
-        return f"{name} has no hosted index to import into", None
-    return "", target
+        raise CommandError(f"{name} has no hosted index to import into")
+    return target
 
 
 class _Report:
@@ -115,7 +112,7 @@ class _Report:
     def __call__(self, state: str, what: object, message: str) -> None:
         if state in ("imported", "skipped", "failed"):
             self.counts[state] += 1
-        self.console.print(f"{state} {what}{message}", markup=False, soft_wrap=True)
+        say(self.console, f"{state} {what}{message}")
 
     def total(self, count: int) -> None:
         self.progress.update(self.task, total=count)
@@ -126,9 +123,8 @@ class _Report:
 
 @contextmanager
 def _reporting(counts: Counter[str]) -> Iterator[_Report]:
-    console = Console(stderr=True, highlight=False)
-    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+    console = stderr_console()
+    with bar(console, TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         yield _Report(counts, console, progress)
 
 
@@ -199,7 +195,7 @@ def _import_one(
         sha256 = page_file.sha256 if page_file is not None else None
         outcome = import_file(store, index, path, args.uploader, upload_time, sha256)
     except (UploadRejected, OSError) as error:
-        report("failed", path, f": {error.message if isinstance(error, UploadRejected) else error}")
+        report("failed", path, f": {error}")
         return
     if not outcome.created:
         report("skipped", path.name, ": the same file is there already")

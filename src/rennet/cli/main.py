@@ -25,19 +25,12 @@ _FLAG_ENV = {
 }
 
 
-def settings_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags every command shares: where the configuration and the data are."""
-    parser.add_argument("--config", type=Path, help="TOML configuration file (also RENNET_CONFIG)")
-    parser.add_argument("--data-dir", type=Path, help="where rennet keeps its database and files (RENNET_DATA_DIR)")
-    parser.add_argument("--upstream", help="upstream simple index of the 'pypi' proxy index (RENNET_UPSTREAM)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rennet", description="A self-hosted Python package index.")
     parser.add_argument("--version", action="version", version=f"rennet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (serve, accounts, manage, imports, mirror, export, refresh, cleanup, stats):
-        module.register(commands, settings_flags)
+        module.register(commands)
     return parser
 
 

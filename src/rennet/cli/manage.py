@@ -6,16 +6,14 @@ They work while a server runs: every change bumps the page's generation, which e
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
-from typing import Any
 
+from rennet.cli._command import Run, Subcommands, command, fail, run_on_store
 from rennet.config import Settings
 from rennet.domain.files import ProjectStatus
 from rennet.domain.indexes import HostedIndex
 from rennet.service.base import ServiceError
 from rennet.service.manage import Releases, Target, hosted_index
-from rennet.storage.store import open_store
 
 __all__ = ["register"]
 
@@ -25,35 +23,33 @@ _DELETE_NOTE = (
 )
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    yank = commands.add_parser(
+def register(commands: Subcommands) -> None:
+    with command(
+        commands,
         "yank",
+        _yank,
         help="yank a release or a file of a hosted project (PEP 592)",
         description="Installers skip yanked files unless a requirement pins exactly their version (==).",
-    )
-    _target_arguments(yank, "yank every file of the project")
-    yank.add_argument("--reason", help="why, shown by installers")
-    yank.set_defaults(run=_yank)
-    unyank = commands.add_parser("unyank", help="undo a yank")
-    _target_arguments(unyank, "unyank every file of the project")
-    unyank.set_defaults(run=_unyank)
-    delete = commands.add_parser(
-        "delete", help="remove a release or a file from a hosted project", description=_DELETE_NOTE
-    )
-    _target_arguments(delete, "remove the whole project: every file, and its name from the project list")
-    delete.set_defaults(run=_delete)
-    status = commands.add_parser(
+    ) as yank:
+        _target_arguments(yank, "yank every file of the project")
+        yank.add_argument("--reason", help="why, shown by installers")
+    with command(commands, "unyank", _unyank, help="undo a yank") as unyank:
+        _target_arguments(unyank, "unyank every file of the project")
+    with command(
+        commands, "delete", _delete, help="remove a release or a file from a hosted project", description=_DELETE_NOTE
+    ) as delete:
+        _target_arguments(delete, "remove the whole project: every file, and its name from the project list")
+    with command(
+        commands,
         "status",
+        _status,
         help="set the status of a hosted project (PEP 792)",
         description="archived and quarantined projects take no uploads; quarantined ones offer no files at all.",
-    )
-    status.add_argument("index", help="a hosted index")
-    status.add_argument("project")
-    status.add_argument("status", choices=[s.value for s in ProjectStatus])
-    status.add_argument("--reason", help="why, shown with the status")
-    status.set_defaults(run=_status)
-    for parser in (yank, unyank, delete, status):
-        settings_flags(parser)
+    ) as status:
+        status.add_argument("index", help="a hosted index")
+        status.add_argument("project")
+        status.add_argument("status", choices=[s.value for s in ProjectStatus])
+        status.add_argument("--reason", help="why, shown with the status")
 
 
 def _target_arguments(parser: argparse.ArgumentParser, every_help: str) -> None:
@@ -73,56 +69,44 @@ def _target(args: argparse.Namespace) -> Target:
     return Target.named(args.target)
 
 
-def _run(args: argparse.Namespace, settings: Settings, work: Callable[[Releases, HostedIndex], None]) -> int:
-    try:
-        index = hosted_index(settings.indexes, args.index)
-    except ServiceError as error:
-        print(f"rennet: {error.message}", file=sys.stderr)
-        return 1
-    store = open_store(settings.data_dir, settings.database)
-    try:
-        work(Releases(store), index)
-    except ServiceError as error:
-        print(f"rennet: {error.message}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    return 0
+def _on_hosted(work: Callable[[argparse.Namespace, Releases, HostedIndex], None]) -> Run:
+    """A command on a project of the hosted index in args.index: exit status 1, with the reason, when refused."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            index = hosted_index(settings.indexes, args.index)
+        except ServiceError as error:
+            return fail(1, error)
+        return run_on_store(settings, lambda store: work(args, Releases(store), index), (ServiceError,))
+
+    return run
 
 
-def _yank(args: argparse.Namespace, settings: Settings) -> int:
-    def work(releases: Releases, index: HostedIndex) -> None:
-        target = _target(args)
-        _report("yanked", releases.yank(index, args.project, target, args.reason), target, "yanked already")
-
-    return _run(args, settings, work)
+@_on_hosted
+def _yank(args: argparse.Namespace, releases: Releases, index: HostedIndex) -> None:
+    target = _target(args)
+    _report("yanked", releases.yank(index, args.project, target, args.reason), target, "yanked already")
 
 
-def _unyank(args: argparse.Namespace, settings: Settings) -> int:
-    def work(releases: Releases, index: HostedIndex) -> None:
-        target = _target(args)
-        _report("unyanked", releases.unyank(index, args.project, target), target, "not yanked")
-
-    return _run(args, settings, work)
+@_on_hosted
+def _unyank(args: argparse.Namespace, releases: Releases, index: HostedIndex) -> None:
+    target = _target(args)
+    _report("unyanked", releases.unyank(index, args.project, target), target, "not yanked")
 
 
-def _delete(args: argparse.Namespace, settings: Settings) -> int:
-    def work(releases: Releases, index: HostedIndex) -> None:
-        target = _target(args)
-        for filename in releases.delete(index, args.project, target):
-            print(f"deleted {filename}")
-        if target.every:
-            print(f"deleted project {args.project} from {index.name}")
-
-    return _run(args, settings, work)
+@_on_hosted
+def _delete(args: argparse.Namespace, releases: Releases, index: HostedIndex) -> None:
+    target = _target(args)
+    for filename in releases.delete(index, args.project, target):
+        print(f"deleted {filename}")
+    if target.every:
+        print(f"deleted project {args.project} from {index.name}")
 
 
-def _status(args: argparse.Namespace, settings: Settings) -> int:
-    def work(releases: Releases, index: HostedIndex) -> None:
-        changed = releases.set_status(index, args.project, ProjectStatus(args.status), args.reason)
-        print(f"{args.project} in {index.name} is {'now' if changed else 'already'} {args.status}")
-
-    return _run(args, settings, work)
+@_on_hosted
+def _status(args: argparse.Namespace, releases: Releases, index: HostedIndex) -> None:
+    changed = releases.set_status(index, args.project, ProjectStatus(args.status), args.reason)
+    print(f"{args.project} in {index.name} is {'now' if changed else 'already'} {args.status}")
 
 
 def _report(verb: str, filenames: list[str], target: Target, unchanged: str) -> None:

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import os
 import sys
 import sysconfig
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from packaging.tags import platform_tags
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from rennet.cli.runtime import open_registry
+from rennet.cli._command import Subcommands, command, fail, open_registry
+from rennet.cli.reporting import bar, quiet_service_logs, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
 from rennet.domain.mirrorplan import MirrorOptions
@@ -34,61 +31,61 @@ MAX_CONCURRENCY = 64
 MB = 1_000_000
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = commands.add_parser(
+def register(commands: Subcommands) -> None:
+    with command(
+        commands,
         "mirror",
+        _mirror,
         help="prefetch into a proxy index everything needed to install offline",
         description="Fetch the files that requirements, requirements files, pylock.toml or uv.lock files need "
         "on the target environments into a proxy index (or a group's proxies). Files already held are skipped, "
         "so a second run resumes. Every problem is reported per item; the exit status is 1 if any item failed.",
-    )
-    parser.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help='e.g. "requests>=2" flask')
-    parser.add_argument(
-        "-r",
-        "--requirement",
-        dest="files",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a pip requirements file (-r and -c inside count; --hash pins)",
-    )
-    parser.add_argument("--pylock", type=Path, action="append", default=[], metavar="FILE", help="a PEP 751 lock")
-    parser.add_argument("--uv-lock", type=Path, action="append", default=[], metavar="FILE", help="a uv.lock")
-    parser.add_argument("--index", help="a proxy index, or a group with proxy members (default: pypi)")
-    parser.add_argument(
-        "--python-version",
-        action="append",
-        default=[],
-        metavar="X.Y",
-        help="a target Python version, repeatable (default: this interpreter's)",
-    )
-    parser.add_argument(
-        "--platform",
-        action="append",
-        default=[],
-        metavar="TAG",
-        help="a target platform such as manylinux_2_28_x86_64, macosx_14_0_arm64 or win_amd64, "
-        "repeatable (default: this machine's)",
-    )
-    parser.add_argument(
-        "--sdists",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="source distributions: a lock file's, and for requirements where no wheel installs "
-        "on a target (default: yes)",
-    )
-    parser.add_argument("--all-files", action="store_true", help="every file of each chosen version")
-    parser.add_argument(
-        "--no-deps",
-        action="store_true",
-        help="do not follow dependencies of unpinned requirements (lock files and hash-pinned "
-        "requirements are complete and never followed)",
-    )
-    parser.add_argument("--pre", action="store_true", help="allow pre-releases")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel downloads (default 8)")
-    settings_flags(parser)
-    parser.set_defaults(run=_mirror)
+    ) as parser:
+        parser.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help='e.g. "requests>=2" flask')
+        parser.add_argument(
+            "-r",
+            "--requirement",
+            dest="files",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="a pip requirements file (-r and -c inside count; --hash pins)",
+        )
+        parser.add_argument("--pylock", type=Path, action="append", default=[], metavar="FILE", help="a PEP 751 lock")
+        parser.add_argument("--uv-lock", type=Path, action="append", default=[], metavar="FILE", help="a uv.lock")
+        parser.add_argument("--index", help="a proxy index, or a group with proxy members (default: pypi)")
+        parser.add_argument(
+            "--python-version",
+            action="append",
+            default=[],
+            metavar="X.Y",
+            help="a target Python version, repeatable (default: this interpreter's)",
+        )
+        parser.add_argument(
+            "--platform",
+            action="append",
+            default=[],
+            metavar="TAG",
+            help="a target platform such as manylinux_2_28_x86_64, macosx_14_0_arm64 or win_amd64, "
+            "repeatable (default: this machine's)",
+        )
+        parser.add_argument(
+            "--sdists",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="source distributions: a lock file's, and for requirements where no wheel installs "
+            "on a target (default: yes)",
+        )
+        parser.add_argument("--all-files", action="store_true", help="every file of each chosen version")
+        parser.add_argument(
+            "--no-deps",
+            action="store_true",
+            help="do not follow dependencies of unpinned requirements (lock files and hash-pinned "
+            "requirements are complete and never followed)",
+        )
+        parser.add_argument("--pre", action="store_true", help="allow pre-releases")
+        parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel downloads (default 8)")
 
 
 def _mirror(args: argparse.Namespace, settings: Settings) -> int:
@@ -96,24 +93,18 @@ def _mirror(args: argparse.Namespace, settings: Settings) -> int:
         targets = _targets(args)
         index = _index(args, settings)
     except (InvalidTarget, ValueError) as error:
-        print(f"rennet mirror: {error}", file=sys.stderr)
-        return 2
+        return fail(2, error, "mirror")
     if not (args.requirements or args.files or args.pylock or args.uv_lock):
-        print(
-            "rennet mirror: nothing to mirror: name requirements, -r FILE, --pylock FILE or --uv-lock FILE",
-            file=sys.stderr,
-        )
-        return 2
-    console = Console(stderr=True, highlight=False)
+        return fail(2, "nothing to mirror: name requirements, -r FILE, --pylock FILE or --uv-lock FILE", "mirror")
+    console = stderr_console()
     read = _read(args, targets, console)
     options = MirrorOptions(targets, args.sdists, args.all_files, args.pre or read.prereleases, not args.no_deps)
     try:
-        with _quiet_service_logs():
+        with quiet_service_logs():
             report = asyncio.run(_run(settings, index, options, args.concurrency, read, console))
     except KeyboardInterrupt:
         # Partial downloads are dropped, finished ones are kept: the next run carries on from there.
-        print("rennet mirror: interrupted; run it again to resume", file=sys.stderr)
-        return 130
+        return fail(130, "interrupted; run it again to resume", "mirror")
     report.problems[:0] = read.problems
     print(_summary(report))
     return 0 if report.ok else 1
@@ -131,9 +122,9 @@ def _read(args: argparse.Namespace, targets: tuple[Target, ...], console: Consol
         environ=os.environ,
     )
     for note in read.notes:
-        console.print(f"note: {note}", markup=False, soft_wrap=True)
+        say(console, f"note: {note}")
     for problem in read.problems:
-        console.print(f"error: {problem}", markup=False, soft_wrap=True)
+        say(console, f"error: {problem}")
     return read
 
 
@@ -183,8 +174,8 @@ async def _run(
         DownloadColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        display = _Display(bar, bar.add_task("mirror", total=None, done=0, files=0), console)
+    with bar(console, *columns) as progress:
+        display = _Display(progress, progress.add_task("mirror", total=None, done=0, files=0), console)
         async with open_registry(settings) as registry:
             mirror = Mirror(registry.indexes[index], options, concurrency, display)
             return await mirror.run(read.inputs)
@@ -218,7 +209,7 @@ class _Display:
         self._print(f"note: {message}")
 
     def _print(self, line: str) -> None:
-        self._console.print(line, markup=False, soft_wrap=True)
+        say(self._console, line)
 
 
 def _summary(report: MirrorReport) -> str:
@@ -232,15 +223,3 @@ def _summary(report: MirrorReport) -> str:
     if report.problems:
         line += f"; {len(report.problems)} item(s) could not be mirrored"
     return line
-
-
-@contextlib.contextmanager
-def _quiet_service_logs() -> Iterator[None]:
-    """Every failure the services log is reported per item already: their log lines would only repeat it."""
-    logger = logging.getLogger("rennet")
-    saved = logger.propagate, logger.handlers[:]
-    logger.propagate, logger.handlers = False, [logging.NullHandler()]
-    try:
-        yield
-    finally:
-        logger.propagate, logger.handlers = saved

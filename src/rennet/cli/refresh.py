@@ -7,23 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-from rennet.cli.reporting import (
-    CommandError,
-    bar,
-    name_list,
-    quiet_service_logs,
-    stderr_console,
-    storing_index,
-)
-from rennet.cli.runtime import open_registry
+from rennet.cli._command import CommandError, Subcommands, command, fail, open_registry, storing_index
+from rennet.cli.reporting import bar, name_list, quiet_service_logs, say, stderr_console
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.indexes import ProxyIndex
 from rennet.service.proxy import ProxyService
@@ -34,28 +24,28 @@ __all__ = ["register"]
 MAX_CONCURRENCY = 64
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = commands.add_parser(
+def register(commands: Subcommands) -> None:
+    with command(
+        commands,
         "refresh",
+        _refresh,
         help="re-fetch cached pages of proxy indexes from their upstreams",
         description="Ask the upstream again, with conditional requests, about every cached page that it last "
         "confirmed longer ago than --older-than, and summarize what changed: new files, yanked and unyanked "
         "files, files gone upstream. Files gone upstream are kept (and listed while held) unless --prune. "
         "A running server serves the changes at once. Exits with 1 if any page failed; run it again to retry.",
-    )
-    parser.add_argument("--index", help="one proxy index (default: every proxy index)")
-    parser.add_argument(
-        "--older-than",
-        default="24h",
-        metavar="DURATION",
-        help="only pages last confirmed upstream longer ago than this (default 24h; 0s for every page)",
-    )
-    parser.add_argument(
-        "--prune", action="store_true", help="remove the files no longer listed upstream (their bytes go at gc)"
-    )
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="pages at once (default 8)")
-    settings_flags(parser)
-    parser.set_defaults(run=_refresh)
+    ) as parser:
+        parser.add_argument("--index", help="one proxy index (default: every proxy index)")
+        parser.add_argument(
+            "--older-than",
+            default="24h",
+            metavar="DURATION",
+            help="only pages last confirmed upstream longer ago than this (default 24h; 0s for every page)",
+        )
+        parser.add_argument(
+            "--prune", action="store_true", help="remove the files no longer listed upstream (their bytes go at gc)"
+        )
+        parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="pages at once (default 8)")
 
 
 def _refresh(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,8 +57,7 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
         if settings.offline:
             raise CommandError("rennet is configured offline (RENNET_OFFLINE): refreshing needs the upstream")
     except (CommandError, InvalidConfig) as error:
-        print(f"rennet refresh: {error}", file=sys.stderr)
-        return 2
+        return fail(2, error, "refresh")
     console = stderr_console()
     with quiet_service_logs():
         report = asyncio.run(_run(settings, indexes, time.time() - older_than, args, console))
@@ -98,8 +87,7 @@ async def _run(
             def done(outcome: PageOutcome) -> None:
                 progress.advance(task)
                 if outcome.state == "failed":
-                    line = f"failed {outcome.index}/{outcome.project}: {outcome.error}"
-                    console.print(line, markup=False, soft_wrap=True)
+                    say(console, f"failed {outcome.index}/{outcome.project}: {outcome.error}")
 
             outcomes = await refresh_pages(proxies, pages, args.concurrency, done)
         report = RefreshReport(outcomes)

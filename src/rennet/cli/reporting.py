@@ -1,27 +1,26 @@
-"""What the maintenance commands (refresh, gc, verify, stats) share: progress bars, quiet logs, readable numbers."""
+"""What the commands' output shares: lines on stderr, progress bars, quiet logs, readable numbers."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 
-from rennet.domain.indexes import GroupIndex, IndexConfig
-
-__all__ = ["CommandError", "bar", "human_bytes", "name_list", "quiet_service_logs", "stderr_console", "storing_index"]
+__all__ = ["bar", "human_bytes", "name_list", "quiet_service_logs", "say", "stderr_console"]
 
 MAX_NAMES = 20  # names listed in a summary before "and N more"
 
 
-class CommandError(Exception):
-    """Bad input: the command says why and exits with 2."""
-
-
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+def say(console: Console, line: str) -> None:
+    """A line about one item, as it is: no markup, and no wrapping that would break a long path in a log."""
+    console.print(line, markup=False, soft_wrap=True)
 
 
 def bar(console: Console, *columns: ProgressColumn | str) -> Progress:
@@ -53,14 +52,3 @@ def human_bytes(count: float) -> str:
 def name_list(names: Sequence[str], limit: int = MAX_NAMES) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def storing_index(indexes: Mapping[str, IndexConfig], name: str) -> IndexConfig:
-    """A proxy or hosted index by name (groups store nothing of their own)."""
-    config = indexes.get(name)
-    if config is None:
-        known = ", ".join(sorted(indexes))
-        raise CommandError(f"there is no index named {name[:64]!r} (configured: {known})")
-    if isinstance(config, GroupIndex):
-        raise CommandError(f"{name} is a group; name one of its members: {', '.join(config.members)}")
-    return config

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import resource
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from granian.constants import Interfaces
 from granian.server import Server
 
+from rennet.cli._command import Subcommands, command, fail
 from rennet.config import Settings
 from rennet.service.registry import prepare_data_dir
 from rennet.web.app import configure_logging
@@ -20,16 +18,18 @@ from rennet.web.app import configure_logging
 __all__ = ["register", "serve"]
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = commands.add_parser("serve", help="run the server")
-    settings_flags(parser)
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; RENNET_HOST)")
-    parser.add_argument("--port", type=int, help="port to listen on (default 4040; RENNET_PORT)")
-    parser.add_argument("--workers", type=int, help="worker processes (default 1; RENNET_WORKERS)")
-    parser.add_argument("--offline", action="store_true", help="serve only what is cached; never contact upstreams")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="(RENNET_LOG_LEVEL)")
-    parser.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
-    parser.set_defaults(run=lambda args, settings: serve(settings))
+def register(commands: Subcommands) -> None:
+    with command(
+        commands, "serve", lambda args, settings: serve(settings), settings_first=True, help="run the server"
+    ) as parser:
+        parser.add_argument("--host", help="address to listen on (default 127.0.0.1; RENNET_HOST)")
+        parser.add_argument("--port", type=int, help="port to listen on (default 4040; RENNET_PORT)")
+        parser.add_argument("--workers", type=int, help="worker processes (default 1; RENNET_WORKERS)")
+        parser.add_argument(
+            "--offline", action="store_true", help="serve only what is cached; never contact upstreams"
+        )
+        parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="(RENNET_LOG_LEVEL)")
+        parser.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
 
 
 def serve(settings: Settings) -> int:
@@ -38,8 +38,7 @@ def serve(settings: Settings) -> int:
     try:
         prepare_data_dir(settings)
     except OSError as error:
-        print(f"rennet: cannot use data directory {settings.data_dir}: {error}", file=sys.stderr)
-        return 2
+        return fail(2, f"cannot use data directory {settings.data_dir}: {error}")
     print(
         f"rennet: serving http://{settings.host}:{settings.port}/simple/ from {settings.data_dir}"
         + (" (offline)" if settings.offline else ""),

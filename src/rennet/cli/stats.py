@@ -4,38 +4,34 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from rennet.cli._command import Subcommands, command, opened_store
 from rennet.cli.reporting import human_bytes
 from rennet.config import Settings
 from rennet.service.registry import counters_path
 from rennet.service.stats import gather_stats
-from rennet.storage.store import open_store
 
 __all__ = ["register"]
 
 
-def register(commands: Any, settings_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = commands.add_parser(
+def register(commands: Subcommands) -> None:
+    with command(
+        commands,
         "stats",
+        _stats,
         help="projects, files and bytes per index; cache hit rates since the server started",
         description="A hit is a page or file answered from rennet's cache without asking the upstream; the "
         "rates count the requests of the server running on this data directory (or that ran last) since it "
         "started. The oldest page is the one its upstream confirmed least recently (`rennet refresh`).",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    settings_flags(parser)
-    parser.set_defaults(run=_stats)
+    ) as parser:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    store = open_store(settings.data_dir, settings.database)
-    try:
+    with opened_store(settings) as store:
         stats = gather_stats(store, settings.indexes, counters_path(settings))
-    finally:
-        store.close()
     print(json.dumps(stats, indent=2, sort_keys=True) if args.json else _table(stats))
     return 0
 

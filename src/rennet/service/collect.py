@@ -9,7 +9,6 @@ Safe while servers and tools run on the same data directory:
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -18,13 +17,13 @@ from pathlib import Path
 
 from rennet.domain.indexes import IndexConfig, ProxyIndex
 from rennet.service.base import Storage
+from rennet.service.downloads import lock_held
 from rennet.service.eviction import Eviction, evict, remove_blob
 from rennet.storage.blobs import is_sha256
 from rennet.storage.upkeep import Upkeep
 
-__all__ = ["DEFAULT_GRACE", "Collection", "collect_garbage"]
+__all__ = ["Collection", "collect_garbage"]
 
-DEFAULT_GRACE = 3600.0
 _BATCH = 500
 
 
@@ -126,7 +125,7 @@ def _stale_temporaries(temp: Path, cutoff: float, report: Collection) -> None:
             status = path.stat()
         except FileNotFoundError:
             continue
-        if status.st_mtime > cutoff or _download_running(path):
+        if status.st_mtime > cutoff or lock_held(path.with_suffix(".lock")):
             continue
         if not report.dry_run:
             try:
@@ -138,19 +137,3 @@ def _stale_temporaries(temp: Path, cutoff: float, report: Collection) -> None:
                 continue
         report.temp_files += 1
         report.temp_bytes += status.st_size
-
-
-def _download_running(part: Path) -> bool:
-    """Whether a process holds the lock of the download writing this file (service/downloads.py)."""
-    lock = part.with_suffix(".lock")
-    try:
-        fd = os.open(lock, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

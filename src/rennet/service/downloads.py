@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rennet.storage.blobs import BlobWriter, LocalBlobStore
 
-__all__ = ["HOLDBACK", "Download", "DownloadFailed", "Downloads", "Fetch", "TryAgain"]
+__all__ = ["HOLDBACK", "Download", "DownloadFailed", "Downloads", "Fetch", "TryAgain", "lock_held"]
 
 log = logging.getLogger("rennet.downloads")
 
@@ -87,7 +87,9 @@ class Download:
         try:
             while True:
                 verified = self.done and self.error is None
-                ready = self.written if verified else self.written - HOLDBACK
+                # Until verified, the last bytes *of the file* wait, also when the upstream sends more.
+                end = self.written if self.expected_size is None else min(self.written, self.expected_size)
+                ready = self.written if verified else end - HOLDBACK
                 if position < ready:
                     data = os.pread(fd, min(chunk, ready - position), position)
                     if not data:
@@ -119,7 +121,7 @@ class RemoteDownload(Download):
     async def _progress(self, fd: int) -> None:
         await asyncio.sleep(_POLL)
         self.written = os.fstat(fd).st_size
-        if not _lock_held(self._lock_path):
+        if not lock_held(self._lock_path):
             sha256 = await self._outcome()
             self.written = os.fstat(fd).st_size  # a rename keeps the inode we read from
             # The file may be held thanks to a later download, after the one we tailed failed: only the very
@@ -149,16 +151,13 @@ class Downloads:
         part, lock_path = self.work_dir / f"{digest}.part", self.work_dir / f"{digest}.lock"
         download = self._active.get(key)
         if download is not None:
-            try:
-                return download, os.open(part, os.O_RDONLY)
-            except FileNotFoundError:
-                raise TryAgain() from None  # committed a moment ago, or not started yet
+            return download, _open_when_present(part)
         lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock_fd)
-            return RemoteDownload(lock_path, outcome, self.blobs), _open_when_present(part, lock_path)
+            return RemoteDownload(lock_path, outcome, self.blobs), _open_when_present(part)
         download = Download(expected_size)
         self._active[key] = download  # joiners meanwhile find no .part yet and try again
         try:
@@ -198,11 +197,11 @@ class Downloads:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _open_when_present(part: Path, lock_path: Path) -> int:
+def _open_when_present(part: Path) -> int:
     try:
         return os.open(part, os.O_RDONLY)
     except FileNotFoundError:
-        # Either the other worker has just finished (and renamed the file) or has not created it yet.
+        # The download has just finished (and renamed the file), or has not created it yet.
         raise TryAgain() from None
 
 
@@ -216,7 +215,8 @@ def _same_file(fd: int, path: Path | None) -> bool:
     return (held.st_dev, held.st_ino) == (found.st_dev, found.st_ino)
 
 
-def _lock_held(lock_path: Path) -> bool:
+def lock_held(lock_path: Path) -> bool:
+    """Whether a process holds this download lock: the download is still running (also asked by `rennet gc`)."""
     try:
         fd = os.open(lock_path, os.O_RDWR)
     except FileNotFoundError:

@@ -102,7 +102,9 @@ def _plan_project(registry: Registry, page: ProjectPage) -> ProjectPlan:
         if record.metadata_sha256 and (held := blobs.local_path(record.metadata_sha256)) is not None:
             metadata = (held, record.metadata_sha256)
         candidates.append(Candidate(file, blob, record.blob_sha256, metadata))
-    return ProjectPlan(page, tuple(candidates), len(page.listed_files) - len(candidates))
+    # Offline pages list only held files; count what the index would list online but cannot be copied.
+    unheld = sum(catalog.unheld_count(index, page.name) for index in {file.index for file in page.files})
+    return ProjectPlan(page, tuple(candidates), len(page.listed_files) - len(candidates) + unheld)
 
 
 Report = Callable[[Candidate, str, str], None]  # (file, "written" | "present" | "failed", message)

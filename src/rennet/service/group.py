@@ -33,10 +33,9 @@ class GroupService:
 
     async def project_page(self, project: str) -> CachedPage:
         key = (self.name, project)
+        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
+            return fresh
         cached = self.shared.pages.get(key)
-        if cached is not None and time.time() < cached.fresh_until and cached.valid(self.shared.generations):
-            cached.state = "hit"
-            return cached
         return await self._flights.run(project, lambda: self._combine(project, cached))
 
     async def _combine(self, project: str, cached: CachedPage | None) -> CachedPage:

@@ -26,10 +26,9 @@ class HostedService:
 
     async def project_page(self, project: str) -> CachedPage:
         key = (self.name, project)
+        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
+            return fresh
         cached = self.shared.pages.get(key)
-        if cached is not None and cached.valid(self.shared.generations):
-            cached.state = "hit"
-            return cached
         dependency = self.shared.dependency(self.name, project)
         record = await self.shared.db(self.shared.catalog.project, self.name, project)
         if record is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -131,6 +132,14 @@ class PageCache:
         if page is not None:
             self._pages.move_to_end(key)
         return page
+
+    def hit(self, key: Hashable, generations: Generations) -> CachedPage | None:
+        """The cached page if it is still fresh and nothing it depends on changed: the whole hot path."""
+        page = self.get(key)
+        if page is not None and time.time() < page.fresh_until and page.valid(generations):
+            page.state = "hit"
+            return page
+        return None
 
     def put(self, key: Hashable, page: CachedPage) -> None:
         self.discard(key)

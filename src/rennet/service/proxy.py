@@ -15,6 +15,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 from rennet.domain.changes import PageChanges
+from rennet.domain.files import ProjectPage
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
 from rennet.service.archives import NoMetadata, read_wheel_metadata
@@ -41,6 +42,7 @@ __all__ = ["ProxyService", "metadata_url"]
 
 log = logging.getLogger("rennet.proxy")
 
+MAX_UNANNOUNCED_SIZE = 64 << 30  # a file whose size nobody stated
 MAX_METADATA_FETCH = 16 << 20
 
 
@@ -75,10 +77,9 @@ class ProxyService:
 
     async def project_page(self, project: str) -> CachedPage:
         key = (self.name, project)
+        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
+            return fresh
         cached = self.shared.pages.get(key)
-        if cached is not None and time.time() < cached.fresh_until and cached.valid(self.shared.generations):
-            cached.state = "hit"
-            return cached
         result = await self._flights.run(("page", project), lambda: self._load_page(project, cached))
         assert isinstance(result, CachedPage)
         return result
@@ -127,6 +128,8 @@ class ProxyService:
             validators = UpstreamValidators(record.upstream_etag, record.upstream_last_modified)
         fetched = await self.client.fetch_page(self.client.project_url(project), validators)
         now = time.time()
+        if fetched.status == "missing" and (kept := await self._keep_held(project, record, now)) is not None:
+            return kept
         if fetched.status == "missing":
             await self.shared.db(catalog.store_missing, self.name, project, now)
             if record is not None and not record.missing:
@@ -164,6 +167,18 @@ class ProxyService:
             dependency = self.shared.dependency(self.name, project)
         return await self._remember(project, stored, dependency, cached, "miss")
 
+    async def _keep_held(self, project: str, record: ProjectRecord | None, now: float) -> CachedPage | None:
+        """The upstream dropped a project we hold files of: they stay listed, marked gone (as pep381client)."""
+        catalog = self.shared.catalog
+        if record is None or record.missing or not await self.shared.db(catalog.held_count, self.name, project):
+            return None
+        empty = ProjectPage(NormalizedName(project), ())
+        stored, _ = await self.shared.db(
+            catalog.store_upstream_page, self.name, record.display_name, empty, UpstreamValidators(), now
+        )
+        self.shared.changed(self.name, project)
+        return await self._remember(project, stored, self.shared.dependency(self.name, project), None, "refresh")
+
     async def _remember(
         self,
         project: str,
@@ -182,7 +197,9 @@ class ProxyService:
         if cached is not None and cached.page is not None and cached.version == record.serial:
             page = cached.page
         else:
-            page = await self.shared.db(self.shared.catalog.page, record)
+            # Offline, a listed file that is not here would be chosen by installers and then fail to download.
+            offline = self.shared.offline
+            page = await self.shared.db(lambda: self.shared.catalog.page(record, held_only=offline))
         fresh = CachedPage(page, (dependency,), fresh_until, record.serial, state)
         if cached is not None and cached.version == record.serial:
             fresh.adopt(cached)
@@ -203,15 +220,17 @@ class ProxyService:
     # -- files ---------------------------------------------------------------------------------------------------
 
     async def _file_record(self, project: str, filename: str) -> FileRecord:
-        catalog = self.shared.catalog
-        record = await self.shared.db(catalog.file, self.name, project, filename)
+        """The file, if the page lists it now: a quarantined project's files stay unreachable (PEP 792).
+
+        A client may ask for a file before (or long after) reading the page, so the page is consulted (and
+        refreshed if stale) first; on the hot path a held file never gets here."""
+        page = await self.project_page(project)
+        record = None
+        if page.index_of(filename) is not None:
+            record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
         if record is None:
-            # A client may ask for a file before (or long after) reading the page: consult the page once.
-            page = await self.project_page(project)
-            if page.page is not None:
-                record = await self.shared.db(catalog.file, self.name, project, filename)
-        if record is None:
-            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
+            offline = " (rennet is offline and does not hold it)" if self.shared.offline else ""
+            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}{offline}")
         return record
 
     async def open_file(self, project: str, filename: str) -> FileAnswer:
@@ -262,10 +281,15 @@ class ProxyService:
                 raise UpstreamError(
                     f"{record.filename}: the upstream sends {stream.content_length} bytes, the index says {declared}"
                 )
-            download.announce(declared if declared is not None else stream.content_length)
+            expected = declared if declared is not None else stream.content_length
+            download.announce(expected)
+            limit = expected if expected is not None else MAX_UNANNOUNCED_SIZE
             async for chunk in stream.chunks():
                 writer.write(chunk)
                 download.advance(writer.size)
+                if writer.size > limit:
+                    # An upstream that sends more than it announced (or never stops) must not fill the disk.
+                    raise UpstreamError(f"{record.filename}: the upstream sent more than {limit} bytes")
         if download.expected_size is not None and writer.size != download.expected_size:
             raise UpstreamError(f"{record.filename}: transfer broke off after {writer.size} bytes")
         try:

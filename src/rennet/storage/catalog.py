@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import Connection, Engine, Row, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -129,10 +129,11 @@ class Catalog:
             ).first()
         return _project_record(row) if row else None
 
-    def page(self, project: ProjectRecord, *, as_stated: bool = False) -> ProjectPage:
+    def page(self, project: ProjectRecord, *, as_stated: bool = False, held_only: bool = False) -> ProjectPage:
         """The project's page as the catalog holds it. Files gone upstream are listed only while cached, and so
         are files with no upstream URL (seeded from an exported tree): until their bytes are recorded, nothing could
-        serve them. `as_stated`: the files the upstream lists now, as it stated them (to add to its page)."""
+        serve them. `as_stated`: the files the upstream lists now, as it stated them (to add to its page).
+        `held_only`: only files whose bytes are here (what an offline server can deliver)."""
         with self.engine.connect() as conn:
             file_rows = conn.execute(select(files).where(files.c.project_id == project.id).order_by(files.c.id)).all()
             version_rows = (
@@ -144,7 +145,7 @@ class Catalog:
             listed = tuple(
                 _dist_file(row, project.index_name)
                 for row in file_rows
-                if row.blob_sha256 or (not row.gone and row.source_url is not None)
+                if row.blob_sha256 or (not held_only and not row.gone and row.source_url is not None)
             )
         return ProjectPage(
             name=project.name,  # type: ignore[arg-type]
@@ -153,6 +154,24 @@ class Catalog:
             status=project.status,
             status_reason=project.status_reason,
         )
+
+    def unheld_count(self, index_name: str, project: str) -> int:
+        """How many files the index lists (online) whose bytes are not here."""
+        unheld = (files.c.blob_sha256.is_(None), files.c.gone.is_(False), files.c.source_url.is_not(None))
+        return self._count_files(index_name, project, *unheld)
+
+    def held_count(self, index_name: str, project: str) -> int:
+        """How many of the project's files have their bytes here."""
+        return self._count_files(index_name, project, files.c.blob_sha256.is_not(None))
+
+    def _count_files(self, index_name: str, project: str, *conditions: Any) -> int:
+        query = (
+            select(func.count())
+            .select_from(files.join(projects, files.c.project_id == projects.c.id))
+            .where(projects.c.index_name == index_name, projects.c.name == project, *conditions)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def project_names(self, index_name: str) -> list[str]:
         """Display names of the projects an index holds (not those the upstream said it lacks)."""

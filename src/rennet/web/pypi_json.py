@@ -9,30 +9,23 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rennet.domain.names import InvalidName, check_project_name
 from rennet.service.base import ServiceError
 from rennet.service.pypi_json import json_answer
-from rennet.web.context import note_cache, open_index
+from rennet.web.context import note_cache
 from rennet.web.responses import error_response, etag_matches, prefer_json_errors
-from rennet.web.simple import redirect
+from rennet.web.simple import open_project
 
 __all__ = ["project_json"]
 
 
 async def project_json(request: Request) -> Response:
     prefer_json_errors(request)
-    index_name = request.path_params.get("index")
-    raw, version = request.path_params["project"], request.path_params.get("version")
-    try:
-        project = check_project_name(raw)
-    except InvalidName as error:
-        return error_response(request, 400, str(error))
-    index = await open_index(request, index_name)
-    if isinstance(index, Response):
-        return index
-    if raw != project:
-        release = f"{version}/" if version is not None else ""
-        return redirect(request, f"{index_name + '/' if index_name else ''}pypi/{project}/{release}json")
+    version = request.path_params.get("version")
+    release = f"{version}/" if version is not None else ""
+    opened = await open_project(request, lambda project: f"pypi/{project}/{release}json")
+    if isinstance(opened, Response):
+        return opened
+    index, project = opened
     try:
         answer = await json_answer(index, project, version, str(request.base_url))
     except ServiceError as error:

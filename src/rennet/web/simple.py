@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from functools import cache, lru_cache
 from typing import cast
 from urllib.parse import quote
@@ -20,7 +20,7 @@ from rennet.service.pagecache import CachedPage
 from rennet.web.context import count_request, note_cache, open_index
 from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches
 
-__all__ = ["project_list", "project_page", "redirect", "redirect_to_slash"]
+__all__ = ["open_project", "project_list", "project_page", "redirect", "redirect_to_slash"]
 
 _PREFIX = {True: "../../../", False: "../../"}  # from a project page back to the server root
 
@@ -76,7 +76,12 @@ def _holds_uploads(service: Hashable) -> bool:
     return index.kind is IndexKind.GROUP and any(m.kind is IndexKind.HOSTED for m in getattr(index, "members", ()))
 
 
-async def project_page(request: Request) -> Response | BytesResponse:
+async def open_project(
+    request: Request, canonical: Callable[[str], str], elsewhere: bool = False
+) -> tuple[IndexService, str] | Response:
+    """The index named in the URL and the normalized name of the project asked for, or the response instead: a 400
+    for a bad name, the index's refusal, or a 301 to `canonical(project)` below the index when the URL spells the
+    name otherwise (or when `elsewhere` says the URL is not the canonical one for another reason)."""
     index_name = request.path_params.get("index")
     raw = request.path_params["project"]
     try:
@@ -86,8 +91,17 @@ async def project_page(request: Request) -> Response | BytesResponse:
     index = await open_index(request, index_name)
     if isinstance(index, Response):
         return index
-    if raw != project or not request.scope["path"].endswith("/"):
-        return redirect(request, f"{index_name + '/' if index_name else ''}simple/{project}/")
+    if raw != project or elsewhere:
+        return redirect(request, f"{index_name + '/' if index_name else ''}{canonical(project)}")
+    return index, project
+
+
+async def project_page(request: Request) -> Response | BytesResponse:
+    no_slash = not request.scope["path"].endswith("/")
+    opened = await open_project(request, lambda project: f"simple/{project}/", no_slash)
+    if isinstance(opened, Response):
+        return opened
+    index, project = opened
     try:
         page = await index.project_page(project)
     except ServiceError as error:
@@ -99,7 +113,8 @@ async def project_page(request: Request) -> Response | BytesResponse:
     if page.page is None:
         return error_response(request, 404, page.message or f"no project named {project!r}")
     representation = _representation(request)
-    rendered = page.render(representation.format, _PREFIX[index_name is not None], _wants_gzip(request))
+    below_index = request.path_params.get("index") is not None
+    rendered = page.render(representation.format, _PREFIX[below_index], _wants_gzip(request))
     headers = [
         (b"content-type", representation.content_type.encode()),
         (b"etag", rendered.etag.encode()),

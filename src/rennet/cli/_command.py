@@ -1,0 +1,107 @@
+"""What every command shares: how it is registered, how it reaches the data directory, how it refuses bad input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+from rennet.config import Settings
+from rennet.domain.indexes import GroupIndex, IndexConfig
+from rennet.service.registry import Registry
+from rennet.storage.store import Store, open_store
+
+__all__ = [
+    "CommandError",
+    "Run",
+    "Subcommands",
+    "command",
+    "fail",
+    "open_registry",
+    "opened_store",
+    "run_on_store",
+    "storing_index",
+]
+
+Subcommands = Any  # what ArgumentParser.add_subparsers returns (argparse's class for it is private)
+Run = Callable[[argparse.Namespace, Settings], int]
+
+
+class CommandError(Exception):
+    """Bad input: the command says why and exits."""
+
+
+@contextmanager
+def command(
+    commands: Subcommands, name: str, run: Run, *, settings_first: bool = False, **options: Any
+) -> Iterator[argparse.ArgumentParser]:
+    """A command running `run`: the block adds its own arguments, followed by the settings flags (which come first
+    only with `settings_first`, as for `serve`), so that its --help lists what is particular to it first."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, **options)
+    if settings_first:
+        _settings_flags(parser)
+    yield parser
+    if not settings_first:
+        _settings_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every command shares: where the configuration and the data are."""
+    parser.add_argument("--config", type=Path, help="TOML configuration file (also RENNET_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, help="where rennet keeps its database and files (RENNET_DATA_DIR)")
+    parser.add_argument("--upstream", help="upstream simple index of the 'pypi' proxy index (RENNET_UPSTREAM)")
+
+
+def fail(status: int, message: object, command: str | None = None) -> int:
+    """Say on stderr why the command stops (`rennet: ...`, or `rennet <command>: ...`); returns the exit status."""
+    print(f"rennet {command}: {message}" if command else f"rennet: {message}", file=sys.stderr)
+    return status
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[Store]:
+    """The data directory's database and files, for the commands that work on them directly."""
+    store = open_store(settings.data_dir, settings.database)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def run_on_store(settings: Settings, work: Callable[[Store], None], refusals: tuple[type[Exception], ...]) -> int:
+    """Exit status 0 once `work` is done, or 1 with the reason when it raises one of `refusals`."""
+    with opened_store(settings) as store:
+        try:
+            work(store)
+        except refusals as error:
+            return fail(1, error)
+    return 0
+
+
+@asynccontextmanager
+async def open_registry(settings: Settings) -> AsyncIterator[Registry]:
+    """The index services, for the commands that fetch, refresh or read through them (mirror, refresh, export).
+
+    They are the server's own: the same catalog, blob store, single-flight downloads and generation counters, so
+    a running server sees what a command changes at once.
+    """
+    registry = Registry(settings)
+    try:
+        yield registry
+    finally:
+        await registry.close()
+
+
+def storing_index(indexes: Mapping[str, IndexConfig], name: str) -> IndexConfig:
+    """A proxy or hosted index by name (groups store nothing of their own)."""
+    config = indexes.get(name)
+    if config is None:
+        known = ", ".join(sorted(indexes))
+        raise CommandError(f"there is no index named {name[:64]!r} (configured: {known})")
+    if isinstance(config, GroupIndex):
+        raise CommandError(f"{name} is a group; name one of its members: {', '.join(config.members)}")
+    return config
