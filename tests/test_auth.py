@@ -7,6 +7,7 @@ at once in the running server. Secrets never reach the log.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from tests.support.upstream import FakeUpstream
 PASSWORDS = {
     "alice": "alice-Secret-0001",  # uploads to local, team and other
     "bob": "bob-Secret-0002",  # reads team
-    "carol": "carol-Secret-0003",  # just a user: reads what "*" may read
+    "carol": "carol-Secret-0003",  # just a user: reads no private index
     "root": "root-Secret-0004",  # admin
 }
 CONFIG = """
@@ -39,15 +40,16 @@ upload = ["alice"]
 [index.team]
 type = "hosted"
 private = true
-read = ["bob"]
+read = ["bob", "dave"]
 upload = ["alice"]
 
-# The default group contains a private index, so it must be private itself; every user may read it.
+# The default group contains a private index, so it must be private itself, and readable only by those who may
+# read team (alice may: she uploads there).
 [index.default]
 type = "group"
 members = ["team", "local", "pypi"]
 private = true
-read = ["*"]
+read = ["alice", "bob", "dave"]
 """
 KEYRING_OFF = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
 
@@ -108,8 +110,10 @@ def test_private_reads_need_credentials(server: RennetServer) -> None:
     # carol is a user, but not a reader of team: refused, without a challenge (her credentials are fine).
     refused = get(server, "/team/simple/perm-team/", auth=creds("carol"))
     assert refused.status_code == 403 and "carol" in refused.text
-    # Through the default group every user may read (read = ["*"]), team's files included.
-    assert get(server, "/simple/perm-team/", auth=creds("carol")).status_code == 200
+    # Nor can she read team's files through the default group.
+    for path in private_paths[3:]:
+        refused = get(server, path, auth=creds("carol"))
+        assert refused.status_code == 403 and "carol" in refused.text, path
     # The public index needs nothing.
     assert get(server, "/local/simple/").status_code == 200
 
@@ -117,6 +121,33 @@ def test_private_reads_need_credentials(server: RennetServer) -> None:
     assert get(server, "/team/simple/perm-team/", auth=("__token__", read_token)).status_code == 200
     local_only = create_token(server, "bob", index="local", scope="read")
     assert get(server, "/team/simple/perm-team/", auth=("__token__", local_only)).status_code == 403
+
+
+def test_files_of_private_indexes_are_not_for_shared_caches(server: RennetServer, upstream: FakeUpstream) -> None:
+    """A proxy or CDN between rennet and its users must not keep a file someone had to log in for."""
+    secret, mirrored = make_wheel("perm-cached", "1.0"), make_wheel("perm-mirrored", "1.0")
+    upstream.add(mirrored)
+    with elsewhere() as client:
+        assert post_upload(f"{server.url}/team/", secret, auth=creds("alice"), client=client).status_code == 200
+        assert post_upload(f"{server.url}/local/", secret, auth=creds("alice"), client=client).status_code == 200
+    public = "public, max-age=31536000, immutable"
+    private = "private, max-age=31536000, immutable"
+    expected = {
+        f"/team/files/perm-cached/{secret.filename}": private,
+        f"/team/files/perm-cached/{secret.filename}.metadata": private,
+        f"/local/files/perm-cached/{secret.filename}": public,
+        f"/local/files/perm-cached/{secret.filename}.metadata": public,
+        # The private group serves public members' files to logged-in users only: private too, whether the
+        # file is streamed while it is fetched (the first time) or sent from the cache.
+        f"/default/files/perm-mirrored/{mirrored.filename}": private,
+        f"/pypi/files/perm-mirrored/{mirrored.filename}": public,
+    }
+    for _ in range(2):
+        for path, cache_control in expected.items():
+            response = get(server, path, auth=creds("bob"))
+            assert response.status_code == 200, (path, response.text)
+            assert response.headers["cache-control"] == cache_control, path
+    assert upstream.count(f"/files/{mirrored.filename}") == 1, "the first answer was the streamed one"
 
 
 def test_uploads_need_upload_rights(server: RennetServer) -> None:
@@ -271,6 +302,34 @@ def test_failed_logins_are_rate_limited_per_address(tmp_path: Path) -> None:
         server.stop()
 
 
+async def _concurrent_gets(url: str, logins: list[tuple[str, str]], address: str) -> list[int]:
+    """GET url once per login, all at once, each on a connection of its own from `address`."""
+
+    async def one(login: tuple[str, str]) -> int:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        async with httpx.AsyncClient(transport=transport, timeout=120) as client:
+            return (await client.get(url, auth=login)).status_code
+
+    return list(await asyncio.gather(*(one(login) for login in logins)))
+
+
+def test_failed_logins_are_limited_when_sent_at_once(tmp_path: Path) -> None:
+    """Guesses sent together count from the moment they arrive, not once they have failed."""
+    server = RennetServer(tmp_path / "data", config=CONFIG, upstream_url="http://127.0.0.1:9/simple/").start()
+    try:
+        add_user(server, "bob", PASSWORDS["bob"])
+        url = server.url + "/team/simple/"
+        guesses = [("bob", f"guess-{n:04}") for n in range(40)]
+        statuses = asyncio.run(_concurrent_gets(url, guesses, "127.0.0.3"))
+        assert set(statuses) == {401, 429}
+        assert statuses.count(401) <= 10, "at most the limit of guesses was verified"
+        # A user's parallel first requests (an installer's) are one login, not many.
+        statuses = asyncio.run(_concurrent_gets(url, [creds("bob")] * 20, "127.0.0.4"))
+        assert statuses == [200] * 20
+    finally:
+        server.stop()
+
+
 @pytest.mark.e2e
 def test_pip_and_uv_install_from_a_private_default_group(
     server: RennetServer, upstream: FakeUpstream, tmp_path: Path
@@ -321,3 +380,14 @@ def test_a_throttled_address_keeps_credentials_proven_moments_ago(tmp_path: Path
         assert server.get("/team/simple/", auth=creds("alice")).status_code == 200, "a proven one is not"
     finally:
         server.stop()
+
+
+def test_a_group_that_would_show_a_private_index_to_others_is_refused_at_start(tmp_path: Path) -> None:
+    """Every user may read the group, but only bob (and alice, who uploads) may read team: through the group
+    any user could have read team's files. rennet refuses to start with such a configuration."""
+    leaky = CONFIG.replace('read = ["alice", "bob", "dave"]', 'read = ["*"]')
+    server = RennetServer(tmp_path / "data", config=leaky, upstream_url="http://127.0.0.1:9/simple/")
+    with pytest.raises(RuntimeError, match="rennet exited") as refused:
+        server.start()
+    assert "group 'default' may be read by every user" in str(refused.value)
+    assert "private member 'team' may not" in str(refused.value)

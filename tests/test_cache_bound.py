@@ -16,7 +16,7 @@ from rennet.storage.blobs import LocalBlobStore
 from rennet.web.responses import FileSend
 from tests.support.dists import Dist, make_wheel
 from tests.support.server import RennetServer
-from tests.support.store import blob_path, cli, file_row, query, wait_until
+from tests.support.store import blob_path, cli, file_row, query, wait_until, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 
@@ -28,6 +28,7 @@ def fetch(server: RennetServer, dist: Dist, index: str = "pypi") -> None:
     response = server.get(url(dist, index))
     assert response.status_code == 200, response.text
     assert response.content == dist.data
+    wait_until_held(server, dist.filename, dist.sha256)
 
 
 def held_bytes(server: RennetServer, index: str = "pypi") -> int:

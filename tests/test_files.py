@@ -17,6 +17,7 @@ from tests.support.clients import fetch_concurrently, fetch_once
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.pages import JSON_V1, parse_html
 from tests.support.server import RennetServer
+from tests.support.store import wait_until
 from tests.support.upstream import FakeUpstream
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -66,7 +67,8 @@ def test_first_request_streams_then_disk_serves(env: Fixture, rennet: RennetServ
     assert first.headers["etag"] == f'"{wheel.sha256}"'
     assert first.headers["cache-control"] == IMMUTABLE
     assert "content-encoding" not in first.headers
-    assert wheel.sha256 in rennet.blobs()
+    # The client may finish once the bytes are verified; the blob is published right after.
+    wait_until(lambda: wheel.sha256 in rennet.blobs(), "the verified file becomes a blob")
 
     second = httpx.get(file_url(rennet, wheel))
     assert second.content == wheel.data
@@ -94,7 +96,7 @@ def test_bytes_reach_the_client_before_the_upstream_finishes(env: Fixture, renne
     finally:
         env.upstream.fault(f"/files/{wheel.filename}", None)
     assert body == wheel.data
-    assert wheel.sha256 in rennet.blobs()
+    wait_until(lambda: wheel.sha256 in rennet.blobs(), "the verified file becomes a blob")
 
 
 def test_download_goes_on_when_its_client_leaves(env: Fixture, rennet: RennetServer) -> None:

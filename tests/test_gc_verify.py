@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.support.dists import Dist, make_wheel
 from tests.support.server import RennetServer
-from tests.support.store import blob_path, cli, file_row
+from tests.support.store import blob_path, cli, file_row, query, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 HOURS = 3600
@@ -42,6 +42,7 @@ def _age(path: Path, age: float) -> None:
 def fetch(server: RennetServer, dist: Dist, index: str = "pypi") -> bytes:
     response = server.get(f"/{index}/files/{dist.project}/{dist.filename}")
     assert response.status_code == 200, response.text
+    wait_until_held(server, dist.filename, dist.sha256)
     return response.content
 
 
@@ -104,6 +105,43 @@ def test_gc_removes_the_bytes_of_pruned_files_after_the_grace(rennet: RennetServ
     assert done.returncode == 0, done.stderr
     assert "removed 1 unreferenced stored file(s)" in done.stdout
     assert not blob_path(rennet, wheel.sha256).exists()
+
+
+def test_gc_forgets_expired_no_such_project_entries(rennet: RennetServer) -> None:
+    """Each name anyone asks for and the upstream lacks leaves a row: gc drops those no longer believed."""
+    for name in ("typo-one", "typo-two", "typo-three", "typo-young"):
+        assert rennet.get(f"/pypi/simple/{name}/").status_code == 404
+    # A missing project that still has file rows (listed once, then gone upstream) keeps them, and its row.
+    query(
+        rennet,
+        "INSERT INTO projects (index_name, name, display_name, missing, serial, created_at, fetched_at) "
+        "VALUES ('pypi', 'had-files', 'had-files', 1, 0, 0, 0)",
+    )
+    query(
+        rennet,
+        "INSERT INTO files (project_id, filename, hashes, yanked, gone, created_at) SELECT id, "
+        "'had_files-1.0.tar.gz', '{}', 0, 0, 0 FROM projects WHERE name = 'had-files'",
+    )
+    # Older than the index's negative_ttl (60s by default), but for typo-young.
+    query(
+        rennet, "UPDATE projects SET fetched_at = fetched_at - 7200 WHERE name LIKE 'typo-%' AND name != 'typo-young'"
+    )
+
+    dry = cli(rennet, "gc", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert 'would remove 3 expired "no such project" entries' in dry.stdout
+    assert len(missing_rows(rennet)) == 5
+
+    done = cli(rennet, "gc")
+    assert done.returncode == 0, done.stderr
+    assert 'removed 3 expired "no such project" entries' in done.stdout
+    assert missing_rows(rennet) == ["had-files", "typo-young"]
+    assert 'removed 0 expired "no such project" entries' in cli(rennet, "gc").stdout
+    assert rennet.get("/pypi/simple/typo-one/").status_code == 404
+
+
+def missing_rows(server: RennetServer) -> list[str]:
+    return sorted(name for (name,) in query(server, "SELECT name FROM projects WHERE missing"))
 
 
 def test_gc_refuses_a_bad_grace(rennet: RennetServer) -> None:

@@ -9,6 +9,7 @@ import pytest
 from tests.support.dists import Dist, make_wheel
 from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.server import RennetServer
+from tests.support.store import wait_until
 from tests.support.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
@@ -55,4 +56,4 @@ def test_installers_refuse_a_bad_file(
     code, output = _install(installer, rennet, "fragile", tmp_path, "good")
     assert code == 0, output + rennet.log()[-2000:]
     assert installed_version(tmp_path / "good", "fragile") == "1.0"
-    assert wheel.sha256 in rennet.blobs()
+    wait_until(lambda: wheel.sha256 in rennet.blobs(), "the verified file becomes a blob")

@@ -69,9 +69,18 @@ def upload(server: RennetServer, *dists: Dist) -> None:
         assert response.status_code == 200, response.text
 
 
-def api(server: RennetServer, path: str, body: object, auth: object = ALICE) -> httpx.Response:
+def api(
+    server: RennetServer, path: str, body: object, auth: object = ALICE, headers: dict[str, str] | None = None
+) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.post(f"{server.url}/api/{path}", content=content, auth=auth, timeout=30)  # type: ignore[arg-type]
+    headers = {"content-type": "application/json"} | (headers or {})
+    return httpx.post(
+        f"{server.url}/api/{path}",
+        content=content,
+        auth=auth,  # type: ignore[arg-type]
+        headers=headers,
+        timeout=30,
+    )
 
 
 def run_cli(server: RennetServer, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -364,6 +373,34 @@ def test_api_errors_are_json_with_the_right_status(
     assert error["code"].startswith(str(status)) and error["title"]
     assert stored(server.data_dir) == before
     assert "data-yanked" not in server.get("/local/simple/errproj/").text
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        # What a page of another site may send without asking first (no CORS preflight): refused.
+        ({"content-type": "text/plain"}, 415, "Content-Type: application/json"),
+        ({"content-type": "application/x-www-form-urlencoded"}, 415, "Content-Type: application/json"),
+        ({"content-type": "multipart/form-data; boundary=x"}, 415, "Content-Type: application/json"),
+        ({"content-type": ""}, 415, "Content-Type: application/json"),
+        # A browser that says the request comes from another site's page: refused, whatever it sends.
+        ({"sec-fetch-site": "cross-site"}, 403, "another site"),
+    ],
+)
+def test_api_refuses_what_browsers_send_for_other_sites(
+    server: RennetServer, headers: dict[str, str], status: int, message: str
+) -> None:
+    upload(server, make_wheel("forged", "1.0"))
+    before = stored(server.data_dir)
+    response = api(server, "local/forged/yank", {"version": "1.0"}, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert message in response.json()["message"]
+    assert stored(server.data_dir) == before
+    assert "data-yanked" not in server.get("/local/simple/forged/").text
+    with_charset = {"content-type": "application/json; charset=utf-8", "sec-fetch-site": "same-origin"}
+    assert api(server, "local/forged/yank", {"version": "1.0"}, headers=with_charset).status_code == 200
+    assert api(server, "local/forged/unyank", {"version": "1.0"}).status_code == 200
 
 
 def test_api_takes_only_posts(server: RennetServer) -> None:

@@ -38,12 +38,23 @@ def test_health_and_readiness(upstream: FakeUpstream, rennet: RennetServer) -> N
     try:
         broken = rennet.get("/ready")
         assert broken.status_code == 503
-        assert "storage" in broken.text
+        assert "storage is not reachable" in broken.text
+        # The server's paths are the log's business, not the caller's.
+        assert str(rennet.data_dir) not in broken.text and "/tmp" not in broken.text
+        assert "Not a directory" in rennet.wait_for_log("not ready: storage is not reachable")
         assert rennet.get("/health").status_code == 200, "alive, though not ready"
     finally:
         temp.unlink()
         moved.rename(temp)
     assert rennet.get("/ready").status_code == 200
+
+
+def test_every_worker_is_ready_at_once(rennet_factory: Factory, upstream: FakeUpstream) -> None:
+    """Load balancers probe every worker, often at the same moment: probes must not trip over each other."""
+    server = rennet_factory(upstream_url=upstream.url, workers=2)
+    outcomes = fetch_concurrently(f"{server.url}/ready", 100)
+    assert [o.status for o in outcomes] == [200] * 100, {o.body for o in outcomes}
+    assert not server.partial_files() and not list((server.data_dir / "tmp").glob(".ready*"))
 
 
 def test_one_access_line_per_request(upstream: FakeUpstream, rennet: RennetServer) -> None:

@@ -196,3 +196,28 @@ def test_pages_survive_a_restart(tmp_path: Path, page_ttl: str) -> None:
     finally:
         rennet.stop()
         upstream.stop()
+
+
+def test_workers_refreshing_one_page_at_once_all_answer(tmp_path: Path) -> None:
+    """Each worker refreshes an expired page on its own; their writes of the same new files must not collide."""
+    upstream = FakeUpstream().start()
+    upstream.add(make_wheel("contested", "1.0"))
+    rennet = RennetServer(
+        tmp_path / "data", upstream_url=upstream.url, config=proxy_config(page_ttl=f"{TTL}s"), workers=2
+    ).start()
+    url = f"{rennet.url}/pypi/simple/contested/"
+    try:
+        assert fetch_concurrently(url, 10)[0].status == 200
+        # Held answers make both workers' refreshes arrive together, several times over.
+        upstream.fault("/simple/contested/", "slow:0.3")
+        for minor in range(1, 9):
+            upstream.add(make_wheel("contested", f"1.{minor}"))
+            expire()
+            outcomes = fetch_concurrently(url, 40, {"accept": JSON_V1})
+            assert {o.status for o in outcomes} == {200}, rennet.log()[-3000:]
+            listed = {f["filename"] for o in outcomes for f in json.loads(o.body)["files"]}
+            assert f"contested-1.{minor}-py3-none-any.whl" in listed
+        assert "Traceback" not in rennet.log()
+    finally:
+        rennet.stop()
+        upstream.stop()

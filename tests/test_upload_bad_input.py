@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -117,6 +117,9 @@ CASES: dict[str, Callable[[], Case]] = {
     # The multipart body itself
     "not multipart": lambda: Case(b"name=victim&version=1.0", "application/x-www-form-urlencoded", 400, "multipart"),
     "no boundary": lambda: Case(Multipart.for_dist(WHEEL).body(), "multipart/form-data", 400, "boundary"),
+    "boundary longer than any parser takes": lambda: multipart(
+        replace(Multipart.for_dist(WHEEL), boundary="b" * 300), 400, "boundary length 300"
+    ),
     "garbage body": lambda: Case(b"\x00garbage\xff" * 100, "multipart/form-data; boundary=xyz", 400, "Malformed"),
     "cut in the file": lambda: _truncated(len(WHEEL.data) // 2),
     "cut in the closing boundary": lambda: _truncated(8),

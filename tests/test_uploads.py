@@ -209,6 +209,28 @@ def test_the_fields_clients_send_besides_are_accepted(server: RennetServer) -> N
     assert wheel.filename in page(server, "/local/simple/chatty/")
 
 
+def test_uploads_a_browser_sends_for_another_site_are_refused(server: RennetServer) -> None:
+    """A page elsewhere could make a browser that remembers a user's credentials post an upload (a plain form
+    needs no permission); browsers say so in Sec-Fetch-Site, and rennet refuses such requests."""
+    wheel = make_wheel("cross-site", "1.0")
+    before = stored(server.data_dir)
+    for accept_json in (False, True):
+        refused = post_upload(
+            server.url + "/local/", wheel, auth=ALICE, accept_json=accept_json, extra_headers=CROSS_SITE
+        )
+        assert refused.status_code == 403, refused.text
+        message = refused.json()["message"] if accept_json else refused.text
+        assert "another site" in message
+    assert stored(server.data_dir) == before
+    assert server.get("/local/simple/cross-site/").status_code == 404
+    for origin in ("same-origin", "same-site", "none"):  # the browser's own pages, or typed in
+        accepted = post_upload(server.url + "/local/", wheel, auth=ALICE, extra_headers={"sec-fetch-site": origin})
+        assert accepted.status_code == 200, (origin, accepted.text)
+
+
+CROSS_SITE = {"sec-fetch-site": "cross-site"}
+
+
 def test_errors_are_sentences_or_json(server: RennetServer) -> None:
     wheel = make_wheel("errors", "1.0")
     form = Multipart.for_dist(wheel, sha256_digest="0" * 64)

@@ -149,7 +149,7 @@ class RennetServer:
     def partial_files(self) -> list[Path]:
         """Temporary files: downloads under way or left behind."""
         temp = self.data_dir / "tmp"
-        return [p for p in temp.rglob("*") if p.is_file() and p.suffix != ".lock" and p.name != ".ready"]
+        return [p for p in temp.rglob("*") if p.is_file() and p.suffix != ".lock" and not p.name.startswith(".ready")]
 
     def access_lines(self) -> list[AccessLine]:
         """The access-log lines written so far, parsed."""

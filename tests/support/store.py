@@ -40,6 +40,14 @@ def file_row(server: RennetServer, filename: str) -> dict[str, Any]:
     return dict(row)
 
 
+def wait_until_held(server: RennetServer, filename: str, sha256: str) -> None:
+    """A client may finish as soon as the bytes are verified: the blob and its catalog row follow just after."""
+    wait_until(
+        lambda: blob_path(server, sha256).exists() and file_row(server, filename)["blob_sha256"] == sha256,
+        f"{filename} is held",
+    )
+
+
 def blob_path(server: RennetServer, sha256: str) -> Path:
     return server.data_dir / "blobs" / sha256[:2] / sha256[2:4] / sha256
 

@@ -132,10 +132,11 @@ def post_upload(
     accept_json: bool = False,
     timeout: float = 60,
     client: httpx.Client | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """POST an upload the way twine does (one request, never following redirects)."""
     form = upload if isinstance(upload, Multipart) else Multipart.for_dist(upload)
-    headers = form.headers()
+    headers = form.headers() | (extra_headers or {})
     if accept_json:
         headers["accept"] = "application/json"
     content: bytes | Iterator[bytes] = form.body() if isinstance(form.content, bytes) else form.chunks()
@@ -167,7 +168,9 @@ class Stored:
 
 def stored(data_dir: Path) -> Stored:
     blobs = frozenset(p.name for p in (data_dir / "blobs").rglob("*") if p.is_file())
-    temp = tuple(sorted(str(p) for p in (data_dir / "tmp").rglob("*") if p.is_file() and p.name != ".ready"))
+    temp = tuple(
+        sorted(str(p) for p in (data_dir / "tmp").rglob("*") if p.is_file() and not p.name.startswith(".ready"))
+    )
     with contextlib.closing(sqlite3.connect(data_dir / "rennet.sqlite3")) as db:
         files = db.execute(
             "select p.index_name, p.name, f.filename from files f join projects p on f.project_id = p.id"

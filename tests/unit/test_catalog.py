@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from rennet.domain.changes import PageChanges
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
-from rennet.storage.catalog import Catalog, ListingRecord, UpstreamValidators
+from rennet.domain.validators import UpstreamValidators
+from rennet.storage.catalog import Catalog, ListingRecord
 from rennet.storage.database import connect, migrate
 from rennet.storage.schema import files as files_table
 from rennet.storage.schema import versions as versions_table
+from rennet.storage.upkeep import Upkeep
 
 INDEX = "pypi"
 NO_VALIDATORS = UpstreamValidators()
@@ -365,3 +371,77 @@ def test_listing_records(catalog: Catalog) -> None:
     catalog.store_listing(second)
     assert catalog.listing(INDEX) == second
     catalog.ping()
+
+
+# -- concurrent writers -------------------------------------------------------------------------------------------
+
+
+def _racing_catalogs(path: Path, count: int) -> list[Catalog]:
+    """Catalogs on one SQLite file, each with its own engine (as worker processes have), whose writers all reach
+    their first insert of a file before any of them makes it: the moment two refreshes collide."""
+    barrier = threading.Barrier(count)
+    catalogs = []
+    for _ in range(count):
+        engine = connect(f"sqlite:///{path}")
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def meet(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO FILES"):
+                # A writer that holds the project waits in vain (its rival waits for it): go on, then.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=2)
+
+        catalogs.append(Catalog(engine))
+    return catalogs
+
+
+def _store_concurrently(catalogs: list[Catalog], page: ProjectPage) -> list[PageChanges]:
+    with ThreadPoolExecutor(len(catalogs)) as pool:
+        futures = [pool.submit(c.store_upstream_page, INDEX, "foo", page, NO_VALIDATORS, 1000.0) for c in catalogs]
+        return [future.result()[1] for future in futures]
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_concurrent_refreshes_of_one_page_agree(catalog: Catalog, tmp_path: Path, existing: bool) -> None:
+    if existing:
+        store(catalog, upstream(dist("foo-1.0.tar.gz"), versions=("1.0",)))
+    page = upstream(dist("foo-1.0.tar.gz"), dist("foo-2.0.tar.gz"), versions=("1.0", "2.0"))
+    racing = _racing_catalogs(tmp_path / "rennet.sqlite3", 2)
+    try:
+        changes = _store_concurrently(racing, page)
+    finally:
+        for rival in racing:
+            rival.engine.dispose()
+    # Each change is reported (and bumps the serial) once: the second writer sees what the first stored.
+    added = sorted(name for change in changes for name in change.added)
+    assert added == (["foo-2.0.tar.gz"] if existing else ["foo-1.0.tar.gz", "foo-2.0.tar.gz"])
+    assert sorted(listed(catalog)) == ["foo-1.0.tar.gz", "foo-2.0.tar.gz"]
+    assert stored_versions(catalog) == ["1.0", "2.0"]
+    record = catalog.project(INDEX, "foo")
+    assert record is not None and record.serial == (2 if existing else 1)
+
+
+@pytest.mark.parametrize("writer", ["page", "missing"])
+def test_a_project_row_dropped_by_gc_meanwhile_is_made_again(catalog: Catalog, tmp_path: Path, writer: str) -> None:
+    """`rennet gc` drops an expired "no such project" row just as a server refreshes that very name."""
+    catalog.store_missing(INDEX, "foo", 10.0)
+    gc_engine = connect(f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
+    dropped: list[int] = []
+
+    def drop_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("UPDATE projects SET serial") and not dropped:
+            dropped.append(Upkeep(gc_engine).drop_missing(INDEX, confirmed_before=1000.0))
+
+    event.listen(catalog.engine, "before_cursor_execute", drop_first)
+    try:
+        if writer == "page":
+            record, _ = store(catalog, upstream(dist("foo-1.0.tar.gz")), at=2000.0)
+            assert list(listed(catalog)) == ["foo-1.0.tar.gz"]
+        else:
+            record = catalog.store_missing(INDEX, "foo", 2000.0)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", drop_first)
+        gc_engine.dispose()
+    assert dropped == [1]
+    assert catalog.project(INDEX, "foo") == record
+    assert (record.missing, record.fetched_at) == (writer == "missing", 2000.0)

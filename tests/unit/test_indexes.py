@@ -136,3 +136,72 @@ def test_empty_group_reaches_nothing() -> None:
 
 def test_proxy_password_is_not_in_repr() -> None:
     assert "hunter2" not in repr(ProxyIndex("p", "http://u.test/", username="me", password="hunter2"))
+
+
+# -- who may read a group with private members --------------------------------------------------------------------
+
+
+def private_team(**access: frozenset[str]) -> dict[str, IndexConfig]:
+    return standard() | config(HostedIndex("team", private=True, **access))
+
+
+@pytest.mark.parametrize(
+    ("team", "group_readers"),
+    [
+        ({"readers": frozenset({"bob"})}, {"bob"}),
+        ({"readers": frozenset({"bob"}), "uploaders": frozenset({"alice"})}, {"alice", "bob"}),  # uploaders read
+        ({"readers": frozenset({"bob", "carol"})}, {"carol"}),
+        ({"readers": frozenset({"*"})}, {"*"}),
+        ({"readers": frozenset({"*"})}, {"anyone-at-all"}),
+        ({"readers": frozenset({"bob"})}, set()),  # admins only
+    ],
+)
+def test_a_private_group_may_be_read_by_readers_of_its_private_members(
+    team: dict[str, frozenset[str]], group_readers: set[str]
+) -> None:
+    indexes = private_team(**team) | config(
+        GroupIndex("default", ("team", "local", "pypi"), private=True, readers=frozenset(group_readers))
+    )
+    check_indexes(indexes, "default")
+
+
+@pytest.mark.parametrize(
+    ("team", "group_readers", "named"),
+    [
+        ({"readers": frozenset({"bob"})}, {"*"}, r'every user \(read = \["\*"\]\)'),
+        ({"readers": frozenset({"bob"})}, {"alice", "bob"}, "alice"),
+        ({"uploaders": frozenset({"alice"})}, {"alice", "bob", "carol"}, "bob, carol"),
+        ({"readers": frozenset({"bob", "carol"})}, {"*", "bob"}, r"every user \(.*\)"),
+    ],
+)
+def test_a_group_may_not_show_a_private_member_to_others(
+    team: dict[str, frozenset[str]], group_readers: set[str], named: str
+) -> None:
+    indexes = private_team(**team) | config(
+        GroupIndex("default", ("team", "local", "pypi"), private=True, readers=frozenset(group_readers))
+    )
+    with pytest.raises(InvalidConfig, match=f"group 'default' may be read by {named}, but its private member 'team'"):
+        check_indexes(indexes, "default")
+
+
+def test_nested_groups_are_checked_against_their_leaves() -> None:
+    indexes = private_team(readers=frozenset({"bob"})) | config(
+        GroupIndex("inner", ("team",), private=True, readers=frozenset({"bob"})),
+        GroupIndex("default", ("inner", "pypi"), private=True, readers=frozenset({"*"})),
+    )
+    with pytest.raises(InvalidConfig, match=r"group 'default' may be read by every user .* member 'team'"):
+        check_indexes(indexes, "default")
+
+
+def test_a_private_proxy_member_counts_too() -> None:
+    indexes = config(
+        ProxyIndex("corp", "http://corp.test/simple/", private=True, readers=frozenset({"bob"})),
+        GroupIndex("default", ("corp",), private=True, readers=frozenset({"bob", "eve"})),
+    )
+    with pytest.raises(InvalidConfig, match="may be read by eve, but its private member 'corp'"):
+        check_indexes(indexes, "default")
+
+
+def test_public_members_need_nothing_of_the_group() -> None:
+    indexes = standard() | config(GroupIndex("all", ("local", "pypi"), private=True, readers=frozenset({"*"})))
+    check_indexes(indexes, "all")

@@ -30,7 +30,8 @@ def register(commands: Subcommands) -> None:
         help="remove blobs nothing refers to and stale temporary files; apply max_cache_size",
         description="Evicts the least recently used files of proxy indexes beyond their max_cache_size, removes "
         "stored files that no index refers to any more (deleted releases, pruned files) once older than the "
-        "grace period, and temporary files left by interrupted transfers. Safe while a server runs.",
+        "grace period, temporary files left by interrupted transfers, and the proxies' remembered \"no such "
+        'project" answers older than their negative_ttl. Safe while a server runs.',
     ) as gc:
         gc.add_argument("--dry-run", action="store_true", help="report what would be removed, remove nothing")
         gc.add_argument(
@@ -83,6 +84,7 @@ def _gc_summary(report: Collection, grace: str) -> str:
         + (f"; kept {report.young_orphans} younger than {grace}" if report.young_orphans else "")
     )
     lines.append(f"{verb} {report.temp_files} stale temporary file(s) ({human_bytes(report.temp_bytes)})")
+    lines.append(f'{verb} {report.missing_projects} expired "no such project" entries')
     if report.dry_run:
         lines.append("dry run: nothing was changed")
     else:

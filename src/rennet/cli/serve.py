@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import math
+import os
 import resource
 import sys
 
-from granian.constants import Interfaces
-from granian.server import Server
-
 from rennet.cli._command import Subcommands, command, fail
 from rennet.config import Settings
-from rennet.service.registry import prepare_data_dir
+from rennet.service.registry import PREPARED_VARIABLE, prepare_data_dir
 from rennet.web.app import configure_logging
 
 __all__ = ["register", "serve"]
@@ -44,23 +41,21 @@ def serve(settings: Settings) -> int:
         + (" (offline)" if settings.offline else ""),
         file=sys.stderr,
     )
-    server = Server(
-        "rennet.web.app:create_app_from_env",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        factory=True,
-        log_access=False,
-        log_level=settings.log_level,  # type: ignore[arg-type]
-        backlog=2048,
-        # Granian drains open requests before the app hears of the shutdown: a download from a stalled upstream
-        # would hold a worker as long as the upstream stalls. Partial downloads live in tmp/, which the next
-        # start clears, so stopping a worker hard after the grace period loses nothing.
-        workers_kill_timeout=max(1, math.ceil(settings.shutdown_timeout)),
+    # Become Granian's supervisor without the application loaded in this process (cli/launch.py): the workers
+    # load it, with the settings resolved here.
+    os.environ.update(
+        {
+            "RENNET_HOST": settings.host,
+            "RENNET_PORT": str(settings.port),
+            "RENNET_WORKERS": str(settings.workers),
+            "RENNET_LOG_LEVEL": settings.log_level,
+            "RENNET_SHUTDOWN_TIMEOUT": str(settings.shutdown_timeout),
+            PREPARED_VARIABLE: "1",
+        }
     )
-    server.serve()
-    return 0
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "rennet.cli.launch"])  # noqa: S606 - our own interpreter
+    return 0  # not reached: execv replaces this process
 
 
 def _raise_descriptor_limit() -> None:

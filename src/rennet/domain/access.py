@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rennet.domain.indexes import HostedIndex, IndexConfig
+from rennet.domain.indexes import ANYONE, HostedIndex, IndexConfig
 
 __all__ = ["ANYONE", "Access", "Identity", "allowed"]
-
-ANYONE = "*"  # in a reader list: every authenticated user
 
 
 class Access(StrEnum):

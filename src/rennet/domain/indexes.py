@@ -10,6 +10,7 @@ from enum import StrEnum
 from rennet.domain.names import NormalizedName
 
 __all__ = [
+    "ANYONE",
     "GroupIndex",
     "HostedIndex",
     "IndexConfig",
@@ -24,6 +25,9 @@ __all__ = [
 _INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # First path segments the server uses for itself.
 RESERVED_NAMES = frozenset({"simple", "legacy", "health", "ready", "api", "static", "files", "-", "favicon.ico"})
+
+
+ANYONE = "*"  # in a reader list: every authenticated user
 
 
 class InvalidConfig(ValueError):
@@ -92,16 +96,40 @@ def check_indexes(indexes: Mapping[str, IndexConfig], default_group: str) -> Non
                 if member not in indexes:
                     raise InvalidConfig(f"group {name!r} lists unknown index {member!r}")
     # Only once every member is known: flattening reaches into groups not checked yet.
-    for name, index in indexes.items():
+    for index in indexes.values():
         if isinstance(index, GroupIndex):
-            for member in leaf_members(indexes, name):
-                if indexes[member].private and not index.private:
-                    raise InvalidConfig(
-                        f"group {name!r} is public but its member {member!r} is private: "
-                        f"set private = true on the group too, or it would publish {member!r}"
-                    )
+            _check_group_readers(indexes, index)
     if default_group not in indexes:
         raise InvalidConfig(f"default index {default_group!r} is not configured")
+
+
+def _check_group_readers(indexes: Mapping[str, IndexConfig], group: GroupIndex) -> None:
+    """A group serves its members' files to whoever may read the group, so each of them must be allowed to read
+    every private member as well: otherwise the group would be a way around the member's read list. (Admins may
+    read everything and need no listing.)"""
+    for member in leaf_members(indexes, group.name):
+        index = indexes[member]
+        if not index.private:
+            continue
+        if not group.private:
+            raise InvalidConfig(
+                f"group {group.name!r} is public but its member {member!r} is private: "
+                f"set private = true on the group too, or it would publish {member!r}"
+            )
+        member_readers = index.readers | (index.uploaders if isinstance(index, HostedIndex) else frozenset())
+        if ANYONE in member_readers:
+            continue
+        if ANYONE in group.readers:
+            outsiders = 'every user (read = ["*"])'
+        elif extra := sorted(group.readers - member_readers):
+            outsiders = ", ".join(extra)
+        else:
+            continue
+        raise InvalidConfig(
+            f"group {group.name!r} may be read by {outsiders}, but its private member {member!r} may not, and "
+            f"the group would show them its files: add them to the read list of {member!r}, or take them off "
+            f"the group's"
+        )
 
 
 def upload_target(indexes: Mapping[str, IndexConfig], name: str) -> HostedIndex | None:

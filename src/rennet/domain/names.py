@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -42,6 +43,7 @@ def canonical_name(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
+@lru_cache(maxsize=8192)  # the same few names arrive thousands of times a minute; errors are not cached
 def check_project_name(name: str) -> NormalizedName:
     """Return the normalized form of a valid project name (PEP 508), or raise InvalidName."""
     if not name or len(name) > MAX_NAME_LENGTH:

@@ -1,17 +1,19 @@
 """Authentication for HTTP Basic credentials: user + password, or `__token__` + API token, as PyPI does.
 
 argon2 is slow by design, so a verified credential is remembered (as a hash, never in clear) for a minute;
-any change to users or tokens, in any worker, forgets them all at once. Failed attempts are counted per client
-address and answered with 429 past a limit.
+any change to users or tokens, in any worker, forgets them all at once. Failed attempts, and attempts still
+being verified, are counted per client address and answered with 429 past a limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 
 from rennet.domain.access import Identity
 from rennet.service.base import ServiceError, Shared
@@ -24,6 +26,9 @@ REMEMBER_SECONDS = 60.0
 MAX_REMEMBERED = 10_000
 MAX_FAILURES = 10
 FAILURE_WINDOW = 60.0
+# Each argon2 verification takes 64 MiB and a fifth of a second of CPU: a few at a time bound the memory a
+# burst of logins takes, and keep them off the database threads that every page and file request needs.
+PASSWORD_THREADS = 2
 
 
 class AuthFailed(ServiceError):
@@ -37,6 +42,9 @@ class Authenticator:
         self.accounts = accounts
         self._remembered: OrderedDict[str, tuple[float, tuple[int, int], Identity]] = OrderedDict()
         self._failures: dict[str, deque[float]] = {}
+        self._attempts: Counter[str] = Counter()  # per address: verifications under way
+        self._flights: dict[tuple[str, str], asyncio.Future[Identity | None]] = {}
+        self._passwords: ThreadPoolExecutor | None = None
 
     async def identify(self, authorization: str | None, client: str) -> Identity | None:
         """None without credentials; the identity for good ones; AuthFailed for bad ones."""
@@ -56,14 +64,38 @@ class Authenticator:
         if remembered and remembered[0] > time.monotonic() and remembered[1] == dependency:
             # Proven right moments ago: no guessing to slow down, so a throttled address still gets in.
             return remembered[2]
-        self._check_rate(client)
-        identity = await self._verify(user, secret)
+        identity = await self._attempt(key, user, secret, client)
         if identity is None:
-            self._fail(client)
             raise AuthFailed("invalid credentials" if user != "__token__" else "invalid, expired or revoked token")
         self._remembered[key] = (time.monotonic() + REMEMBER_SECONDS, dependency, identity)
         while len(self._remembered) > MAX_REMEMBERED:
             self._remembered.popitem(last=False)
+        return identity
+
+    async def _attempt(self, key: str, user: str, secret: str, client: str) -> Identity | None:
+        """Verify the credentials, counted against the address's limit from the start, not once they failed:
+        otherwise many guesses sent at once would all be verified before the first failure counts.
+
+        The same credentials from the same address while they are being verified share that verification (an
+        installer sends its first requests in parallel), and count once."""
+        flight = self._flights.get((client, key))
+        if flight is None:
+            self._check_rate(client)
+            self._attempts[client] += 1
+            flight = asyncio.ensure_future(self._settle(user, secret, client))
+            self._flights[(client, key)] = flight
+            flight.add_done_callback(lambda _: self._flights.pop((client, key), None))
+        return await asyncio.shield(flight)
+
+    async def _settle(self, user: str, secret: str, client: str) -> Identity | None:
+        try:
+            identity = await self._verify(user, secret)
+        finally:
+            self._attempts[client] -= 1
+            if self._attempts[client] <= 0:
+                del self._attempts[client]
+        if identity is None:
+            self._fail(client)
         return identity
 
     async def _verify(self, user: str, secret: str) -> Identity | None:
@@ -73,19 +105,22 @@ class Authenticator:
                 return None
             owner, token = found
             return Identity(owner.name, owner.admin, token.index_name, token.scope)
-        account = await self.shared.db(self.accounts.check_password, user, secret)
+        if self._passwords is None:
+            self._passwords = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="rennet-argon2")
+        loop = asyncio.get_running_loop()
+        account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
         return Identity(account.name, account.admin) if account else None
 
     def _check_rate(self, client: str) -> None:
+        """429 once the address's recent failures and its attempts under way reach the limit."""
         recent = self._failures.get(client)
-        if recent is None:
-            return
-        cutoff = time.monotonic() - FAILURE_WINDOW
-        while recent and recent[0] < cutoff:
-            recent.popleft()
-        if not recent:
-            del self._failures[client]
-        elif len(recent) >= MAX_FAILURES:
+        if recent is not None:
+            cutoff = time.monotonic() - FAILURE_WINDOW
+            while recent and recent[0] < cutoff:
+                recent.popleft()
+            if not recent:
+                del self._failures[client]
+        if len(recent or ()) + self._attempts[client] >= MAX_FAILURES:
             raise AuthFailed("too many failed logins from this address; wait a minute", 429)
 
     def _fail(self, client: str) -> None:

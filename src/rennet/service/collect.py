@@ -1,4 +1,5 @@
-"""Garbage collection (`rennet gc`): blobs nothing refers to, stale temporary files, bounded caches.
+"""Garbage collection (`rennet gc`): blobs nothing refers to, stale temporary files, bounded caches, and expired
+"no such project" entries.
 
 Safe while servers and tools run on the same data directory:
 - a blob younger than the grace period is kept even when nothing refers to it yet: an upload or a download
@@ -36,6 +37,7 @@ class Collection:
     young_orphans: int = 0  # unreferenced but within the grace period: kept
     temp_files: int = 0
     temp_bytes: int = 0
+    missing_projects: int = 0  # expired "no such project" entries dropped (or that would be)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -54,11 +56,16 @@ def collect_garbage(
     dry_run: bool,
     progress: Progress,
 ) -> Collection:
-    """Evict beyond every max_cache_size, then remove unreferenced blobs and stale temporary files (blocking)."""
+    """Evict beyond every max_cache_size, then remove unreferenced blobs, stale temporary files and expired
+    "no such project" entries (blocking)."""
     report = Collection(dry_run)
+    upkeep = Upkeep(storage.catalog.engine)
     for index in indexes.values():
         if isinstance(index, ProxyIndex) and index.max_cache_size is not None:
             report.evictions.append(evict(storage, index.name, index.max_cache_size, dry_run))
+        if isinstance(index, ProxyIndex):
+            expired = time.time() - index.negative_ttl
+            report.missing_projects += upkeep.drop_missing(index.name, expired, dry_run)
     cutoff = time.time() - grace
     _orphan_blobs(storage, cutoff, report, progress)
     _stale_temporaries(data_dir / "tmp", cutoff, report)

@@ -52,6 +52,7 @@ class Download:
         self.error: str | None = None
         self._changed = asyncio.Event()
         self._announced = asyncio.Event()
+        self._settled = asyncio.Event()
 
     def announce(self, size: int | None) -> None:
         """The upstream answered: the transfer starts, with this many bytes if known."""
@@ -66,6 +67,20 @@ class Download:
         self.error, self.done = error, True
         self._announced.set()
         self._wake()
+
+    def settle(self) -> None:
+        """Everything is done: the blob published and recorded (or the attempt given up)."""
+        self._settled.set()
+
+    async def settled(self) -> None:
+        """Readers may finish as soon as the bytes are verified; this waits until the file is held too."""
+        await self._settled.wait()
+
+    async def complete(self, fd: int) -> None:
+        """Read the whole file (raising DownloadFailed if it fails), then wait until it is held."""
+        async for _ in self.stream(fd):
+            pass
+        await self.settled()
 
     async def headers_known(self) -> None:
         """Wait until the upstream has answered; raises DownloadFailed if it failed before sending anything."""
@@ -128,6 +143,7 @@ class RemoteDownload(Download):
             # bytes that were committed may complete a response.
             committed = sha256 is not None and _same_file(fd, self._blobs.local_path(sha256))
             self.finish(None if committed else "the download in another worker failed")
+            self.settle()  # the other worker recorded the outcome before releasing its lock
 
 
 class Downloads:
@@ -190,6 +206,7 @@ class Downloads:
             writer.abort()  # no-op after a commit; removes the temporary file otherwise
             self._active.pop(key, None)
             os.close(lock_fd)  # releases the lock
+            download.settle()
 
     async def close(self) -> None:
         for task in list(self._tasks):

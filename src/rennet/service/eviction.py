@@ -1,14 +1,16 @@
 """Bounded caches: a proxy index with `max_cache_size` lets go of its least recently sent files beyond it.
 
 An evicted file stays listed; its bytes are forgotten by the catalog, so the next request fetches them again.
-The blob is deleted only when nothing else refers to it (another index's file, a .metadata). The page's
-generation is bumped before the blob goes, so every worker forgets where the file was; a client being sent it
-meanwhile reads from a descriptor its answer opened (service/openblobs.py) and receives every byte.
+The blob is deleted only when nothing else refers to it (another index's file, a .metadata) at that moment, and
+it was not written since the pass began. The page's generation is bumped before the blob goes, so every worker
+forgets where the file was; a client being sent it meanwhile reads from a descriptor its answer opened
+(service/openblobs.py) and receives every byte.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from rennet.service.base import Shared, Storage, page_changed
@@ -36,6 +38,7 @@ class Eviction:
 
 def evict(storage: Storage, index: str, limit: int, dry_run: bool = False) -> Eviction:
     """Bring the bytes an index holds within `limit`, least recently sent files first (blocking)."""
+    started = time.time()
     upkeep = Upkeep(storage.catalog.engine)
     held = upkeep.held_bytes(index)
     eviction = Eviction(index, limit, held)
@@ -48,11 +51,31 @@ def evict(storage: Storage, index: str, limit: int, dry_run: bool = False) -> Ev
     eviction.files = upkeep.clear_blobs(chosen)
     for project in sorted({f.project for f in eviction.files}):
         page_changed(storage, index, project)
-    evicted = {f.sha256 for f in eviction.files}
-    for sha256 in sorted(evicted - upkeep.referenced(evicted)):
-        eviction.bytes_freed += remove_blob(storage.blobs, sha256)
-        eviction.blobs_deleted += 1
+    for sha256 in sorted({f.sha256 for f in eviction.files}):
+        # Asked blob by blob, right before each goes: while a pass deletes many, an upload or a download of the
+        # same bytes elsewhere may start using one of them.
+        if upkeep.referenced([sha256]):
+            continue
+        freed = _remove_older_blob(storage.blobs, sha256, started)
+        if freed is not None:
+            eviction.bytes_freed += freed
+            eviction.blobs_deleted += 1
     return eviction
+
+
+def _remove_older_blob(blobs: LocalBlobStore, sha256: str, written_before: float) -> int | None:
+    """Delete a blob written before `written_before`; the bytes freed (0 when it was gone already), or None
+    when it was kept. Uploads and downloads publish a blob first and record it after: one written since the
+    pass began may be about to be referred to (a later `rennet gc` removes it if it is not)."""
+    path = blobs.path_for(sha256)
+    try:
+        status = path.stat()
+        if status.st_mtime >= written_before:
+            return None
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return status.st_size
 
 
 def remove_blob(blobs: LocalBlobStore, sha256: str) -> int:

@@ -311,6 +311,7 @@ class Mirror:
                     async for chunk in answer.download.stream(answer.fd):
                         moved += len(chunk)
                         self._progress.advance(len(chunk))
+                    await answer.download.settled()
                     answer = await self._index.open_file(project, file.filename)
                 return _held(file, answer, state), moved
             except (ServiceError, DownloadFailed) as error:

@@ -18,6 +18,7 @@ from rennet.domain.changes import PageChanges
 from rennet.domain.files import ProjectPage
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
+from rennet.domain.validators import UpstreamValidators
 from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.base import (
     FileAnswer,
@@ -34,8 +35,8 @@ from rennet.service.eviction import CacheBound
 from rennet.service.listing import write_listing
 from rennet.service.pagecache import CachedPage
 from rennet.storage.blobs import BlobWriter, DigestMismatch
-from rennet.storage.catalog import FileRecord, ListingRecord, ProjectRecord, UpstreamValidators
-from rennet.upstream.client import UpstreamClient, UpstreamError, redact
+from rennet.storage.catalog import FileRecord, ListingRecord, ProjectRecord
+from rennet.upstream.client import PageFetch, UpstreamClient, UpstreamError, redact
 from rennet.upstream.parse import UnreadablePage, iter_listing_names, parse_project_page
 
 __all__ = ["ProxyService", "metadata_url"]
@@ -146,26 +147,31 @@ class ProxyService:
             await self.shared.db(catalog.touch_project, record.id, now, fetched.validators)
             record = replace(record, fetched_at=now)
             return await self._remember(project, record, dependency, cached, "refresh")
+        before = self.shared.dependency(self.name, project)
         try:
-            page = await asyncio.to_thread(
-                parse_project_page,
-                fetched.body,
-                fetched.content_type,
-                fetched.url,
-                NormalizedName(project),
-                self.name,
-            )
+            # One trip to a worker thread for parsing, storing and reading back: each trip costs the client time.
+            stored, changes, page = await asyncio.to_thread(self._store_fetched, project, fetched, now)
         except UnreadablePage as error:
             raise UpstreamError(f"the upstream sent an unusable page for {redact(fetched.url)}: {error}") from None
-        stored, changes = await self.shared.db(
-            catalog.store_upstream_page, self.name, project, page, fetched.validators, now
-        )
         if report is not None:
             report.append(changes)
+        dependency = before
         if changes:
-            self.shared.changed(self.name, project)
-            dependency = self.shared.dependency(self.name, project)
-        return await self._remember(project, stored, dependency, cached, "miss")
+            slot, value = before
+            bumped = self.shared.generations.bump(slot)
+            # Only our own bump may be taken as seen; a bump by another process in between forces a re-read.
+            dependency = (slot, bumped) if bumped == value + 1 else before
+        return await self._remember(project, stored, dependency, cached, "miss", page=page)
+
+    def _store_fetched(
+        self, project: str, fetched: PageFetch, now: float
+    ) -> tuple[ProjectRecord, PageChanges, ProjectPage]:
+        parsed = parse_project_page(
+            fetched.body, fetched.content_type, fetched.url, NormalizedName(project), self.name
+        )
+        catalog = self.shared.catalog
+        stored, changes = catalog.store_upstream_page(self.name, project, parsed, fetched.validators, now)
+        return stored, changes, catalog.page(stored, held_only=self.shared.offline)
 
     async def _keep_held(self, project: str, record: ProjectRecord | None, now: float) -> CachedPage | None:
         """The upstream dropped a project we hold files of: they stay listed, marked gone (as pep381client)."""
@@ -187,8 +193,10 @@ class ProxyService:
         cached: CachedPage | None,
         state: str,
         fresh_until: float | None = None,
+        page: ProjectPage | None = None,
     ) -> CachedPage:
-        """Cache the record's page in memory, reusing the rendered bytes when its content did not change."""
+        """Cache the record's page in memory, reusing the rendered bytes when its content did not change.
+        `page`: the record's page, when the caller has just read it."""
         fresh_until = fresh_until if fresh_until is not None else self._fresh_until(record)
         if record.missing:
             return self._absent(
@@ -196,7 +204,7 @@ class ProxyService:
             )
         if cached is not None and cached.page is not None and cached.version == record.serial:
             page = cached.page
-        else:
+        elif page is None:
             # Offline, a listed file that is not here would be chosen by installers and then fail to download.
             offline = self.shared.offline
             page = await self.shared.db(lambda: self.shared.catalog.page(record, held_only=offline))
@@ -293,10 +301,13 @@ class ProxyService:
         if download.expected_size is not None and writer.size != download.expected_size:
             raise UpstreamError(f"{record.filename}: transfer broke off after {writer.size} bytes")
         try:
-            sha256 = await asyncio.to_thread(writer.commit, record.hashes)
+            sha256 = writer.verify(record.hashes)
         except DigestMismatch as error:
             log.error("refusing %s from %s: %s", record.filename, self.name, error)
             raise UpstreamError(f"{record.filename} does not match its published hash") from None
+        # The bytes are verified: readers may finish now, while they are made durable and recorded.
+        download.finish(None)
+        await asyncio.to_thread(writer.publish)
         upload_time = stream.last_modified or time.time()
         await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
         if record.core_metadata is None and record.filename.endswith(".whl"):
@@ -371,8 +382,7 @@ class ProxyService:
     async def _extract_metadata(self, record: FileRecord) -> str:
         answer = await self.open_file(record.project, record.filename)
         if isinstance(answer, StreamingFile):
-            async for _ in answer.download.stream(answer.fd):
-                pass  # wait for the whole wheel to be held
+            await answer.download.complete(answer.fd)
             answer = await self.open_file(record.project, record.filename)
         assert isinstance(answer, LocalFile)
         try:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from rennet.config import Settings
@@ -26,9 +29,14 @@ from rennet.upstream.client import SessionHolder
 
 __all__ = ["Registry", "counters_path", "prepare_data_dir"]
 
+log = logging.getLogger("rennet.registry")
+
 
 def counters_path(settings: Settings) -> Path:
     return settings.data_dir / "run" / "counters"
+
+
+PREPARED_VARIABLE = "RENNET_PREPARED"  # set by `rennet serve` for its workers: the data directory is ready
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -46,10 +54,11 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 class Registry:
-    def __init__(self, settings: Settings, serving: bool = False) -> None:
-        """`serving`: a server's worker, whose requests `rennet stats` counts (tools' are not counted)."""
+    def __init__(self, settings: Settings, serving: bool = False, migrated: bool = False) -> None:
+        """`serving`: a server's worker, whose requests `rennet stats` counts (tools' are not counted).
+        `migrated`: `rennet serve` has prepared the data directory already."""
         self.settings = settings
-        self.store = open_store(settings.data_dir, settings.database)
+        self.store = open_store(settings.data_dir, settings.database, migrated)
         self.counters = RequestCounters(counters_path(settings)) if serving else None
         self.shared = Shared(
             catalog=self.store.catalog,
@@ -83,14 +92,22 @@ class Registry:
         return self.indexes[self.settings.default_index]
 
     def ready(self) -> str | None:
-        """None when storage answers, else what is wrong."""
+        """None when storage answers, else a sentence for the caller. Blocking: call it in a thread.
+
+        Each probe is a file of its own, since every worker (and every thread) probes the same directory at
+        once. What went wrong goes to the log only: it names paths of the server, which are no client's concern.
+        """
         try:
-            probe = self.shared.blobs.temp_dir / ".ready"
-            probe.write_bytes(b"ok")
-            probe.unlink()
+            fd, probe = tempfile.mkstemp(prefix=".ready-", dir=self.shared.blobs.temp_dir)
+            try:
+                os.write(fd, b"ok")
+            finally:
+                os.close(fd)
+                Path(probe).unlink()
             self.shared.catalog.ping()
         except Exception as error:
-            return f"storage is not reachable: {type(error).__name__}: {error}"
+            log.error("not ready: storage is not reachable: %s: %s", type(error).__name__, error)
+            return "storage is not reachable; see the server log"
         return None
 
     async def close(self) -> None:

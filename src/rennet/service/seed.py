@@ -15,12 +15,13 @@ from pathlib import Path
 
 from rennet.domain.files import DistFile, ProjectPage, merge_versions
 from rennet.domain.names import parse_dist_filename
+from rennet.domain.validators import UpstreamValidators
 from rennet.service.archives import NoMetadata, read_metadata
 from rennet.service.base import Storage, page_changed
 from rennet.service.listing import write_listing
 from rennet.service.tree import TreePage
 from rennet.storage.blobs import BlobWriter, DigestMismatch
-from rennet.storage.catalog import ListingRecord, ProjectRecord, UpstreamValidators
+from rennet.storage.catalog import ListingRecord, ProjectRecord
 
 __all__ = ["SeedOutcome", "seed_listing", "seed_project"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from rennet.domain.indexes import HostedIndex
@@ -117,12 +117,13 @@ async def receive_upload(
     writer = shared.blobs.writer(tuple(DIGEST_FIELDS.values()))
     try:
         form = _Form(writer, index.max_upload_size)
-        parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         try:
+            # Inside: the parser refuses some boundaries (longer than it allows) as it is made.
+            parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
             async for chunk in body:
                 parser.write(chunk)
             parser.finalize()
-        except MultipartParseError as error:
+        except FormParserError as error:
             raise UploadRejected(f"Malformed multipart body: {error}") from None
         if not form.complete:
             raise UploadRejected("Malformed multipart body: it ends before its closing boundary (truncated?)")

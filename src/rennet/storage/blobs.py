@@ -54,6 +54,7 @@ class BlobWriter:
         self._sha256 = hashlib.sha256()
         self._extra = {name: _new_hash(name) for name in extra_hashes if name in _HASHES and name != "sha256"}
         self._closed = False
+        self._verified: str | None = None
 
     def write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
@@ -71,19 +72,35 @@ class BlobWriter:
         return found
 
     def commit(self, expected: Mapping[str, str] | None = None) -> str:
-        """Verify against the expected hashes, then publish; returns the sha256. Aborts on any mismatch.
+        """Verify against the expected hashes, then publish; returns the sha256. Aborts on any mismatch."""
+        sha256 = self.verify(expected)
+        self.publish()
+        return sha256
+
+    def verify(self, expected: Mapping[str, str] | None = None) -> str:
+        """Check the bytes against the expected hashes; returns the sha256. Aborts on any mismatch.
 
         An expected algorithm that was not computed (not asked for, or unknown to hashlib) is not checked.
         """
+        actual = self.hexdigests()
+        for algorithm, value in (expected or {}).items():
+            if algorithm in actual and actual[algorithm] != value.lower():
+                self.abort()
+                raise DigestMismatch(algorithm, value.lower(), actual[algorithm])
+        self._verified = actual["sha256"]
+        return self._verified
+
+    def publish(self) -> None:
+        """Make the verified bytes durable and visible under their sha256."""
+        assert self._verified is not None, "verify() comes first"
         try:
-            actual = self.hexdigests()
-            for algorithm, value in (expected or {}).items():
-                if algorithm in actual and actual[algorithm] != value.lower():
-                    raise DigestMismatch(algorithm, value.lower(), actual[algorithm])
             os.fsync(self._fd)
-            sha256 = actual["sha256"]
-            self._store._publish(self.temp_path, sha256)
-            return sha256
+            # Another process may have replaced the file at our temporary path (a crashed run's leftover
+            # removed by a new start): publish only the bytes this writer wrote and hashed.
+            written, named = os.fstat(self._fd), self.temp_path.stat()
+            if (written.st_dev, written.st_ino) != (named.st_dev, named.st_ino):
+                raise OSError(f"{self.temp_path} was replaced by another process; not publishing it")
+            self._store._publish(self.temp_path, self._verified)
         except BaseException:
             self.abort()
             raise

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.pypi_json import ReleaseFile
+from rennet.domain.validators import UpstreamValidators
 from rennet.storage.schema import files, listings, projects, versions
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "HostedUpload",
     "ListingRecord",
     "ProjectRecord",
-    "UpstreamValidators",
 ]
 
 
@@ -70,12 +70,6 @@ class FileRecord:
     metadata_sha256: str | None
     blob_sha256: str | None
     upload_time: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamValidators:
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +261,14 @@ class Catalog:
             conn.execute(update(projects).where(projects.c.id == project_id).values(values))
 
     def _upsert_project(self, conn: Connection, index_name: str, name: str, display: str, now: float) -> int:
-        return self._ensure_project(conn, index_name, name, display, now)[0]
+        """The project's id, its row made if need be and held by this transaction (see _lock_project)."""
+        project_id = self._ensure_project(conn, index_name, name, display, now)[0]
+        if not _lock_project(conn, project_id):
+            # `rennet gc` dropped the row (an expired "no such project" entry) since it was read: made again,
+            # now that this transaction holds the lock.
+            project_id = self._ensure_project(conn, index_name, name, display, now)[0]
+            _lock_project(conn, project_id)
+        return project_id
 
     def _ensure_project(
         self, conn: Connection, index_name: str, name: str, display: str, now: float
@@ -507,6 +508,19 @@ class Catalog:
                 conn.execute(update(listings).where(listings.c.index_name == record.index_name).values(values))
             else:
                 conn.execute(insert(listings).values(values))
+
+
+def _lock_project(conn: Connection, project_id: int) -> bool:
+    """Hold the project's row until the transaction ends, so that its rows are read and written by one writer;
+    False when there is no such row (any more).
+
+    Two workers (or `rennet refresh` beside a server) may refresh one page at once; each reads the rows it holds
+    and writes the difference. Without the lock both would insert the same new file (a unique-constraint error,
+    a 500) and both report and count the same change. A write to the row takes SQLite's write lock and
+    PostgreSQL's row lock (SQLite ignores SELECT ... FOR UPDATE); the rival then reads what this writer stored.
+    """
+    held = conn.execute(update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial))
+    return bool(held.rowcount == 1)
 
 
 def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> bool:

@@ -6,8 +6,6 @@ import fcntl
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
 __all__ = ["connect", "migrate"]
@@ -35,6 +33,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def migrate(engine: Engine, lock_path: Path) -> None:
     """Bring the schema up to date; a file lock keeps concurrent workers from migrating at once."""
+    # Imported here: a server's workers never migrate (rennet serve did), and Alembic costs 10 MB per process.
+    from alembic import command
+    from alembic.config import Config
+
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -30,11 +30,12 @@ class Store:
         self.generations.close()
 
 
-def open_store(data_dir: Path, database_url: str) -> Store:
-    """Open (and migrate) the database and the data directory layout."""
+def open_store(data_dir: Path, database_url: str, migrated: bool = False) -> Store:
+    """Open the database (migrating it unless `migrated`) and the data directory layout."""
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(database_url)
-    migrate(engine, data_dir / "run" / "migrate.lock")
+    if not migrated:
+        migrate(engine, data_dir / "run" / "migrate.lock")
     return Store(
         data_dir=data_dir,
         engine=engine,

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, exists, func, select, update
 
-from rennet.storage.schema import files, projects
+from rennet.storage.schema import files, projects, versions
 
 __all__ = ["BlobUse", "HeldFile", "IndexCounts", "Upkeep"]
 
@@ -112,6 +112,31 @@ class Upkeep:
                 conn.execute(delete(files).where(files.c.id.in_(ids)))
             self._bump(conn, {r.project_id for r in rows})
         return [(r.name, r.filename) for r in rows]
+
+    # -- "no such project" entries ---------------------------------------------------------------------------------
+
+    def drop_missing(self, index: str, confirmed_before: float, dry_run: bool = False) -> int:
+        """Forget the index's "no such project" entries confirmed before the moment that hold no files; how many.
+
+        Any name a client asks for leaves one, so they would grow without bound. An entry older than the
+        index's negative_ttl is no longer believed anyway: the next request for the name asks the upstream."""
+        stale = (
+            projects.c.index_name == index,
+            projects.c.missing.is_(True),
+            func.coalesce(projects.c.fetched_at, 0.0) < confirmed_before,
+            ~exists().where(files.c.project_id == projects.c.id),
+        )
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(select(projects.c.id).where(*stale)).scalars())
+            if dry_run:
+                return len(ids)
+            dropped = 0
+            for chunk in _chunks(ids):
+                # The conditions again: a server may have found the project since (SQLite's SELECT takes no lock).
+                dropped += conn.execute(delete(projects).where(projects.c.id.in_(chunk), *stale)).rowcount
+                gone = ~exists().where(projects.c.id == versions.c.project_id)
+                conn.execute(delete(versions).where(versions.c.project_id.in_(chunk), gone))
+        return dropped
 
     # -- eviction -------------------------------------------------------------------------------------------------
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
 from rennet import __version__
-from rennet.storage.catalog import UpstreamValidators
+from rennet.domain.validators import UpstreamValidators
 
 __all__ = ["FileStream", "PageFetch", "UpstreamClient", "UpstreamError", "redact"]
 
@@ -160,6 +161,7 @@ class UpstreamClient:
                 timeout=self._timeout,
                 auto_decompress=decompress,
                 max_redirects=5,
+                proxy=self._sessions.proxy_for(url),
             ) as response:
                 yield response
         except UpstreamError:
@@ -169,16 +171,30 @@ class UpstreamClient:
 
 
 class SessionHolder:
-    """One aiohttp session per event loop (per worker), created on first use."""
+    """One aiohttp session per event loop (per worker), created on first use.
+
+    Proxy settings come from the environment (HTTP(S)_PROXY, NO_PROXY), read once: aiohttp's trust_env would
+    also read ~/.netrc on every request, two blocking file reads per upstream request.
+    """
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._proxies = {scheme: url for scheme, url in getproxies().items() if scheme in ("http", "https")}
+        self._proxy_of: dict[tuple[str, str], str | None] = {}
 
     async def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
         return self._session
+
+    def proxy_for(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc.rpartition("@")[2])
+        if key not in self._proxy_of:
+            proxy = self._proxies.get(parts.scheme)
+            self._proxy_of[key] = None if proxy is None or proxy_bypass(key[1]) else proxy
+        return self._proxy_of[key]
 
     async def close(self) -> None:
         if self._session is not None:

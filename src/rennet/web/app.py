@@ -5,12 +5,15 @@ uvicorn --factory rennet.web.app:create_app_from_env
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,7 +22,7 @@ from starlette.routing import Route
 
 from rennet import __version__
 from rennet.config import Settings, load_settings
-from rennet.service.registry import Registry
+from rennet.service.registry import PREPARED_VARIABLE, Registry
 from rennet.web.accesslog import AccessLog
 from rennet.web.context import registry
 from rennet.web.files import distribution_file
@@ -30,12 +33,23 @@ from rennet.web.responses import error_response
 from rennet.web.simple import project_list, project_page, redirect_to_slash
 from rennet.web.uploads import upload
 
+if TYPE_CHECKING:
+    from jinja2 import Template
+
 __all__ = ["configure_logging", "create_app", "create_app_from_env"]
 
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
-)
 _READ = ["GET", "HEAD"]
+
+
+@cache
+def _home_template() -> Template:
+    # Loaded on first use: the page is for people, and Jinja2 would cost every worker memory at start.
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    templates = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+    )
+    return templates.get_template("home.html")
 
 
 async def health(request: Request) -> Response:
@@ -43,7 +57,8 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    problem = registry(request).ready()
+    # The probe writes a file and queries the database: never on the event loop, which serves everyone else.
+    problem = await asyncio.to_thread(registry(request).ready)
     if problem:
         return PlainTextResponse(problem + "\n", 503)
     return PlainTextResponse("ready\n")
@@ -51,7 +66,7 @@ async def ready(request: Request) -> Response:
 
 async def home(request: Request) -> Response:
     indexes = registry(request).indexes
-    body = _templates.get_template("home.html").render(
+    body = _home_template().render(
         version=__version__,
         base=str(request.base_url).rstrip("/"),
         indexes=[(name, index.kind.value) for name, index in indexes.items()],
@@ -96,10 +111,10 @@ def routes() -> list[Route]:
 _UPLOAD_PATHS = ("/", "/legacy", "/legacy/", "/{index}", "/{index}/", "/{index}/legacy", "/{index}/legacy/")
 
 
-def create_app(settings: Settings) -> AccessLog:
+def create_app(settings: Settings, migrated: bool = False) -> AccessLog:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.registry = Registry(settings, serving=True)
+        app.state.registry = Registry(settings, serving=True, migrated=migrated)
         try:
             yield
         finally:
@@ -113,8 +128,10 @@ def create_app(settings: Settings) -> AccessLog:
 def create_app_from_env() -> AccessLog:
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, migrated=os.environ.get(PREPARED_VARIABLE) == "1")
 
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    # Alembic narrates every migration step at INFO; only its warnings matter to an operator.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -13,7 +13,15 @@ from rennet.service.base import IndexService
 from rennet.service.registry import Registry
 from rennet.web.responses import error_response
 
-__all__ = ["authorize", "count_request", "index_or_error", "note_cache", "open_index", "registry"]
+__all__ = [
+    "authorize",
+    "count_request",
+    "index_or_error",
+    "note_cache",
+    "open_index",
+    "refuse_cross_site",
+    "registry",
+]
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="rennet", charset="UTF-8"'}
 
@@ -63,6 +71,19 @@ async def authorize(request: Request, index: IndexConfig, access: Access) -> Ide
     if identity is None:
         return error_response(request, 401, f"{index.name} is private: log in to read it", CHALLENGE)
     return error_response(request, 403, f"user {identity.user!r} may not read {index.name}")
+
+
+def refuse_cross_site(request: Request) -> Response | None:
+    """403 for a request a browser sends on behalf of another site (a form or a script of a page elsewhere).
+
+    A browser that remembers a user's credentials for rennet would send them along: such a page could upload,
+    yank or delete in the user's name. Browsers say where a request comes from in Sec-Fetch-Site; installers
+    and upload tools never send it."""
+    if request.headers.get("sec-fetch-site", "").strip().lower() != "cross-site":
+        return None
+    return error_response(
+        request, 403, "requests made by a page of another site are refused: changes come from tools, not browsers"
+    )
 
 
 def note_cache(request: Request, state: str) -> None:

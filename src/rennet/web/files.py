@@ -44,13 +44,13 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
         return error_response(request, 502, f"{filename}: {error}")
     note_cache(request, answer.cache)
     count_request(request, "file", answer.cache)
+    private = index.config.private  # the index (or group) serving the request, whatever member holds the file
     if isinstance(answer, LocalFile):
-        return FileSend.distribution(answer.path, answer.size, answer.sha256, answer.lease)
-    return StreamSend(answer.download, answer.fd, answer.size, answer.sha256)
+        return FileSend.distribution(answer.path, answer.size, answer.sha256, answer.lease, private)
+    return StreamSend(answer.download, answer.fd, answer.size, answer.sha256, private)
 
 
 async def _complete(answer: StreamingFile, reopen: object, project: str, filename: str) -> FileAnswer:
-    async for _ in answer.download.stream(answer.fd):
-        pass
+    await answer.download.complete(answer.fd)
     result: FileAnswer = await reopen(project, filename)  # type: ignore[operator]
     return result

@@ -3,7 +3,9 @@
 yank, unyank, delete: {"version": "1.0"}, {"filename": "..."} or {"all": true}; yank also takes "reason".
 status: {"status": "active" | "archived" | "deprecated" | "quarantined", "reason": "..."}.
 The answer is {"changed": [...]} (filenames, or the project for a status); errors are {"message","code","title"}.
-It takes credentials that may upload to the index, as the upload endpoint does.
+It takes credentials that may upload to the index, as the upload endpoint does, and only JSON bodies
+(Content-Type: application/json): a browser must then ask (CORS preflight) before sending one from another
+site's page, which rennet never allows; requests a browser marks cross-site are refused outright.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from rennet.domain.indexes import HostedIndex
 from rennet.domain.names import InvalidName, check_project_name
 from rennet.service.base import ServiceError
 from rennet.service.manage import Releases, Target, hosted_index
-from rennet.web.context import authorize, registry
+from rennet.web.context import authorize, refuse_cross_site, registry
 from rennet.web.responses import error_response, prefer_json_errors
 
 __all__ = ["manage"]
@@ -37,6 +39,11 @@ Action = Callable[[Releases, HostedIndex, str, Mapping[str, Any]], dict[str, Any
 
 async def manage(request: Request) -> Response:
     prefer_json_errors(request)
+    if (refused := refuse_cross_site(request)) is not None:
+        return refused
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        return error_response(request, 415, "send the request body as JSON, with Content-Type: application/json")
     action = _ACTIONS.get(request.path_params["action"])
     if action is None:
         return error_response(request, 404, "unknown action: use yank, unyank, delete or status")

@@ -25,6 +25,9 @@ from rennet.service.openblobs import PROC_FD, BlobLease
 __all__ = ["BytesResponse", "FileSend", "StreamSend", "error_response", "etag_matches", "prefer_json_errors"]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+# A file of a private index went to someone who logged in: no shared cache (a company proxy, a CDN) may keep it
+# and hand it to the next person who asks.
+IMMUTABLE_PRIVATE = "private, max-age=31536000, immutable"
 _JSON_ERRORS = "rennet.json_errors"  # a scope key set by prefer_json_errors
 _CHUNK = 256 << 10
 
@@ -41,6 +44,14 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 def _headers(pairs: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs.items()]
+
+
+def _file_headers(private: bool) -> dict[str, str]:
+    return {
+        "content-type": "application/octet-stream",
+        "accept-ranges": "bytes",
+        "cache-control": IMMUTABLE_PRIVATE if private else IMMUTABLE,
+    }
 
 
 class BytesResponse:
@@ -81,19 +92,14 @@ class FileSend:
         self.size = size
         self.etag = etag
         self.lease = lease
-        self.headers = (
-            dict(headers)
-            if headers is not None
-            else {
-                "content-type": "application/octet-stream",
-                "accept-ranges": "bytes",
-                "cache-control": IMMUTABLE,
-            }
-        )
+        self.headers = dict(headers) if headers is not None else _file_headers(private=False)
 
     @classmethod
-    def distribution(cls, path: Path, size: int, sha256: str, lease: BlobLease | None = None) -> FileSend:
-        return cls(path, size, f'"{sha256}"', lease=lease)
+    def distribution(
+        cls, path: Path, size: int, sha256: str, lease: BlobLease | None = None, private: bool = False
+    ) -> FileSend:
+        """A distribution file or its .metadata; `private` when the index serving it is private."""
+        return cls(path, size, f'"{sha256}"', _file_headers(private), lease)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -176,14 +182,20 @@ class FileSend:
 class StreamSend:
     """A file that is still being downloaded: its bytes as they arrive, aborted if it fails to verify."""
 
-    def __init__(self, download: Download, fd: int, size: int | None, sha256: str | None) -> None:
+    def __init__(
+        self, download: Download, fd: int, size: int | None, sha256: str | None, private: bool = False
+    ) -> None:
         self.download = download
         self.fd = fd
         self.size = size
         self.sha256 = sha256
+        self.private = private
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {"content-type": "application/octet-stream", "cache-control": IMMUTABLE}
+        headers = {
+            "content-type": "application/octet-stream",
+            "cache-control": IMMUTABLE_PRIVATE if self.private else IMMUTABLE,
+        }
         if self.sha256:
             headers["etag"] = f'"{self.sha256}"'
         if self.size is not None:
@@ -223,6 +235,7 @@ _TITLES = {
     409: "Conflict",
     413: "Content Too Large",
     414: "URI Too Long",
+    415: "Unsupported Media Type",
     416: "Range Not Satisfiable",
     429: "Too Many Requests",
     500: "Internal Server Error",

@@ -13,13 +13,15 @@ from rennet.domain.access import Access
 from rennet.domain.indexes import upload_target
 from rennet.domain.uploads import UploadRejected
 from rennet.service.uploads import receive_upload
-from rennet.web.context import authorize, note_cache, registry
+from rennet.web.context import authorize, note_cache, refuse_cross_site, registry
 from rennet.web.responses import error_response
 
 __all__ = ["upload"]
 
 
 async def upload(request: Request) -> Response:
+    if (refused := refuse_cross_site(request)) is not None:
+        return refused
     indexes = registry(request)
     name = request.path_params.get("index") or indexes.settings.default_index
     if name not in indexes.settings.indexes:

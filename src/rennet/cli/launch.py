@@ -1,0 +1,40 @@
+"""The process that stays: Granian's supervisor, which `rennet serve` becomes (exec) once the data directory is
+ready. It imports nothing of the application, so it stays small; the workers load the app themselves.
+
+Everything comes from the environment `rennet serve` resolved: RENNET_HOST, RENNET_PORT, RENNET_WORKERS,
+RENNET_LOG_LEVEL and RENNET_SHUTDOWN_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from granian.constants import Interfaces
+from granian.server import Server
+
+APP = "rennet.web.app:create_app_from_env"
+
+
+def main() -> None:
+    env = os.environ
+    server = Server(
+        APP,
+        address=env["RENNET_HOST"],
+        port=int(env["RENNET_PORT"]),
+        interface=Interfaces.ASGI,
+        workers=int(env["RENNET_WORKERS"]),
+        factory=True,
+        log_access=False,
+        log_level=env["RENNET_LOG_LEVEL"],  # type: ignore[arg-type]
+        backlog=2048,
+        # Granian drains open requests before the app hears of the shutdown: a download from a stalled upstream
+        # would hold a worker as long as the upstream stalls. Partial downloads live in tmp/, which the next
+        # start clears, so stopping a worker hard after the grace period loses nothing.
+        workers_kill_timeout=max(1, math.ceil(float(env["RENNET_SHUTDOWN_TIMEOUT"]))),
+    )
+    server.serve()
+
+
+if __name__ == "__main__":
+    main()
