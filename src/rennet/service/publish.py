@@ -60,7 +60,7 @@ def publish(
         assert record.status is not None
         raise UploadRejected(f"Project {project} is {record.status.value} and takes no uploads", 400)
     assert dist.version is not None
-    existing = catalog.release_files(index.name, project)
+    existing = catalog.release_files(index.name, project, filename, sdists=dist.kind == "sdist")
     if check_against_release(filename, digests["sha256"], dist.kind, dist.version, existing):
         return UploadOutcome(filename, project, created=False)
     sha256 = writer.commit()

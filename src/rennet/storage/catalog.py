@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -342,13 +342,22 @@ class Catalog:
 
     # -- hosted projects ------------------------------------------------------------------------------------------
 
-    def release_files(self, index_name: str, project: str) -> dict[str, tuple[str | None, str | None]]:
-        """Filename -> (sha256, version) of every file the project holds."""
+    def release_files(
+        self, index_name: str, project: str, filename: str | None = None, sdists: bool = True
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """Filename -> (sha256, version) of the project's files: all of them, or only the one named `filename`
+        and (with `sdists`) every sdist. That is what an upload is checked against, and a project may hold
+        thousands of wheels: a new wheel need not read them all."""
         query = (
             select(files.c.filename, files.c.blob_sha256, files.c.version)
             .join(projects, files.c.project_id == projects.c.id)
             .where(projects.c.index_name == index_name, projects.c.name == project)
         )
+        if filename is not None:
+            wanted = [files.c.filename == filename]
+            if sdists:
+                wanted += [files.c.filename.like("%.tar.gz"), files.c.filename.like("%.zip")]
+            query = query.where(or_(*wanted))
         with self.engine.connect() as conn:
             return {row.filename: (row.blob_sha256, row.version) for row in conn.execute(query)}
 
