@@ -203,3 +203,18 @@ def test_data_dir_that_cannot_be_used(tmp_path: Path, upstream: FakeUpstream) ->
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "data directory" in result.stderr
+
+
+def test_port_already_in_use_is_refused(tmp_path: Path, upstream: FakeUpstream) -> None:
+    first = RennetServer(tmp_path / "first", upstream_url=upstream.url).start()
+    try:
+        second = RennetServer(tmp_path / "second", upstream_url=upstream.url)
+        second.port = first.port
+        result = subprocess.run(second.command(), capture_output=True, text=True, timeout=30)
+        assert result.returncode == 2, result.stderr
+        assert f"cannot listen on 127.0.0.1:{first.port}" in result.stderr
+        assert "in use" in result.stderr
+        assert not (tmp_path / "second").exists(), "nothing is prepared for a server that cannot start"
+        assert first.get("/health").status_code == 200
+    finally:
+        first.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import socket
 import sys
 
 from rennet.cli._command import Subcommands, command, fail
@@ -32,6 +33,8 @@ def register(commands: Subcommands) -> None:
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     _raise_descriptor_limit()
+    if problem := _address_in_use(settings.host, settings.port):
+        return fail(2, f"cannot listen on {settings.host}:{settings.port}: {problem}")
     try:
         prepare_data_dir(settings)
     except OSError as error:
@@ -56,6 +59,23 @@ def serve(settings: Settings) -> int:
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "rennet.cli.launch"])  # noqa: S606 - our own interpreter
     return 0  # not reached: execv replaces this process
+
+
+def _address_in_use(host: str, port: int) -> str | None:
+    """Why the address cannot be listened on, or None. Granian listens with SO_REUSEPORT, so a second server on a
+    busy port would start without a word and take half of the first one's connections: refuse it here instead."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as error:
+        return str(error)
+    family, kind, proto, _, address = addresses[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return f"{error.strerror or error} (is another server, perhaps another rennet, using it?)"
+    return None
 
 
 def _raise_descriptor_limit() -> None:
