@@ -349,13 +349,16 @@ class ProxyService:
     async def _obtain_metadata(self, record: FileRecord) -> str:
         if record.core_metadata is not None and record.source_url and not self.shared.offline:
             sha256 = await self._fetch_metadata(record)
-        else:
-            parsed = parse_dist_filename(record.filename)
-            if parsed is None or parsed.kind != "wheel":
-                raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
-            sha256 = await self._extract_metadata(record)
+            # The page advertised this metadata already and stays as it is: no worker need re-read it (an
+            # installer asks for the wheel next, which would otherwise meet a page to reload).
+            await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
+            return sha256
+        parsed = parse_dist_filename(record.filename)
+        if parsed is None or parsed.kind != "wheel":
+            raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
+        sha256 = await self._extract_metadata(record)
         await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
-        self.shared.changed(self.name, record.project)
+        self.shared.changed(self.name, record.project)  # the page advertises the metadata from now on
         return sha256
 
     async def _fetch_metadata(self, record: FileRecord) -> str:
