@@ -572,29 +572,34 @@ def _project_record(row: Row[Any]) -> ProjectRecord:
 
 def _dist_file(row: Row[Any], index_name: str) -> DistFile:
     """The file as we list it: what the upstream said, completed by what we learned holding the bytes."""
-    file = _upstream_view(row, index_name)
-    hashes = dict(file.hashes)
-    if row.blob_sha256 and "sha256" not in hashes:
-        hashes["sha256"] = row.blob_sha256
-    core_metadata = file.core_metadata
-    if row.metadata_sha256 and not core_metadata and row.filename.endswith(".whl"):
-        # PEP 658 metadata is served for wheels only (an sdist's PKG-INFO may be incomplete).
-        core_metadata = {"sha256": row.metadata_sha256}
-    return replace(file, hashes=hashes, core_metadata=core_metadata)
+    return _file_from_row(row, index_name, completed=True)
 
 
 def _upstream_view(row: Row[Any], index_name: str) -> DistFile:
     """The file as its index states it, without what we derived."""
+    return _file_from_row(row, index_name, completed=False)
+
+
+def _file_from_row(row: Row[Any], index_name: str, completed: bool) -> DistFile:
+    # Built once, with its final fields: a page of thousands of files is read with one call per file.
+    hashes = json.loads(row.hashes)
+    core_metadata = json.loads(row.core_metadata) if row.core_metadata is not None else None
+    if completed:
+        if row.blob_sha256 and "sha256" not in hashes:
+            hashes["sha256"] = row.blob_sha256
+        if row.metadata_sha256 and not core_metadata and row.filename.endswith(".whl"):
+            # PEP 658 metadata is served for wheels only (an sdist's PKG-INFO may be incomplete).
+            core_metadata = {"sha256": row.metadata_sha256}
     return DistFile(
         filename=row.filename,
         index=index_name,
-        hashes=json.loads(row.hashes),
+        hashes=hashes,
         requires_python=row.requires_python,
         yanked=bool(row.yanked),
         yanked_reason=row.yanked_reason,
         size=row.size,
         upload_time=datetime.fromtimestamp(row.upload_time, UTC) if row.upload_time is not None else None,
-        core_metadata=json.loads(row.core_metadata) if row.core_metadata is not None else None,
+        core_metadata=core_metadata,
         provenance=row.provenance,
         source_url=row.source_url,
     )
