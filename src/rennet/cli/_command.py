@@ -18,8 +18,10 @@ __all__ = [
     "CommandError",
     "Run",
     "Subcommands",
+    "check_concurrency",
     "command",
     "fail",
+    "needs_upstream",
     "open_registry",
     "opened_store",
     "run_on_store",
@@ -94,6 +96,20 @@ async def open_registry(settings: Settings) -> AsyncIterator[Registry]:
         yield registry
     finally:
         await registry.close()
+
+
+MAX_CONCURRENCY = 64
+
+
+def check_concurrency(value: int) -> None:
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise CommandError(f"--concurrency takes 1 to {MAX_CONCURRENCY}")
+
+
+def needs_upstream(settings: Settings, doing: str) -> None:
+    """Refuse work that talks to upstreams when rennet is configured offline."""
+    if settings.offline:
+        raise CommandError(f"rennet is configured offline (RENNET_OFFLINE): {doing} needs the upstream")
 
 
 def storing_index(indexes: Mapping[str, IndexConfig], name: str) -> IndexConfig:

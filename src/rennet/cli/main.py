@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rennet import __version__
 from rennet.cli import accounts, cleanup, export, imports, manage, mirror, refresh, serve, stats
+from rennet.cli._command import fail
 from rennet.config import InvalidConfig, load_settings
 
 __all__ = ["main"]
@@ -54,8 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings({**os.environ, **variables})
     except InvalidConfig as error:
-        print(f"rennet: configuration error: {error}", file=sys.stderr)
-        return 2
+        return fail(2, f"configuration error: {error}")
     if args.command == "serve":
         # Worker processes load their settings from the environment they inherit.
         os.environ.update(variables)

@@ -16,7 +16,15 @@ from packaging.tags import platform_tags
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from rennet.cli._command import Subcommands, command, fail, open_registry
+from rennet.cli._command import (
+    CommandError,
+    Subcommands,
+    check_concurrency,
+    command,
+    fail,
+    needs_upstream,
+    open_registry,
+)
 from rennet.cli.reporting import bar, quiet_service_logs, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
@@ -27,7 +35,6 @@ from rennet.service.mirrorinputs import ReadInputs, read_inputs
 
 __all__ = ["register"]
 
-MAX_CONCURRENCY = 64
 MB = 1_000_000
 
 
@@ -92,7 +99,7 @@ def _mirror(args: argparse.Namespace, settings: Settings) -> int:
     try:
         targets = _targets(args)
         index = _index(args, settings)
-    except (InvalidTarget, ValueError) as error:
+    except (InvalidTarget, ValueError, CommandError) as error:
         return fail(2, error, "mirror")
     if not (args.requirements or args.files or args.pylock or args.uv_lock):
         return fail(2, "nothing to mirror: name requirements, -r FILE, --pylock FILE or --uv-lock FILE", "mirror")
@@ -129,8 +136,7 @@ def _read(args: argparse.Namespace, targets: tuple[Target, ...], console: Consol
 
 
 def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
-    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
-        raise ValueError(f"--concurrency takes 1 to {MAX_CONCURRENCY}")
+    check_concurrency(args.concurrency)
     pythons = args.python_version or [_this_python()]
     # The running interpreter's implementation only when it is the target; a named version means CPython.
     implementation = "cpython" if args.python_version else sys.implementation.name
@@ -150,8 +156,7 @@ def _this_platform() -> str:
 
 def _index(args: argparse.Namespace, settings: Settings) -> str:
     name = args.index or "pypi"
-    if settings.offline:
-        raise ValueError("rennet is configured offline (RENNET_OFFLINE): mirroring needs the upstream")
+    needs_upstream(settings, "mirroring")
     config = settings.indexes.get(name)
     if config is None:
         raise ValueError(f"there is no index named {name!r}")

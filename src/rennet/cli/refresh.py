@@ -12,7 +12,16 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-from rennet.cli._command import CommandError, Subcommands, command, fail, open_registry, storing_index
+from rennet.cli._command import (
+    CommandError,
+    Subcommands,
+    check_concurrency,
+    command,
+    fail,
+    needs_upstream,
+    open_registry,
+    storing_index,
+)
 from rennet.cli.reporting import bar, name_list, quiet_service_logs, say, stderr_console
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.indexes import ProxyIndex
@@ -20,8 +29,6 @@ from rennet.service.proxy import ProxyService
 from rennet.service.refresh import PageOutcome, RefreshReport, prune_gone, refresh_pages, stale_pages
 
 __all__ = ["register"]
-
-MAX_CONCURRENCY = 64
 
 
 def register(commands: Subcommands) -> None:
@@ -52,10 +59,8 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
     try:
         indexes = _proxies(settings, args.index)
         older_than = parse_duration(args.older_than, "--older-than")
-        if not 1 <= args.concurrency <= MAX_CONCURRENCY:
-            raise CommandError(f"--concurrency takes 1 to {MAX_CONCURRENCY}")
-        if settings.offline:
-            raise CommandError("rennet is configured offline (RENNET_OFFLINE): refreshing needs the upstream")
+        check_concurrency(args.concurrency)
+        needs_upstream(settings, "refreshing")
     except (CommandError, InvalidConfig) as error:
         return fail(2, error, "refresh")
     console = stderr_console()

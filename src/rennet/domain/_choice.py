@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.names import NormalizedName, parse_dist_filename
-from rennet.domain.targets import Target
+from rennet.domain.targets import Target, requires_python_ok, wheel_tags
 
 HashPins = frozenset[frozenset[tuple[str, str]]]
 
@@ -145,20 +144,11 @@ def _why_nothing(project: NormalizedName, newest: Release, target: Target, sdist
 
 
 def _rank(wheel: DistFile, target: Target) -> int | None:
-    try:
-        return target.rank(parse_wheel_filename(wheel.filename)[3])
-    except (InvalidWheelFilename, InvalidVersion):
-        return None
+    return target.rank(wheel_tags(wheel.filename))
 
 
 def _python_ok(file: DistFile, target: Target) -> bool:
-    if not file.requires_python:
-        return True
-    try:
-        spec = SpecifierSet(file.requires_python)
-    except InvalidSpecifier:
-        return True  # pip ignores an invalid Requires-Python
-    return spec.contains(target.full_version, prereleases=True)
+    return requires_python_ok(file.requires_python, (target,))
 
 
 def _is_wheel(file: DistFile) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rennet.domain.indexes import ANYONE, HostedIndex, IndexConfig
+from rennet.domain.indexes import ANYONE, HostedIndex, IndexConfig, readers_of
 
 __all__ = ["ANYONE", "Access", "Identity", "allowed"]
 
@@ -38,8 +38,7 @@ def allowed(identity: Identity | None, index: IndexConfig, access: Access) -> bo
         return False
     if identity.admin:
         return True
-    uploaders = index.uploaders if isinstance(index, HostedIndex) else frozenset()
     if access is Access.UPLOAD:
-        return identity.user in uploaders
-    readers = index.readers | uploaders
+        return isinstance(index, HostedIndex) and identity.user in index.uploaders
+    readers = readers_of(index)
     return ANYONE in readers or identity.user in readers

@@ -6,11 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from rennet.domain.names import NormalizedName, parse_dist_filename
+from rennet.domain.names import NormalizedName, parse_dist_filename, version_or_none
 
 __all__ = ["DistFile", "ProjectPage", "ProjectStatus", "best_hash", "merge_versions"]
 
@@ -83,7 +82,7 @@ class ProjectPage:
     @property
     def all_versions(self) -> tuple[str, ...]:
         """Versions named by the page plus those of its files, in version order (PEP 700)."""
-        return merge_versions(self.versions, (v for f in self.listed_files if (v := _version_text(f.filename))))
+        return merge_versions(self.versions, (str(v) for f in self.listed_files if (v := f.version)))
 
     def with_files(self, files: tuple[DistFile, ...]) -> ProjectPage:
         return replace(self, files=files)
@@ -94,21 +93,5 @@ def merge_versions(*groups: Iterable[str]) -> tuple[str, ...]:
     for group in groups:
         for text in group:
             if text not in seen:
-                seen[text] = _version(text)
+                seen[text] = version_or_none(text)
     return tuple(sorted(seen, key=lambda t: (seen[t] is not None, seen[t] or Version("0"), t)))
-
-
-# Pages are rendered again after every change to their project, and a big project has thousands of files whose
-# versions would be parsed again each time: remember the latest few thousand (small strings and Versions).
-@lru_cache(maxsize=8192)
-def _version_text(filename: str) -> str | None:
-    parsed = parse_dist_filename(filename)
-    return str(parsed.version) if parsed is not None and parsed.version is not None else None
-
-
-@lru_cache(maxsize=8192)
-def _version(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None

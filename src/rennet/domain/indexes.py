@@ -19,6 +19,7 @@ __all__ = [
     "ProxyIndex",
     "check_indexes",
     "leaf_members",
+    "readers_of",
     "upload_target",
 ]
 
@@ -116,7 +117,7 @@ def _check_group_readers(indexes: Mapping[str, IndexConfig], group: GroupIndex) 
                 f"group {group.name!r} is public but its member {member!r} is private: "
                 f"set private = true on the group too, or it would publish {member!r}"
             )
-        member_readers = index.readers | (index.uploaders if isinstance(index, HostedIndex) else frozenset())
+        member_readers = readers_of(index)
         if ANYONE in member_readers:
             continue
         if ANYONE in group.readers:
@@ -143,6 +144,11 @@ def upload_target(indexes: Mapping[str, IndexConfig], name: str) -> HostedIndex 
             if isinstance(candidate, HostedIndex):
                 return candidate
     return None
+
+
+def readers_of(index: IndexConfig) -> frozenset[str]:
+    """Who may read the index when it is private: its readers and, on a hosted index, its uploaders."""
+    return index.readers | (index.uploaders if isinstance(index, HostedIndex) else frozenset())
 
 
 def leaf_members(indexes: Mapping[str, IndexConfig], group: str) -> tuple[str, ...]:

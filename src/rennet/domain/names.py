@@ -25,6 +25,7 @@ __all__ = [
     "check_filename",
     "check_project_name",
     "parse_dist_filename",
+    "version_or_none",
 ]
 
 MAX_NAME_LENGTH = 200
@@ -97,6 +98,7 @@ class DistName:
     kind: str  # "wheel", "sdist" or "legacy"
 
 
+@lru_cache(maxsize=8192)
 def parse_dist_filename(filename: str) -> DistName | None:
     """Parse a wheel, sdist or legacy filename; None when it is none of those."""
     lowered = filename.lower()
@@ -134,7 +136,7 @@ def _parse_legacy_sdist(filename: str) -> DistName | None:
     match = re.fullmatch(r"(?P<name>.+?)-(?P<version>\d[^-]*)", _strip_suffix(filename, _SDIST_SUFFIXES))
     if not match or not _is_project_name(match["name"]):
         return None
-    return DistName(canonicalize_name(match["name"]), _version_or_none(match["version"]), "sdist")
+    return DistName(canonicalize_name(match["name"]), version_or_none(match["version"]), "sdist")
 
 
 # bdist_wininst and bdist_msi put the platform after the version: foo-1.0.win-amd64-py2.7.exe
@@ -147,10 +149,14 @@ def _parse_legacy(filename: str) -> DistName | None:
     match = re.fullmatch(r"(?P<name>.+?)-(?P<version>\d[^-]*)(?:-.*)?", stem)
     if not match or not _is_project_name(match["name"]):
         return None
-    return DistName(canonicalize_name(match["name"]), _version_or_none(match["version"]), "legacy")
+    return DistName(canonicalize_name(match["name"]), version_or_none(match["version"]), "legacy")
 
 
-def _version_or_none(text: str) -> Version | None:
+# Pages are parsed and rendered again after every change to their project, and a big project has thousands of
+# files: the latest few thousand file names and version strings are remembered (small, immutable results).
+@lru_cache(maxsize=8192)
+def version_or_none(text: str) -> Version | None:
+    """The version, or None when the text is not a PEP 440 version."""
     try:
         return Version(text)
     except InvalidVersion:

@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import quote
 
 from packaging.metadata import parse_email
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from rennet.domain.files import DistFile
-from rennet.domain.names import InvalidName, check_filename, parse_dist_filename
+from rennet.domain.names import InvalidName, check_filename, parse_dist_filename, version_or_none
 from rennet.domain.simple import file_path, format_upload_time
 
 __all__ = [
@@ -71,11 +71,12 @@ def releases_of(files: Iterable[ReleaseFile]) -> dict[str, list[ReleaseFile]]:
 def choose_release(releases: Mapping[str, Sequence[ReleaseFile]], wanted: str | None) -> str | None:
     """The release asked for (equal versions match: 1.0 is 1.0.0), or PyPI's choice of the latest one."""
     if wanted is not None:
-        target = _version(wanted)
-        return next((v for v in releases if v == wanted or (target is not None and _version(v) == target)), None)
+        target = version_or_none(wanted)
+        matching = (v for v in releases if v == wanted or (target is not None and version_or_none(v) == target))
+        return next(matching, None)
 
     def rank(version: str) -> tuple[bool, bool, tuple[int, Version, str]]:
-        parsed = _version(version)
+        parsed = version_or_none(version)
         final = parsed is not None and not parsed.is_prerelease
         return (not _all_yanked(releases[version]), final, _sort_key(version))
 
@@ -226,14 +227,7 @@ def _all_yanked(files: Sequence[ReleaseFile]) -> bool:
     return bool(files) and all(item.file.yanked for item in files)
 
 
-def _version(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
 def _sort_key(text: str) -> tuple[int, Version, str]:
     """Versions in order; anything unparsable (never from a hosted upload) before them."""
-    parsed = _version(text)
+    parsed = version_or_none(text)
     return (1, parsed, text) if parsed is not None else (0, Version("0"), text)

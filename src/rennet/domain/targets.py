@@ -32,6 +32,7 @@ __all__ = [
     "parse_target",
     "requires_python_ok",
     "wheel_matches",
+    "wheel_tags",
 ]
 
 _PYTHON = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?(?P<threaded>t?)$")
@@ -117,7 +118,7 @@ def make_targets(
 
 def wheel_matches(filename: str, targets: Iterable[Target]) -> bool:
     """Whether the wheel installs on at least one target; False for anything that is not a valid wheel name."""
-    tags = _wheel_tags(filename)
+    tags = wheel_tags(filename)
     return bool(tags) and any(target.rank(tags) is not None for target in targets)
 
 
@@ -259,7 +260,8 @@ def _manylinux(major: int, minor: int, arch: str, platform: str | None = None) -
     return found
 
 
-def _wheel_tags(filename: str) -> frozenset[Tag]:
+def wheel_tags(filename: str) -> frozenset[Tag]:
+    """The tags a wheel's name carries; none for anything that is not a valid wheel name."""
     try:
         return parse_wheel_filename(filename)[3]
     except (InvalidWheelFilename, InvalidVersion):

@@ -13,10 +13,11 @@ import binascii
 import hashlib
 import time
 from collections import Counter, OrderedDict, deque
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 
 from rennet.domain.access import Identity
-from rennet.service.base import ServiceError, Shared
+from rennet.service.base import ServiceError, Shared, SingleFlight
 from rennet.storage.accounts import Accounts
 
 __all__ = ["ACCOUNTS_SLOT", "AuthFailed", "Authenticator"]
@@ -43,7 +44,7 @@ class Authenticator:
         self._remembered: OrderedDict[str, tuple[float, tuple[int, int], Identity]] = OrderedDict()
         self._failures: dict[str, deque[float]] = {}
         self._attempts: Counter[str] = Counter()  # per address: verifications under way
-        self._flights: dict[tuple[str, str], asyncio.Future[Identity | None]] = {}
+        self._flights: SingleFlight[Identity | None] = SingleFlight()
         self._passwords: ThreadPoolExecutor | None = None
 
     async def identify(self, authorization: str | None, client: str) -> Identity | None:
@@ -78,14 +79,13 @@ class Authenticator:
 
         The same credentials from the same address while they are being verified share that verification (an
         installer sends its first requests in parallel), and count once."""
-        flight = self._flights.get((client, key))
-        if flight is None:
-            self._check_rate(client)
-            self._attempts[client] += 1
-            flight = asyncio.ensure_future(self._settle(user, secret, client))
-            self._flights[(client, key)] = flight
-            flight.add_done_callback(lambda _: self._flights.pop((client, key), None))
-        return await asyncio.shield(flight)
+        return await self._flights.run((client, key), lambda: self._start(user, secret, client))
+
+    def _start(self, user: str, secret: str, client: str) -> Awaitable[Identity | None]:
+        # Raises (429) before anything is under way; a verification begun counts at once.
+        self._check_rate(client)
+        self._attempts[client] += 1
+        return self._settle(user, secret, client)
 
     async def _settle(self, user: str, secret: str, client: str) -> Identity | None:
         try:

@@ -30,6 +30,7 @@ __all__ = [
     "SingleFlight",
     "Storage",
     "StreamingFile",
+    "on_disk",
     "page_changed",
 ]
 
@@ -80,6 +81,14 @@ class StreamingFile:
 
 
 FileAnswer = LocalFile | StreamingFile
+
+
+async def on_disk(answer: FileAnswer, reopen: Callable[[], Awaitable[FileAnswer]]) -> FileAnswer:
+    """The answer as a file on disk: a download under way is waited for, then the file is opened again."""
+    if isinstance(answer, StreamingFile):
+        await answer.download.complete(answer.fd)
+        return await reopen()
+    return answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +216,7 @@ def page_changed(storage: Storage, index: str, project: str = "") -> None:
 class IndexService(Protocol):
     name: str
     kind: IndexKind
+    holds_uploads: bool  # hosted content, which changes on upload, is in its pages
 
     @property
     def config(self) -> IndexConfig: ...

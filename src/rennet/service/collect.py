@@ -115,7 +115,7 @@ def _collect_batch(storage: Storage, upkeep: Upkeep, batch: list[Path], cutoff: 
             freed = status.st_size
         else:
             try:
-                freed = remove_blob(storage.blobs, path.name)
+                freed = remove_blob(storage.blobs, path.name) or 0  # never kept: no age limit
             except OSError as error:
                 report.problems.append(f"cannot remove {path}: {error}")
                 continue

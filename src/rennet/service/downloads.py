@@ -19,7 +19,7 @@ import os
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 
-from rennet.storage.blobs import BlobWriter, LocalBlobStore
+from rennet.storage.blobs import BlobWriter, LocalBlobStore, same_file
 
 __all__ = ["HOLDBACK", "Download", "DownloadFailed", "Downloads", "Fetch", "TryAgain", "lock_held"]
 
@@ -141,7 +141,7 @@ class RemoteDownload(Download):
             self.written = os.fstat(fd).st_size  # a rename keeps the inode we read from
             # The file may be held thanks to a later download, after the one we tailed failed: only the very
             # bytes that were committed may complete a response.
-            committed = sha256 is not None and _same_file(fd, self._blobs.local_path(sha256))
+            committed = sha256 is not None and same_file(fd, self._blobs.local_path(sha256))
             self.finish(None if committed else "the download in another worker failed")
             self.settle()  # the other worker recorded the outcome before releasing its lock
 
@@ -220,16 +220,6 @@ def _open_when_present(part: Path) -> int:
     except FileNotFoundError:
         # The download has just finished (and renamed the file), or has not created it yet.
         raise TryAgain() from None
-
-
-def _same_file(fd: int, path: Path | None) -> bool:
-    if path is None:
-        return False
-    try:
-        held, found = os.fstat(fd), path.stat()
-    except FileNotFoundError:
-        return False
-    return (held.st_dev, held.st_ino) == (found.st_dev, found.st_ino)
 
 
 def lock_held(lock_path: Path) -> bool:

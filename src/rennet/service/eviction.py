@@ -10,6 +10,7 @@ forgets where the file was; a client being sent it meanwhile reads from a descri
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -56,17 +57,17 @@ def evict(storage: Storage, index: str, limit: int, dry_run: bool = False) -> Ev
         # same bytes elsewhere may start using one of them.
         if upkeep.referenced([sha256]):
             continue
-        freed = _remove_older_blob(storage.blobs, sha256, started)
+        freed = remove_blob(storage.blobs, sha256, started)
         if freed is not None:
             eviction.bytes_freed += freed
             eviction.blobs_deleted += 1
     return eviction
 
 
-def _remove_older_blob(blobs: LocalBlobStore, sha256: str, written_before: float) -> int | None:
-    """Delete a blob written before `written_before`; the bytes freed (0 when it was gone already), or None
-    when it was kept. Uploads and downloads publish a blob first and record it after: one written since the
-    pass began may be about to be referred to (a later `rennet gc` removes it if it is not)."""
+def remove_blob(blobs: LocalBlobStore, sha256: str, written_before: float = math.inf) -> int | None:
+    """Delete a blob (only if written before `written_before`); the bytes freed (0 when it was gone already), or
+    None when it was kept. Uploads and downloads publish a blob first and record it after: one written since an
+    eviction pass began may be about to be referred to (a later `rennet gc` removes it if it is not)."""
     path = blobs.path_for(sha256)
     try:
         status = path.stat()
@@ -76,17 +77,6 @@ def _remove_older_blob(blobs: LocalBlobStore, sha256: str, written_before: float
     except FileNotFoundError:
         return 0
     return status.st_size
-
-
-def remove_blob(blobs: LocalBlobStore, sha256: str) -> int:
-    """Delete a blob; the bytes freed (0 when it was gone already)."""
-    path = blobs.path_for(sha256)
-    try:
-        size = path.stat().st_size
-        path.unlink()
-    except FileNotFoundError:
-        return 0
-    return size
 
 
 class CacheBound:

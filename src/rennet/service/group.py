@@ -28,6 +28,7 @@ class GroupService:
         self.members = tuple(members)  # leaf members, in order
         self._hosted = [m for m in self.members if m.kind is IndexKind.HOSTED]
         self._proxies = [m for m in self.members if m.kind is IndexKind.PROXY]
+        self.holds_uploads = bool(self._hosted)
         self._flights: SingleFlight[CachedPage] = SingleFlight()
         self._listing: tuple[tuple[str, ...], Listing] | None = None
 

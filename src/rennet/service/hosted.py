@@ -17,6 +17,7 @@ __all__ = ["HostedService"]
 
 class HostedService:
     kind = IndexKind.HOSTED
+    holds_uploads = True
 
     def __init__(self, config: HostedIndex, shared: Shared) -> None:
         self.name = config.name

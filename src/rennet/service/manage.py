@@ -117,7 +117,7 @@ class Releases:
 
     def _select(self, index: HostedIndex, project: str, target: Target) -> list[str]:
         if target.filename is not None:
-            if target.filename not in self.catalog.release_files(index.name, project, target.filename, sdists=False):
+            if self.catalog.file(index.name, project, target.filename) is None:
                 raise NotFound(f"project {project} in {index.name} has no file {target.filename!r}")
             return [target.filename]
         if target.version is not None:

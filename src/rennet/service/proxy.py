@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Hashable
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,6 +30,7 @@ from rennet.service.base import (
     Shared,
     SingleFlight,
     StreamingFile,
+    on_disk,
 )
 from rennet.service.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.eviction import CacheBound
@@ -55,6 +57,7 @@ def metadata_url(file_url: str) -> str:
 
 class ProxyService:
     kind = IndexKind.PROXY
+    holds_uploads = False
 
     def __init__(self, config: ProxyIndex, shared: Shared) -> None:
         self.name = config.name
@@ -150,7 +153,8 @@ class ProxyService:
         before = self.shared.dependency(self.name, project)
         try:
             # One trip to a worker thread for parsing, storing and reading back: each trip costs the client time.
-            stored, changes, page = await asyncio.to_thread(self._store_fetched, project, fetched, now)
+            known = cached.version if cached is not None and cached.page is not None else None
+            stored, changes, page = await asyncio.to_thread(self._store_fetched, project, fetched, now, known)
         except UnreadablePage as error:
             raise UpstreamError(f"the upstream sent an unusable page for {redact(fetched.url)}: {error}") from None
         if report is not None:
@@ -164,13 +168,16 @@ class ProxyService:
         return await self._remember(project, stored, dependency, cached, "miss", page=page)
 
     def _store_fetched(
-        self, project: str, fetched: PageFetch, now: float
-    ) -> tuple[ProjectRecord, PageChanges, ProjectPage]:
+        self, project: str, fetched: PageFetch, now: float, known: Hashable
+    ) -> tuple[ProjectRecord, PageChanges, ProjectPage | None]:
+        """Parse and store the page; read it back unless the page in memory (version `known`) is still current."""
         parsed = parse_project_page(
             fetched.body, fetched.content_type, fetched.url, NormalizedName(project), self.name
         )
         catalog = self.shared.catalog
         stored, changes = catalog.store_upstream_page(self.name, project, parsed, fetched.validators, now)
+        if stored.serial == known:
+            return stored, changes, None
         return stored, changes, catalog.page(stored, held_only=self.shared.offline)
 
     async def _keep_held(self, project: str, record: ProjectRecord | None, now: float) -> CachedPage | None:
@@ -383,10 +390,10 @@ class ProxyService:
             raise ServiceError(502, f"metadata of {record.filename} does not match its published hash") from None
 
     async def _extract_metadata(self, record: FileRecord) -> str:
-        answer = await self.open_file(record.project, record.filename)
-        if isinstance(answer, StreamingFile):
-            await answer.download.complete(answer.fd)
-            answer = await self.open_file(record.project, record.filename)
+        answer = await on_disk(
+            await self.open_file(record.project, record.filename),
+            lambda: self.open_file(record.project, record.filename),
+        )
         assert isinstance(answer, LocalFile)
         try:
             data = await asyncio.to_thread(read_wheel_metadata, answer.path, record.filename)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rennet.service.base import Storage, page_changed
+from rennet.storage.blobs import same_file
 from rennet.storage.upkeep import BlobUse, Upkeep
 
 __all__ = ["BadBlob", "Verification", "plan_verification", "verify_blobs"]
@@ -101,11 +102,7 @@ def _check(
 
 def _quarantine(path: Path, fd: int, directory: Path, sha256: str) -> Path | None:
     """Move the bad file aside, unless the name now holds another file (fetched again meanwhile: good bytes)."""
-    try:
-        held, current = os.fstat(fd), path.stat()
-    except FileNotFoundError:
-        return None
-    if (held.st_dev, held.st_ino) != (current.st_dev, current.st_ino):
+    if not same_file(fd, path):
         return None
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / sha256

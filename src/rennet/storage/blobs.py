@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-__all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256"]
+__all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256", "same_file"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Names an index may put in a page that hashlib can compute without parameters (shake_* need a length).
@@ -26,6 +26,17 @@ _HASHES = (frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 def is_sha256(value: str) -> bool:
     # fullmatch: `$` would accept a trailing newline, and the name becomes a path.
     return _SHA256.fullmatch(value) is not None
+
+
+def same_file(fd: int, path: Path | None) -> bool:
+    """Whether `path` still names the file open as `fd` (not deleted, not replaced by another)."""
+    if path is None:
+        return False
+    try:
+        held, found = os.fstat(fd), path.stat()
+    except FileNotFoundError:
+        return False
+    return (held.st_dev, held.st_ino) == (found.st_dev, found.st_ino)
 
 
 class DigestMismatch(ValueError):

@@ -343,21 +343,19 @@ class Catalog:
     # -- hosted projects ------------------------------------------------------------------------------------------
 
     def release_files(
-        self, index_name: str, project: str, filename: str | None = None, sdists: bool = True
+        self, index_name: str, project: str, filename: str, sdists: bool
     ) -> dict[str, tuple[str | None, str | None]]:
-        """Filename -> (sha256, version) of the project's files: all of them, or only the one named `filename`
-        and (with `sdists`) every sdist. That is what an upload is checked against, and a project may hold
-        thousands of wheels: a new wheel need not read them all."""
+        """Filename -> (sha256, version) of what an upload of `filename` is checked against: the file of that name
+        and (with `sdists`) every sdist of the project. A project may hold thousands of wheels; a new wheel need
+        not read them all."""
+        wanted = [files.c.filename == filename]
+        if sdists:
+            wanted += [files.c.filename.like("%.tar.gz"), files.c.filename.like("%.zip")]
         query = (
             select(files.c.filename, files.c.blob_sha256, files.c.version)
             .join(projects, files.c.project_id == projects.c.id)
-            .where(projects.c.index_name == index_name, projects.c.name == project)
+            .where(projects.c.index_name == index_name, projects.c.name == project, or_(*wanted))
         )
-        if filename is not None:
-            wanted = [files.c.filename == filename]
-            if sdists:
-                wanted += [files.c.filename.like("%.tar.gz"), files.c.filename.like("%.zip")]
-            query = query.where(or_(*wanted))
         with self.engine.connect() as conn:
             return {row.filename: (row.blob_sha256, row.version) for row in conn.execute(query)}
 

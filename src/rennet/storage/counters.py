@@ -76,11 +76,11 @@ class RequestCounters:
             os.close(self._fd)
 
 
-def reset_counters(path: Path, started: float | None = None) -> None:
+def reset_counters(path: Path) -> None:
     """Zero every row (a server starts), stamped with the moment."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = bytearray(_SIZE)
-    _HEADER.pack_into(data, 0, _MAGIC, time.time() if started is None else started)
+    _HEADER.pack_into(data, 0, _MAGIC, time.time())
     temp = path.with_name(path.name + ".new")
     temp.write_bytes(bytes(data))
     # A new file, not writes into the old one: workers of a previous run still mapping it keep their own.

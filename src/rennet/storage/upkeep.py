@@ -7,7 +7,7 @@ method; large sets are read in batches and never held as one value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, delete, exists, func, select, update
@@ -277,16 +277,10 @@ class Upkeep:
                         )
                     ).scalar()
                     if project is not None:
-                        result[name] = _with_oldest(result[name], project, oldest)
+                        result[name] = replace(result[name], oldest_page=(project, oldest))
         return result
 
     def _bump(self, conn: Any, project_ids: Iterable[int]) -> None:
         """A new serial for each page whose content changed: cached renderings are not reused."""
         for ids in _chunks(sorted(project_ids)):
             conn.execute(update(projects).where(projects.c.id.in_(ids)).values(serial=projects.c.serial + 1))
-
-
-def _with_oldest(counts: IndexCounts, project: str, when: float) -> IndexCounts:
-    return IndexCounts(
-        counts.projects, counts.files, counts.held_files, counts.held_bytes, counts.gone_files, (project, when)
-    )

@@ -27,8 +27,7 @@ class AccessLog:
 
     def __init__(self, app: ASGIApp, enabled: bool = True) -> None:
         self.app = app
-        self.enabled = enabled and log.isEnabledFor(logging.INFO)
-        self.lines = _Lines(sys.stderr)
+        self.lines = _Lines(sys.stderr) if enabled and log.isEnabledFor(logging.INFO) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +65,7 @@ class AccessLog:
                 note["cache"] = note.get("cache", "-") + ",aborted"
                 raise
         finally:
-            if self.enabled:
+            if self.lines is not None:
                 elapsed = (time.perf_counter() - started) * 1000
                 request = f"{scope['method']} {raw_path[:300].decode('latin-1')}"
                 cache = note.get("cache", "-")

@@ -15,7 +15,6 @@ from rennet.web.responses import error_response
 
 __all__ = [
     "authorize",
-    "count_request",
     "index_or_error",
     "note_cache",
     "open_index",
@@ -86,14 +85,11 @@ def refuse_cross_site(request: Request) -> Response | None:
     )
 
 
-def note_cache(request: Request, state: str) -> None:
+def note_cache(request: Request, state: str, counted: str | None = None) -> None:
+    """The cache outcome for the access log; with `counted` ("page" or "file"), also one more request of that
+    kind with this outcome for `rennet stats` (a memory write)."""
     note = request.scope.get("rennet")
     if note is not None:
         note["cache"] = state
-
-
-def count_request(request: Request, kind: str, state: str) -> None:
-    """For `rennet stats`: one more page or file request with this cache outcome (a memory write)."""
-    counters = registry(request).counters
-    if counters is not None:
-        counters.count(kind, state)
+    if counted is not None and (counters := registry(request).counters) is not None:
+        counters.count(counted, state)

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rennet.domain.names import InvalidName, check_filename, check_project_name
-from rennet.service.base import FileAnswer, LocalFile, ServiceError, StreamingFile
+from rennet.service.base import LocalFile, ServiceError, StreamingFile, on_disk
 from rennet.service.downloads import DownloadFailed
-from rennet.web.context import count_request, note_cache, open_index
+from rennet.web.context import note_cache, open_index
 from rennet.web.responses import FileSend, StreamSend, error_response
 
 __all__ = ["distribution_file"]
@@ -33,24 +33,14 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
             answer = await index.open_file(project, filename)
         if isinstance(answer, StreamingFile) and (request.method == "HEAD" or "range" in request.headers):
             # Ranges and sizes need the whole file: let the download finish, then answer from disk.
-            answer = await _complete(answer, index.open_file, project, filename)
-    except ServiceError as error:
-        note_cache(request, "error")
-        count_request(request, "file", "error")
-        return error_response(request, error.status, error.message)
-    except DownloadFailed as error:
-        note_cache(request, "error")
-        count_request(request, "file", "error")
+            answer = await on_disk(answer, lambda: index.open_file(project, filename))
+    except (ServiceError, DownloadFailed) as error:
+        note_cache(request, "error", counted="file")
+        if isinstance(error, ServiceError):
+            return error_response(request, error.status, error.message)
         return error_response(request, 502, f"{filename}: {error}")
-    note_cache(request, answer.cache)
-    count_request(request, "file", answer.cache)
+    note_cache(request, answer.cache, counted="file")
     private = index.config.private  # the index (or group) serving the request, whatever member holds the file
     if isinstance(answer, LocalFile):
         return FileSend.distribution(answer.path, answer.size, answer.sha256, answer.lease, private)
     return StreamSend(answer.download, answer.fd, answer.size, answer.sha256, private)
-
-
-async def _complete(answer: StreamingFile, reopen: object, project: str, filename: str) -> FileAnswer:
-    await answer.download.complete(answer.fd)
-    result: FileAnswer = await reopen(project, filename)  # type: ignore[operator]
-    return result

@@ -12,13 +12,13 @@ from starlette.responses import Response
 from rennet.service.base import ServiceError
 from rennet.service.pypi_json import json_answer
 from rennet.web.context import note_cache
-from rennet.web.responses import error_response, etag_matches, prefer_json_errors
-from rennet.web.simple import open_project
+from rennet.web.responses import BytesResponse, error_response, etag_matches, prefer_json_errors
+from rennet.web.simple import cache_control, open_project
 
 __all__ = ["project_json"]
 
 
-async def project_json(request: Request) -> Response:
+async def project_json(request: Request) -> Response | BytesResponse:
     prefer_json_errors(request)
     version = request.path_params.get("version")
     release = f"{version}/" if version is not None else ""
@@ -32,16 +32,16 @@ async def project_json(request: Request) -> Response:
         note_cache(request, "error")
         return error_response(request, error.status, error.message)
     body = json.dumps(answer.document, ensure_ascii=False, separators=(",", ":")).encode()
-    headers = {
-        "content-type": "application/json",
-        "etag": f'"{hashlib.sha256(body).hexdigest()[:32]}"',
-        # Built afresh from current data on every request, so a client may keep it only to revalidate.
-        "cache-control": f"{'private' if index.config.private else 'public'}, max-age=0, must-revalidate",
-    }
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"etag", etag.encode()),
+        # Built afresh from current data on every request (no cached page), so a client may keep it only to
+        # revalidate.
+        (b"cache-control", cache_control(index).encode()),
+    ]
     if answer.serial is not None:
-        headers["x-pypi-last-serial"] = str(answer.serial)
-    if etag_matches(request.headers.get("if-none-match"), headers["etag"]):
-        return Response(status_code=304, headers=headers)
-    if request.method == "HEAD":
-        return Response(status_code=200, headers=headers | {"content-length": str(len(body))})
-    return Response(body, 200, headers)
+        headers.append((b"x-pypi-last-serial", str(answer.serial).encode()))
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return BytesResponse(304, headers, b"")
+    return BytesResponse(200, headers, body, head=request.method == "HEAD")

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable
-from functools import cache, lru_cache
-from typing import cast
+from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from rennet.domain.indexes import IndexKind
 from rennet.domain.names import InvalidName, check_project_name
 from rennet.domain.negotiation import Format, Representation, negotiate, representation_for
 from rennet.service.base import IndexService, ServiceError
 from rennet.service.pagecache import CachedPage
-from rennet.web.context import count_request, note_cache, open_index
+from rennet.web.context import note_cache, open_index
 from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches
 
-__all__ = ["open_project", "project_list", "project_page", "redirect", "redirect_to_slash"]
+__all__ = ["cache_control", "open_project", "project_list", "project_page", "redirect_to_slash"]
 
 _PREFIX = {True: "../../../", False: "../../"}  # from a project page back to the server root
 
@@ -59,21 +57,13 @@ def _accepts_gzip(header: str) -> bool:
     return False
 
 
-def _cache_control(index: IndexService, page: CachedPage | None = None) -> str:
+def cache_control(index: IndexService, page: CachedPage | None = None) -> str:
     """Hosted content changes on upload, so anything containing it must be revalidated (a fast 304)."""
     scope = "private" if index.config.private else "public"
-    if page is None or math.isinf(page.fresh_until) or _holds_uploads(cast(Hashable, index)):
+    if page is None or math.isinf(page.fresh_until) or index.holds_uploads:
         return f"{scope}, max-age=0, must-revalidate"
     remaining = max(0, min(int(page.fresh_until - time.time()), 600))
     return f"{scope}, max-age={remaining}"
-
-
-@cache
-def _holds_uploads(service: Hashable) -> bool:
-    index = cast(IndexService, service)
-    if index.kind is IndexKind.HOSTED:
-        return True
-    return index.kind is IndexKind.GROUP and any(m.kind is IndexKind.HOSTED for m in getattr(index, "members", ()))
 
 
 async def open_project(
@@ -92,7 +82,7 @@ async def open_project(
     if isinstance(index, Response):
         return index
     if raw != project or elsewhere:
-        return redirect(request, f"{index_name + '/' if index_name else ''}{canonical(project)}")
+        return _redirect(request, f"{index_name + '/' if index_name else ''}{canonical(project)}")
     return index, project
 
 
@@ -105,11 +95,9 @@ async def project_page(request: Request) -> Response | BytesResponse:
     try:
         page = await index.project_page(project)
     except ServiceError as error:
-        note_cache(request, "error")
-        count_request(request, "page", "error")
+        note_cache(request, "error", counted="page")
         return error_response(request, error.status, error.message)
-    note_cache(request, page.state)
-    count_request(request, "page", page.state)
+    note_cache(request, page.state, counted="page")
     if page.page is None:
         return error_response(request, 404, page.message or f"no project named {project!r}")
     representation = _representation(request)
@@ -119,7 +107,7 @@ async def project_page(request: Request) -> Response | BytesResponse:
         (b"content-type", representation.content_type.encode()),
         (b"etag", rendered.etag.encode()),
         (b"vary", b"Accept, Accept-Encoding"),
-        (b"cache-control", _cache_control(index, page).encode()),
+        (b"cache-control", cache_control(index, page).encode()),
     ]
     if rendered.etag.endswith('-gz"'):
         headers.append((b"content-encoding", b"gzip"))
@@ -146,7 +134,7 @@ async def project_list(request: Request) -> Response | FileSend:
     headers = {
         "content-type": representation.content_type,
         "vary": "Accept, Accept-Encoding",
-        "cache-control": _cache_control(index),
+        "cache-control": cache_control(index),
     }
     if compressed:
         headers["content-encoding"] = "gzip"
@@ -154,7 +142,7 @@ async def project_list(request: Request) -> Response | FileSend:
     return FileSend(path, path.stat().st_size, etag, headers)
 
 
-def redirect(request: Request, path: str) -> Response:
+def _redirect(request: Request, path: str) -> Response:
     """A 301 to `path` below the server root (behind any mount point), keeping the query."""
     root = request.scope.get("root_path", "")
     target = f"{root}/{quote(path)}"
@@ -164,4 +152,4 @@ def redirect(request: Request, path: str) -> Response:
 
 
 async def redirect_to_slash(request: Request) -> Response:
-    return redirect(request, request.scope["path"].lstrip("/") + "/")
+    return _redirect(request, request.scope["path"].lstrip("/") + "/")
