@@ -11,7 +11,7 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from rennet.service.openblobs import OpenBlobs
+from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.storage.blobs import LocalBlobStore
 from rennet.web.responses import FileSend
 from tests.support.dists import Dist, make_wheel

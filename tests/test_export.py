@@ -33,7 +33,7 @@ from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.names import NormalizedName
 from rennet.domain.simple import render_project_html, render_project_json
 from rennet.domain.validators import UpstreamValidators
-from rennet.service.tree import TreePage, read_tree
+from rennet.service.offline.exported_tree import TreePage, read_tree
 from rennet.storage.store import open_store
 from tests.support.accounts import add_user, rennet_cli
 from tests.support.dists import make_sdist, make_wheel

@@ -16,13 +16,13 @@ import pytest
 from rennet.cli.main import main
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.indexes import IndexKind
-from rennet.domain.lockfiles import LockedFile
-from rennet.domain.mirrorplan import MirrorOptions
+from rennet.domain.mirror.lockfiles import LockedFile
+from rennet.domain.mirror.plan import MirrorOptions
+from rennet.domain.mirror.targets import make_targets
 from rennet.domain.names import canonical_name
-from rennet.domain.targets import make_targets
-from rennet.service.base import LocalFile
-from rennet.service.mirror import LockedItem, Mirror, MirrorInputs
-from rennet.service.pagecache import CachedPage
+from rennet.service.answers import LocalFile
+from rennet.service.offline.mirror import LockedItem, Mirror, MirrorInputs
+from rennet.service.runtime.pagecache import CachedPage
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.server import RennetServer

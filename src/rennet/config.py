@@ -18,14 +18,7 @@ from urllib.parse import urlsplit
 
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-from rennet.domain.indexes import (
-    GroupIndex,
-    HostedIndex,
-    IndexConfig,
-    InvalidConfig,
-    ProxyIndex,
-    check_indexes,
-)
+from rennet.domain.indexes import GroupIndex, HostedIndex, IndexConfig, InvalidConfig, ProxyIndex, check_indexes
 from rennet.domain.names import InvalidName, check_project_name
 
 __all__ = ["InvalidConfig", "Settings", "load_settings", "parse_duration", "parse_size"]

@@ -20,9 +20,9 @@ from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.catalog import Catalog, ListingRecord
 from rennet.storage.database import connect, migrate
+from rennet.storage.maintenance import CatalogMaintenance
 from rennet.storage.schema import files as files_table
 from rennet.storage.schema import versions as versions_table
-from rennet.storage.upkeep import Upkeep
 
 INDEX = "pypi"
 NO_VALIDATORS = UpstreamValidators()
@@ -430,7 +430,7 @@ def test_a_project_row_dropped_by_gc_meanwhile_is_made_again(catalog: Catalog, t
 
     def drop_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.startswith("UPDATE projects SET serial") and not dropped:
-            dropped.append(Upkeep(gc_engine).drop_missing(INDEX, confirmed_before=1000.0))
+            dropped.append(CatalogMaintenance(gc_engine).drop_missing(INDEX, confirmed_before=1000.0))
 
     event.listen(catalog.engine, "before_cursor_execute", drop_first)
     try:

@@ -13,7 +13,7 @@ import pytest
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.names import NormalizedName
 from rennet.domain.validators import UpstreamValidators
-from rennet.service.eviction import evict
+from rennet.service.upkeep.eviction import evict
 from rennet.storage.store import Store, open_store
 
 # Two files' bytes, in the order a pass deletes their blobs (by sha256).

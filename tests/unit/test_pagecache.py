@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.domain.simple import render_project_html, render_project_json
-from rennet.service.pagecache import CachedPage, PageCache
+from rennet.service.runtime.pagecache import CachedPage, PageCache
 from rennet.storage.generations import Generations
 
 BASE_WEIGHT = CachedPage(None, (), 0.0, None).weight

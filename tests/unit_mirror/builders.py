@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from rennet.domain.files import DistFile, ProjectPage
+from rennet.domain.mirror.requirements import WantedItem, parse_requirements_text
 from rennet.domain.names import canonical_name
-from rennet.domain.requirements import WantedItem, parse_requirements_text
 
 
 def sha(filename: str) -> str:

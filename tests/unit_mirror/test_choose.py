@@ -7,9 +7,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from rennet.domain.files import ProjectPage, ProjectStatus
-from rennet.domain.mirrorplan import MirrorOptions, Selection, choose_files
+from rennet.domain.mirror.plan import MirrorOptions, Selection, choose_files
+from rennet.domain.mirror.targets import Target, make_targets, parse_target
 from rennet.domain.names import canonical_name
-from rennet.domain.targets import Target, make_targets, parse_target
 from tests.unit_mirror.builders import dist, page, sha, want
 
 LINUX_311 = parse_target("3.11", "manylinux_2_17_x86_64")

@@ -5,7 +5,7 @@ from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from rennet.domain.lockfiles import (
+from rennet.domain.mirror.lockfiles import (
     EntryError,
     InvalidLockfile,
     LockedFile,
@@ -14,8 +14,8 @@ from rennet.domain.lockfiles import (
     read_uv_lock,
     select_for_targets,
 )
+from rennet.domain.mirror.targets import make_targets, parse_target
 from rennet.domain.names import canonical_name
-from rennet.domain.targets import make_targets, parse_target
 
 H1, H2, H3, H4, H5 = ("1" * 64, "2" * 64, "3" * 64, "4" * 64, "5" * 64)
 FILES = "http://127.0.0.1:9/files"

@@ -10,10 +10,10 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from rennet.domain.files import ProjectPage
-from rennet.domain.mirrorplan import Conflict, MirrorOptions, Plan, PlanResult, Selection
+from rennet.domain.mirror.plan import Conflict, MirrorOptions, Plan, PlanResult, Selection
+from rennet.domain.mirror.requirements import WantedItem, parse_requirements_text
+from rennet.domain.mirror.targets import Target, make_targets, parse_target
 from rennet.domain.names import canonical_name
-from rennet.domain.requirements import WantedItem, parse_requirements_text
-from rennet.domain.targets import Target, make_targets, parse_target
 from tests.unit_mirror.builders import dist, metadata, page, sha, want
 
 LINUX_310 = parse_target("3.10", "manylinux_2_17_x86_64")

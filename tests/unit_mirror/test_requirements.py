@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 
-from rennet.domain.names import canonical_name
-from rennet.domain.requirements import (
+from rennet.domain.mirror.requirements import (
     LineMessage,
     Origin,
     ParsedRequirements,
@@ -18,6 +17,7 @@ from rennet.domain.requirements import (
     parse_requirements,
     parse_requirements_text,
 )
+from rennet.domain.names import canonical_name
 
 A = "a" * 64
 B = "b" * 64

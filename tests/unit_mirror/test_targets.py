@@ -7,7 +7,7 @@ from packaging.markers import Environment, Marker
 from packaging.tags import Tag
 from packaging.version import Version
 
-from rennet.domain.targets import (
+from rennet.domain.mirror.targets import (
     InvalidTarget,
     Target,
     make_targets,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from rennet.cli._command import Run, Subcommands, command, run_on_store
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.access import Access
-from rennet.service.auth import ACCOUNTS_SLOT
+from rennet.service.runtime.auth import ACCOUNTS_SLOT
 from rennet.storage.accounts import AccountError
 from rennet.storage.generations import Generations
 from rennet.storage.store import Store

@@ -14,10 +14,10 @@ from rennet.cli._command import CommandError, Subcommands, command, fail, opened
 from rennet.cli.reporting import bar, human_bytes, say, stderr_console
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.indexes import HostedIndex, IndexConfig, ProxyIndex
-from rennet.service.collect import Collection, collect_garbage
-from rennet.service.eviction import Eviction
-from rennet.service.verify import BadBlob, Verification, plan_verification, verify_blobs
-from rennet.storage.upkeep import BlobUse
+from rennet.service.upkeep.eviction import Eviction
+from rennet.service.upkeep.gc import Collection, collect_garbage
+from rennet.service.upkeep.verify import BadBlob, Verification, plan_verification, verify_blobs
+from rennet.storage.maintenance import BlobUse
 
 __all__ = ["register"]
 

@@ -18,7 +18,7 @@ from rennet.cli._command import CommandError, Subcommands, command, fail, open_r
 from rennet.cli.reporting import bar, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.names import InvalidName, check_project_name
-from rennet.service.export import Candidate, ExportTree, ProjectPlan, plan_export
+from rennet.service.offline.export import Candidate, ExportTree, ProjectPlan, plan_export
 
 __all__ = ["register"]
 

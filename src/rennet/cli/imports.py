@@ -23,11 +23,11 @@ from rennet.config import Settings
 from rennet.domain.files import DistFile
 from rennet.domain.indexes import HostedIndex, ProxyIndex, upload_target
 from rennet.domain.uploads import UploadRejected
-from rennet.service.base import ServiceError
-from rennet.service.imports import distribution_paths, import_file
-from rennet.service.manage import Releases, Target
-from rennet.service.seed import seed_listing, seed_project
-from rennet.service.tree import TreePage, is_tree, read_tree
+from rennet.service.errors import ServiceError
+from rennet.service.offline.exported_tree import TreePage, is_tree, read_tree
+from rennet.service.offline.imports import distribution_paths, import_file
+from rennet.service.offline.seed_proxy import seed_listing, seed_project
+from rennet.service.publishing.manage import Releases, Target
 from rennet.storage.store import Store
 
 __all__ = ["register"]

@@ -12,8 +12,8 @@ from rennet.cli._command import Run, Subcommands, command, fail, run_on_store
 from rennet.config import Settings
 from rennet.domain.files import ProjectStatus
 from rennet.domain.indexes import HostedIndex
-from rennet.service.base import ServiceError
-from rennet.service.manage import Releases, Target, hosted_index
+from rennet.service.errors import ServiceError
+from rennet.service.publishing.manage import Releases, Target, hosted_index
 
 __all__ = ["register"]
 

@@ -28,10 +28,9 @@ from rennet.cli._command import (
 from rennet.cli.reporting import bar, quiet_service_logs, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
-from rennet.domain.mirrorplan import MirrorOptions
-from rennet.domain.targets import InvalidTarget, Target, make_targets
-from rennet.service.mirror import FileOutcome, Mirror, MirrorReport
-from rennet.service.mirrorinputs import ReadInputs, read_inputs
+from rennet.domain.mirror import InvalidTarget, MirrorOptions, Target, make_targets
+from rennet.service.offline.mirror import FileOutcome, Mirror, MirrorReport
+from rennet.service.offline.mirror_inputs import ReadInputs, read_inputs
 
 __all__ = ["register"]
 

@@ -25,8 +25,8 @@ from rennet.cli._command import (
 from rennet.cli.reporting import bar, name_list, quiet_service_logs, say, stderr_console
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.indexes import ProxyIndex
-from rennet.service.proxy import ProxyService
-from rennet.service.refresh import PageOutcome, RefreshReport, prune_gone, refresh_pages, stale_pages
+from rennet.service.indexes.proxy import ProxyService
+from rennet.service.offline.refresh import PageOutcome, RefreshReport, prune_gone, refresh_pages, stale_pages
 
 __all__ = ["register"]
 

@@ -11,7 +11,7 @@ from rennet.cli._command import Subcommands, command, opened_store
 from rennet.cli.reporting import human_bytes
 from rennet.config import Settings
 from rennet.service.registry import counters_path
-from rennet.service.stats import gather_stats
+from rennet.service.upkeep.stats import gather_stats
 
 __all__ = ["register"]
 

@@ -12,19 +12,20 @@ from pathlib import Path
 
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
-from rennet.service.accesses import AccessTimes
-from rennet.service.auth import Authenticator
-from rennet.service.base import IndexService, Shared
-from rennet.service.downloads import Downloads
-from rennet.service.group import GroupService
-from rennet.service.hosted import HostedService
-from rennet.service.openblobs import OpenBlobs
-from rennet.service.pagecache import PageCache
-from rennet.service.proxy import ProxyService
+from rennet.service.indexes.group import GroupService
+from rennet.service.indexes.hosted import HostedService
+from rennet.service.indexes.interface import IndexService
+from rennet.service.indexes.proxy import ProxyService
+from rennet.service.runtime.accesses import AccessTimes
+from rennet.service.runtime.auth import Authenticator
+from rennet.service.runtime.downloads import Downloads
+from rennet.service.runtime.openblobs import OpenBlobs
+from rennet.service.runtime.pagecache import PageCache
+from rennet.service.runtime.resources import WorkerResources
 from rennet.storage.counters import RequestCounters, reset_counters
 from rennet.storage.database import connect, migrate
+from rennet.storage.maintenance import CatalogMaintenance
 from rennet.storage.store import open_store
-from rennet.storage.upkeep import Upkeep
 from rennet.upstream.client import SessionHolder
 
 __all__ = ["Registry", "counters_path", "prepare_data_dir"]
@@ -60,7 +61,7 @@ class Registry:
         self.settings = settings
         self.store = open_store(settings.data_dir, settings.database, migrated)
         self.counters = RequestCounters(counters_path(settings)) if serving else None
-        self.shared = Shared(
+        self.shared = WorkerResources(
             catalog=self.store.catalog,
             blobs=self.store.blobs,
             generations=self.store.generations,
@@ -72,7 +73,7 @@ class Registry:
             max_page_bytes=settings.max_page_bytes,
             max_listing_bytes=settings.max_listing_bytes,
             open_blobs=OpenBlobs(self.store.blobs),
-            accesses=AccessTimes(Upkeep(self.store.engine)),
+            accesses=AccessTimes(CatalogMaintenance(self.store.engine)),
         )
         self.accounts = self.store.accounts
         self.authenticator = Authenticator(self.shared, self.accounts)
@@ -114,10 +115,8 @@ class Registry:
         await self.shared.downloads.close()
         await self.shared.sessions.close()
         await asyncio.gather(*self.shared.background, return_exceptions=True)
-        if self.shared.accesses is not None:
-            await self.shared.accesses.close()
-        if self.shared.open_blobs is not None:
-            self.shared.open_blobs.close()
+        await self.shared.accesses.close()
+        self.shared.open_blobs.close()
         if self.counters is not None:
             self.counters.close()
         with contextlib.suppress(Exception):

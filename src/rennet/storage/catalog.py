@@ -535,6 +535,8 @@ def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any
 
     One statement (INSERT ... ON CONFLICT DO NOTHING), so the database decides atomically: a SELECT first and an
     INSERT after would let two writers both see nothing, and the second fail on the unique constraint.
+    Whether a row was inserted is read from RETURNING, not from the cursor's rowcount: psycopg 3 reports -1 for
+    this statement, which once made every upload look like a duplicate and silently dropped it.
     """
     statement: Any
     if conn.dialect.name == "sqlite":
@@ -548,7 +550,8 @@ def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any
         except IntegrityError:
             return False
         return True
-    return bool(conn.execute(statement).rowcount == 1)
+    inserted = conn.execute(statement.returning(*table.primary_key.columns)).first()
+    return inserted is not None
 
 
 def _project_record(row: Row[Any]) -> ProjectRecord:

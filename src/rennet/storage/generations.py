@@ -14,11 +14,19 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["Generations"]
+__all__ = ["Generation", "Generations"]
 
 SLOTS = 4096
 _SLOT = struct.Struct("<Q")
+
+
+class Generation(NamedTuple):
+    """A slot and the value it had when something was read: still current while the slot keeps that value."""
+
+    slot: int
+    value: int
 
 
 class Generations:

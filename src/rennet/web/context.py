@@ -8,9 +8,9 @@ from starlette.responses import Response
 
 from rennet.domain.access import Access, Identity, allowed
 from rennet.domain.indexes import IndexConfig
-from rennet.service.auth import AuthFailed
-from rennet.service.base import IndexService
+from rennet.service.indexes.interface import IndexService
 from rennet.service.registry import Registry
+from rennet.service.runtime.auth import AuthFailed
 from rennet.web.responses import error_response
 
 __all__ = [

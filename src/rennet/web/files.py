@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rennet.domain.names import InvalidName, check_filename, check_project_name
-from rennet.service.base import LocalFile, ServiceError, StreamingFile, on_disk
-from rennet.service.downloads import DownloadFailed
+from rennet.service.answers import LocalFile, StreamingFile, on_disk
+from rennet.service.errors import ServiceError
+from rennet.service.runtime.downloads import DownloadFailed
 from rennet.web.context import note_cache, open_index
 from rennet.web.responses import FileSend, StreamSend, error_response
 

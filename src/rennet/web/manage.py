@@ -22,8 +22,8 @@ from rennet.domain.access import Access
 from rennet.domain.files import ProjectStatus
 from rennet.domain.indexes import HostedIndex
 from rennet.domain.names import InvalidName, check_project_name
-from rennet.service.base import ServiceError
-from rennet.service.manage import Releases, Target, hosted_index
+from rennet.service.errors import ServiceError
+from rennet.service.publishing.manage import Releases, Target, hosted_index
 from rennet.web.context import authorize, refuse_cross_site, registry
 from rennet.web.responses import error_response, prefer_json_errors
 

@@ -9,8 +9,8 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rennet.service.base import ServiceError
-from rennet.service.pypi_json import json_answer
+from rennet.service.errors import ServiceError
+from rennet.service.indexes.pypi_json import json_answer
 from rennet.web.context import note_cache
 from rennet.web.responses import BytesResponse, error_response, etag_matches, prefer_json_errors
 from rennet.web.simple import cache_control, open_project

@@ -19,8 +19,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from rennet.domain.ranges import Unsatisfiable, parse_range
-from rennet.service.downloads import Download
-from rennet.service.openblobs import PROC_FD, BlobLease
+from rennet.service.runtime.downloads import Download
+from rennet.service.runtime.openblobs import PROC_FD, BlobLease
 
 __all__ = ["BytesResponse", "FileSend", "StreamSend", "error_response", "etag_matches", "prefer_json_errors"]
 

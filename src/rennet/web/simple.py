@@ -13,8 +13,9 @@ from starlette.responses import RedirectResponse, Response
 
 from rennet.domain.names import InvalidName, check_project_name
 from rennet.domain.negotiation import Format, Representation, negotiate, representation_for
-from rennet.service.base import IndexService, ServiceError
-from rennet.service.pagecache import CachedPage
+from rennet.service.errors import ServiceError
+from rennet.service.indexes.interface import IndexService
+from rennet.service.runtime.pagecache import CachedPage
 from rennet.web.context import note_cache, open_index
 from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches
 

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from rennet.domain.access import Access
 from rennet.domain.indexes import upload_target
 from rennet.domain.uploads import UploadRejected
-from rennet.service.uploads import receive_upload
+from rennet.service.publishing.uploads import receive_upload
 from rennet.web.context import authorize, note_cache, refuse_cross_site, registry
 from rennet.web.responses import error_response
 

@@ -1,0 +1,65 @@
+"""What index services answer with: files held on disk, files still downloading, and rendered project lists."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rennet.service.runtime.downloads import Download
+from rennet.service.runtime.openblobs import BlobLease
+
+__all__ = ["FileAnswer", "Listing", "LocalFile", "StreamingFile", "on_disk"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A held file: sent zero-copy from disk.
+
+    `lease` holds the file open from the moment it was found, so that deleting the blob meanwhile (eviction,
+    gc, verify) cannot cut a client's transfer short; the response releases it once sent."""
+
+    path: Path
+    size: int
+    sha256: str
+    cache: str = "hit"
+    lease: BlobLease | None = None
+
+    def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingFile:
+    """A file being downloaded: streamed to the client while it is written."""
+
+    download: Download
+    fd: int
+    size: int | None
+    sha256: str | None
+    cache: str = "miss"
+
+
+FileAnswer = LocalFile | StreamingFile
+
+
+async def on_disk(answer: FileAnswer, reopen: Callable[[], Awaitable[FileAnswer]]) -> FileAnswer:
+    """The answer as a file on disk: a download under way is waited for, then the file is opened again."""
+    if isinstance(answer, StreamingFile):
+        await answer.download.complete(answer.fd)
+        return await reopen()
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A rendered project list on disk: <stem>.html, <stem>.json and their .gz twins, plus <stem>.names."""
+
+    stem: Path
+    digest: str
+    count: int
+    cache: str = "hit"
+
+    def path(self, suffix: str) -> Path:
+        return self.stem.with_name(self.stem.name + suffix)

@@ -1,0 +1,103 @@
+"""A group index: several indexes behind one URL, combined by the rules in rennet.domain.groups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from rennet.domain.groups import MemberPage, merge_group_page, needs_proxies
+from rennet.domain.indexes import GroupIndex, IndexKind
+from rennet.service.answers import FileAnswer, Listing
+from rennet.service.errors import NotFound, ServiceError
+from rennet.service.indexes.interface import IndexService
+from rennet.service.indexes.listing import merged_names, write_listing
+from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.resources import WorkerResources
+from rennet.service.singleflight import SingleFlight
+
+__all__ = ["GroupService"]
+
+log = logging.getLogger("rennet.group")
+
+
+class GroupService:
+    kind = IndexKind.GROUP
+
+    def __init__(self, config: GroupIndex, shared: WorkerResources, members: Sequence[IndexService]) -> None:
+        self.name = config.name
+        self.config = config
+        self.shared = shared
+        self.members = tuple(members)  # leaf members, in order
+        self._hosted = [m for m in self.members if m.kind is IndexKind.HOSTED]
+        self._proxies = [m for m in self.members if m.kind is IndexKind.PROXY]
+        self.holds_uploads = bool(self._hosted)
+        self._flights: SingleFlight[CachedPage] = SingleFlight()
+        self._listing: tuple[tuple[str, ...], Listing] | None = None
+
+    async def project_page(self, project: str) -> CachedPage:
+        key = (self.name, project)
+        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
+            return fresh
+        cached = self.shared.pages.get(key)
+        return await self._flights.run(project, lambda: self._combine(project, cached))
+
+    async def _combine(self, project: str, cached: CachedPage | None) -> CachedPage:
+        consulted: dict[str, CachedPage] = {}
+        hosted = await asyncio.gather(*(m.project_page(project) for m in self._hosted))
+        consulted.update(zip((m.name for m in self._hosted), hosted, strict=True))
+        hosted_pages = [MemberPage(m.name, m.kind, page.page) for m, page in zip(self._hosted, hosted, strict=True)]
+        if needs_proxies(hosted_pages, project in self.config.allow_upstream):
+            for proxy in self._proxies:
+                found = await proxy.project_page(project)
+                consulted[proxy.name] = found
+                if found.page is not None:
+                    break
+        members = [MemberPage(m.name, m.kind, consulted[m.name].page) for m in self.members if m.name in consulted]
+        merged = merge_group_page(members, project in self.config.allow_upstream)
+        deps = tuple(dep for page in consulted.values() for dep in page.deps)
+        fresh_until = min((page.fresh_until for page in consulted.values()), default=time.time())
+        version = tuple((name, page.version) for name, page in consulted.items())
+        states = {page.state for page in consulted.values()}
+        state = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
+        message = None if merged else f"no project named {project!r} in {self.name}"
+        combined = CachedPage(merged, deps, fresh_until, version, state, message, via=self.name)
+        if cached is not None and cached.version == version:
+            combined.adopt(cached)
+        self.shared.pages.put((self.name, project), combined)
+        return combined
+
+    async def _owner(self, project: str, filename: str) -> IndexService:
+        """The member that provides a file, under the group's rules (a hidden file stays hidden)."""
+        page = await self.project_page(project)
+        owner = page.index_of(filename)
+        if owner is not None:
+            return next(m for m in self.members if m.name == owner)
+        raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
+
+    async def open_file(self, project: str, filename: str) -> FileAnswer:
+        return await (await self._owner(project, filename)).open_file(project, filename)
+
+    async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        return await (await self._owner(project, filename)).open_metadata(project, filename)
+
+    async def listing(self) -> Listing:
+        results = await asyncio.gather(*(m.listing() for m in self.members), return_exceptions=True)
+        available: list[Listing] = []
+        for member, result in zip(self.members, results, strict=True):
+            if isinstance(result, ServiceError):
+                log.warning("project list of %s leaves out %s: %s", self.name, member.name, result.message)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                available.append(result)
+        key = tuple(listing.digest for listing in available)
+        if self._listing is not None and self._listing[0] == key:
+            return self._listing[1]
+        stems = [listing.stem for listing in available]
+        directory = self.shared.listings_dir / self.name
+        stem, digest, count = await asyncio.to_thread(write_listing, directory, merged_names(stems))
+        listing = Listing(stem, digest, count, "miss")
+        self._listing = (key, listing)
+        return listing

@@ -1,0 +1,88 @@
+"""A hosted index: private packages uploaded to rennet (uploads arrive through rennet.service.publishing)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+
+from rennet.domain.indexes import HostedIndex, IndexKind
+from rennet.service.answers import FileAnswer, Listing, LocalFile
+from rennet.service.errors import NotFound
+from rennet.service.indexes.listing import write_listing
+from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.resources import WorkerResources
+from rennet.storage.catalog import FileRecord
+from rennet.storage.generations import Generation
+
+__all__ = ["HostedService"]
+
+
+class HostedService:
+    kind = IndexKind.HOSTED
+    holds_uploads = True
+
+    def __init__(self, config: HostedIndex, shared: WorkerResources) -> None:
+        self.name = config.name
+        self.config = config
+        self.shared = shared
+        self._listing: tuple[Generation, Listing] | None = None
+
+    async def project_page(self, project: str) -> CachedPage:
+        key = (self.name, project)
+        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
+            return fresh
+        cached = self.shared.pages.get(key)
+        dependency = self.shared.dependency(self.name, project)
+        record = await self.shared.db(self.shared.catalog.project, self.name, project)
+        if record is None:
+            page = CachedPage(
+                None, (dependency,), math.inf, None, "miss", f"no project named {project!r} in {self.name}"
+            )
+        elif cached is not None and cached.version == record.revision:
+            page = CachedPage(cached.page, (dependency,), math.inf, record.revision, "hit")
+            page.adopt(cached)
+        else:
+            content = await self.shared.db(self.shared.catalog.page, record)
+            page = CachedPage(content, (dependency,), math.inf, record.revision, "miss")
+        self.shared.pages.put(key, page)
+        return page
+
+    async def _check_listed(self, project: str, filename: str) -> None:
+        """Only what the page lists is offered: a quarantined project's files stay unreachable (PEP 792)."""
+        if (await self.project_page(project)).index_of(filename) is None:
+            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
+
+    async def open_file(self, project: str, filename: str) -> FileAnswer:
+        return await self._open(project, filename, filename, lambda record: record.blob_sha256)
+
+    async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        if not filename.endswith(".whl"):
+            # PEP 658 metadata is for wheels; an sdist's PKG-INFO is kept for the JSON API only.
+            raise NotFound(f"{filename} has no metadata file (only wheels do)")
+        return await self._open(project, filename, filename + ".metadata", lambda record: record.metadata_sha256)
+
+    async def _open(
+        self, project: str, filename: str, name: str, blob_of: Callable[[FileRecord], str | None]
+    ) -> LocalFile:
+        await self._check_listed(project, filename)
+        if (held := self.shared.held_file(self.name, project, name)) is not None:
+            return held
+        dependency = self.shared.dependency(self.name, project)
+        record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
+        sha256 = blob_of(record) if record is not None else None
+        found = self.shared.open_blob(sha256) if sha256 else None
+        if found is None:
+            raise NotFound(f"{self.name} has no {name!r} for project {project!r}")
+        self.shared.hold_file(self.name, project, name, dependency, found)
+        return found
+
+    async def listing(self) -> Listing:
+        dependency = self.shared.dependency(self.name)
+        if self._listing is not None and self._listing[0] == dependency:
+            return self._listing[1]
+        names = await self.shared.db(self.shared.catalog.project_names, self.name)
+        stem, digest, count = await asyncio.to_thread(write_listing, self.shared.listings_dir / self.name, names)
+        listing = Listing(stem, digest, count, "miss")
+        self._listing = (dependency, listing)
+        return listing

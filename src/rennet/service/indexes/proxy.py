@@ -1,0 +1,456 @@
+"""A proxy index: an on-demand mirror of one upstream simple index.
+
+Pages: served from memory while fresh; after the TTL, refreshed with a conditional request; when the upstream
+fails, the last good page is served (stale) and the upstream is left alone for `retry_after`. Files: fetched
+once, streamed to every waiting client while written, verified before anyone gets the last bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Hashable
+from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
+
+from rennet.domain.changes import PageChanges
+from rennet.domain.files import ProjectPage
+from rennet.domain.indexes import IndexKind, ProxyIndex
+from rennet.domain.names import NormalizedName, parse_dist_filename
+from rennet.domain.validators import UpstreamValidators
+from rennet.service.answers import FileAnswer, Listing, LocalFile, StreamingFile, on_disk
+from rennet.service.archives import NoMetadata, read_wheel_metadata
+from rennet.service.errors import NotFound, ServiceError
+from rennet.service.indexes.listing import write_listing
+from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
+from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.resources import WorkerResources
+from rennet.service.singleflight import SingleFlight
+from rennet.service.upkeep.eviction import CacheBound
+from rennet.storage.blobs import BlobWriter, DigestMismatch
+from rennet.storage.catalog import FileRecord, ListingRecord, ProjectRecord
+from rennet.storage.generations import Generation
+from rennet.upstream.client import PageFetch, UpstreamClient, UpstreamError, redact
+from rennet.upstream.parse import UnreadablePage, iter_listing_names, parse_project_page
+
+__all__ = ["ProxyService", "metadata_url"]
+
+log = logging.getLogger("rennet.proxy")
+
+MAX_UNANNOUNCED_SIZE = 64 << 30  # a file whose size nobody stated
+MAX_METADATA_FETCH = 16 << 20
+
+
+def metadata_url(file_url: str) -> str:
+    """PEP 658: the file's URL with ".metadata" after its path; a query string (a signed URL) stays last."""
+    parts = urlsplit(file_url)
+    return urlunsplit(parts._replace(path=parts.path + ".metadata", fragment=""))
+
+
+class ProxyService:
+    kind = IndexKind.PROXY
+    holds_uploads = False
+
+    def __init__(self, config: ProxyIndex, shared: WorkerResources) -> None:
+        self.name = config.name
+        self.config = config
+        self.shared = shared
+        self.client = UpstreamClient(
+            shared.sessions,
+            config.upstream,
+            config.connect_timeout,
+            config.read_timeout,
+            config.username,
+            config.password,
+            shared.max_page_bytes,
+        )
+        self._flights: SingleFlight[object] = SingleFlight()
+        self._bound = CacheBound(shared, config.name, config.max_cache_size) if config.max_cache_size else None
+        self._failing_until = 0.0
+        self._listing: tuple[float, Listing] | None = None
+
+    # -- pages ---------------------------------------------------------------------------------------------------
+
+    async def project_page(self, project: str) -> CachedPage:
+        key = (self.name, project)
+        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
+            return fresh
+        cached = self.shared.pages.get(key)
+        result = await self._flights.run(("page", project), lambda: self._load_page(project, cached))
+        assert isinstance(result, CachedPage)
+        return result
+
+    async def _load_page(self, project: str, cached: CachedPage | None) -> CachedPage:
+        dependency = self.shared.dependency(self.name, project)
+        record = await self.shared.db(self.shared.catalog.project, self.name, project)
+        now = time.time()
+        if record is not None and (self.shared.offline or self._fresh_until(record) > now):
+            return await self._remember(project, record, dependency, cached, "hit")
+        if self.shared.offline:
+            return self._absent(project, dependency, f"{project} is not cached and rennet is offline", now + 5)
+        if record is not None and not record.missing and now < self._failing_until:
+            return await self._remember(project, record, dependency, cached, "stale", now + 1)
+        try:
+            return await self._refresh(project, record, dependency, cached)
+        except UpstreamError as error:
+            status = error.status
+            self._failing_until = time.time() + self.config.retry_after
+            if record is not None and not record.missing:
+                log.warning("serving stale page %s/%s: %s", self.name, project, error)
+                fresh_until = time.time() + self.config.retry_after
+                return await self._remember(project, record, dependency, cached, "stale", fresh_until)
+            raise ServiceError(status, f"{self.name}: {error}") from None
+
+    async def refresh(self, project: str) -> PageChanges | None:
+        """Revalidate one page with the upstream now, whatever its age (`rennet refresh`): what changed, or None
+        when the upstream no longer has the project. Raises UpstreamError when the upstream fails."""
+        record = await self.shared.db(self.shared.catalog.project, self.name, project)
+        dependency = self.shared.dependency(self.name, project)
+        changes: list[PageChanges] = []
+        page = await self._refresh(project, record, dependency, self.shared.pages.get((self.name, project)), changes)
+        return None if page.page is None else (changes[0] if changes else PageChanges())
+
+    async def _refresh(
+        self,
+        project: str,
+        record: ProjectRecord | None,
+        dependency: Generation,
+        cached: CachedPage | None,
+        report: list[PageChanges] | None = None,
+    ) -> CachedPage:
+        catalog = self.shared.catalog
+        validators = None
+        if record is not None and not record.missing:
+            validators = UpstreamValidators(record.upstream_etag, record.upstream_last_modified)
+        fetched = await self.client.fetch_page(self.client.project_url(project), validators)
+        now = time.time()
+        if fetched.status == "missing" and (kept := await self._keep_held(project, record, now)) is not None:
+            return kept
+        if fetched.status == "missing":
+            await self.shared.db(catalog.store_missing, self.name, project, now)
+            if record is not None and not record.missing:
+                self.shared.changed(self.name, project)
+                self.shared.changed(self.name)
+            return self._absent(
+                project,
+                dependency,
+                f"no project named {project!r} in {self.name}",
+                now + self.config.negative_ttl,
+                "refresh",
+            )
+        if fetched.status == "not_modified" and record is not None:
+            await self.shared.db(catalog.touch_project, record.id, now, fetched.validators)
+            record = replace(record, fetched_at=now)
+            return await self._remember(project, record, dependency, cached, "refresh")
+        before = self.shared.dependency(self.name, project)
+        try:
+            # One trip to a worker thread for parsing, storing and reading back: each trip costs the client time.
+            known = cached.version if cached is not None and cached.page is not None else None
+            stored, changes, page = await asyncio.to_thread(self._store_fetched, project, fetched, now, known)
+        except UnreadablePage as error:
+            raise UpstreamError(f"the upstream sent an unusable page for {redact(fetched.url)}: {error}") from None
+        if report is not None:
+            report.append(changes)
+        dependency = before
+        if changes:
+            slot, value = before
+            bumped = self.shared.generations.bump(slot)
+            # Only our own bump may be taken as seen; a bump by another process in between forces a re-read.
+            dependency = Generation(slot, bumped) if bumped == value + 1 else before
+        return await self._remember(project, stored, dependency, cached, "miss", page=page)
+
+    def _store_fetched(
+        self, project: str, fetched: PageFetch, now: float, known: Hashable
+    ) -> tuple[ProjectRecord, PageChanges, ProjectPage | None]:
+        """Parse and store the page; read it back unless the page in memory (version `known`) is still current."""
+        parsed = parse_project_page(
+            fetched.body, fetched.content_type, fetched.url, NormalizedName(project), self.name
+        )
+        catalog = self.shared.catalog
+        stored, changes = catalog.store_upstream_page(self.name, project, parsed, fetched.validators, now)
+        if stored.serial == known:
+            return stored, changes, None
+        return stored, changes, catalog.page(stored, held_only=self.shared.offline)
+
+    async def _keep_held(self, project: str, record: ProjectRecord | None, now: float) -> CachedPage | None:
+        """The upstream dropped a project we hold files of: they stay listed, marked gone (as pep381client)."""
+        catalog = self.shared.catalog
+        if record is None or record.missing or not await self.shared.db(catalog.held_count, self.name, project):
+            return None
+        empty = ProjectPage(NormalizedName(project), ())
+        stored, _ = await self.shared.db(
+            catalog.store_upstream_page, self.name, record.display_name, empty, UpstreamValidators(), now
+        )
+        self.shared.changed(self.name, project)
+        return await self._remember(project, stored, self.shared.dependency(self.name, project), None, "refresh")
+
+    async def _remember(
+        self,
+        project: str,
+        record: ProjectRecord,
+        dependency: Generation,
+        cached: CachedPage | None,
+        state: str,
+        fresh_until: float | None = None,
+        page: ProjectPage | None = None,
+    ) -> CachedPage:
+        """Cache the record's page in memory, reusing the rendered bytes when its content did not change.
+        `page`: the record's page, when the caller has just read it."""
+        fresh_until = fresh_until if fresh_until is not None else self._fresh_until(record)
+        if record.missing:
+            return self._absent(
+                project, dependency, f"no project named {project!r} in {self.name}", fresh_until, state
+            )
+        if cached is not None and cached.page is not None and cached.version == record.serial:
+            page = cached.page
+        elif page is None:
+            # Offline, a listed file that is not here would be chosen by installers and then fail to download.
+            offline = self.shared.offline
+            page = await self.shared.db(lambda: self.shared.catalog.page(record, held_only=offline))
+        fresh = CachedPage(page, (dependency,), fresh_until, record.serial, state)
+        if cached is not None and cached.version == record.serial:
+            fresh.adopt(cached)
+        self.shared.pages.put((self.name, project), fresh)
+        return fresh
+
+    def _absent(
+        self, project: str, dependency: Generation, message: str, fresh_until: float, state: str = "hit"
+    ) -> CachedPage:
+        absent = CachedPage(None, (dependency,), fresh_until, None, state, message)
+        self.shared.pages.put((self.name, project), absent)
+        return absent
+
+    def _fresh_until(self, record: ProjectRecord) -> float:
+        ttl = self.config.negative_ttl if record.missing else self.config.page_ttl
+        return (record.fetched_at or 0.0) + ttl
+
+    # -- files ---------------------------------------------------------------------------------------------------
+
+    async def _file_record(self, project: str, filename: str) -> FileRecord:
+        """The file, if the page lists it now: a quarantined project's files stay unreachable (PEP 792).
+
+        A client may ask for a file before (or long after) reading the page, so the page is consulted (and
+        refreshed if stale) first; on the hot path a held file never gets here."""
+        page = await self.project_page(project)
+        record = None
+        if page.index_of(filename) is not None:
+            record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
+        if record is None:
+            offline = " (rennet is offline and does not hold it)" if self.shared.offline else ""
+            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}{offline}")
+        return record
+
+    async def open_file(self, project: str, filename: str) -> FileAnswer:
+        if (held := self.shared.held_file(self.name, project, filename)) is not None:
+            return held
+        for _ in range(50):
+            dependency = self.shared.dependency(self.name, project)
+            record = await self._file_record(project, filename)
+            if record.blob_sha256 and (found := self.shared.open_blob(record.blob_sha256)):
+                self.shared.hold_file(self.name, project, filename, dependency, found)
+                return found
+            if self.shared.offline:
+                raise NotFound(f"{filename} is not cached and rennet is offline")
+            if record.source_url is None:
+                raise NotFound(f"{filename} is not held by {self.name}")
+            try:
+                return await self._stream(record)
+            except TryAgain:
+                await asyncio.sleep(0.02)
+        raise ServiceError(503, f"{filename} is being fetched by another worker; try again")
+
+    async def _stream(self, record: FileRecord) -> StreamingFile:
+        key = f"{self.name}/{record.project}/{record.filename}"
+
+        async def fetch(download: Download, writer: BlobWriter) -> str:
+            return await self._fetch_file(record, download, writer)
+
+        async def outcome() -> str | None:
+            fresh = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
+            if fresh is None or not fresh.blob_sha256 or self.shared.blobs.local_path(fresh.blob_sha256) is None:
+                return None
+            return fresh.blob_sha256
+
+        algorithms = tuple(record.hashes)
+        download, fd = await self.shared.downloads.join(key, fetch, outcome, record.size, algorithms)
+        try:
+            await download.headers_known()
+        except DownloadFailed as error:
+            os.close(fd)
+            raise ServiceError(502, f"{record.filename}: {error}") from None
+        return StreamingFile(download, fd, record.size or download.expected_size, record.hashes.get("sha256"))
+
+    async def _fetch_file(self, record: FileRecord, download: Download, writer: BlobWriter) -> str:
+        assert record.source_url is not None
+        async with self.client.open_file(record.source_url) as stream:
+            declared = record.size
+            if declared is not None and stream.content_length is not None and declared != stream.content_length:
+                raise UpstreamError(
+                    f"{record.filename}: the upstream sends {stream.content_length} bytes, the index says {declared}"
+                )
+            expected = declared if declared is not None else stream.content_length
+            download.announce(expected)
+            limit = expected if expected is not None else MAX_UNANNOUNCED_SIZE
+            async for chunk in stream.chunks():
+                writer.write(chunk)
+                download.advance(writer.size)
+                if writer.size > limit:
+                    # An upstream that sends more than it announced (or never stops) must not fill the disk.
+                    raise UpstreamError(f"{record.filename}: the upstream sent more than {limit} bytes")
+        if download.expected_size is not None and writer.size != download.expected_size:
+            raise UpstreamError(f"{record.filename}: transfer broke off after {writer.size} bytes")
+        try:
+            sha256 = writer.verify(record.hashes)
+        except DigestMismatch as error:
+            log.error("refusing %s from %s: %s", record.filename, self.name, error)
+            raise UpstreamError(f"{record.filename} does not match its published hash") from None
+        # The bytes are verified: readers may finish now, while they are made durable and recorded.
+        download.finish(None)
+        await asyncio.to_thread(writer.publish)
+        upload_time = stream.last_modified or time.time()
+        await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
+        if record.core_metadata is None and record.filename.endswith(".whl"):
+            await self._keep_wheel_metadata(record, sha256)
+        self.shared.changed(self.name, record.project)
+        if self._bound is not None:
+            self._bound.downloaded()
+        return sha256
+
+    async def _keep_wheel_metadata(self, record: FileRecord, sha256: str) -> None:
+        """The upstream offers no .metadata for this wheel: take it from the wheel, and advertise it from now on."""
+        try:
+            data = await asyncio.to_thread(read_wheel_metadata, self.shared.blobs.path_for(sha256), record.filename)
+        except NoMetadata as error:
+            log.warning("no metadata to serve for %s: %s", record.filename, error)
+            return
+        metadata_sha256 = await asyncio.to_thread(self.shared.blobs.put_bytes, data)
+        await self.shared.db(self.shared.catalog.record_metadata, record, metadata_sha256)
+
+    async def open_metadata(self, project: str, filename: str) -> FileAnswer:
+        name = filename + ".metadata"
+        if (held := self.shared.held_file(self.name, project, name)) is not None:
+            return held
+        dependency = self.shared.dependency(self.name, project)
+        record = await self._file_record(project, filename)
+        if record.metadata_sha256 and (found := self.shared.open_blob(record.metadata_sha256)):
+            self.shared.hold_file(self.name, project, name, dependency, found)
+            return found
+        if self.shared.offline and not record.blob_sha256:
+            raise NotFound(f"metadata of {filename} is not cached and rennet is offline")
+        sha256 = await self._flights.run(("metadata", project, filename), lambda: self._obtain_metadata(record))
+        assert isinstance(sha256, str)
+        # Each caller its own open file: the callers that shared the fetch send it and let go of it separately.
+        found = self.shared.open_blob(sha256, "miss")
+        if found is None:  # deleted the moment it was written (gc, verify): the client may ask again
+            raise ServiceError(503, f"metadata of {filename} was removed meanwhile; try again")
+        return found
+
+    async def _obtain_metadata(self, record: FileRecord) -> str:
+        if record.core_metadata is not None and record.source_url and not self.shared.offline:
+            sha256 = await self._fetch_metadata(record)
+            # The page advertised this metadata already and stays as it is: no worker need re-read it (an
+            # installer asks for the wheel next, which would otherwise meet a page to reload).
+            await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
+            return sha256
+        parsed = parse_dist_filename(record.filename)
+        if parsed is None or parsed.kind != "wheel":
+            raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
+        sha256 = await self._extract_metadata(record)
+        await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
+        self.shared.changed(self.name, record.project)  # the page advertises the metadata from now on
+        return sha256
+
+    async def _fetch_metadata(self, record: FileRecord) -> str:
+        assert record.source_url is not None and record.core_metadata is not None
+        writer = self.shared.blobs.writer(tuple(record.core_metadata))
+        try:
+            async with self.client.open_file(metadata_url(record.source_url)) as stream:
+                async for chunk in stream.chunks():
+                    writer.write(chunk)
+                    if writer.size > MAX_METADATA_FETCH:
+                        raise UpstreamError(f"metadata of {record.filename} is larger than {MAX_METADATA_FETCH}")
+        except UpstreamError as error:
+            writer.abort()
+            # A sentence for the client, not an unhandled error (500): the upstream failed, not rennet.
+            raise ServiceError(error.status, f"{self.name}: {error}") from None
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            return await asyncio.to_thread(writer.commit, record.core_metadata)
+        except DigestMismatch:
+            raise ServiceError(502, f"metadata of {record.filename} does not match its published hash") from None
+
+    async def _extract_metadata(self, record: FileRecord) -> str:
+        answer = await on_disk(
+            await self.open_file(record.project, record.filename),
+            lambda: self.open_file(record.project, record.filename),
+        )
+        assert isinstance(answer, LocalFile)
+        try:
+            data = await asyncio.to_thread(read_wheel_metadata, answer.path, record.filename)
+        except NoMetadata as error:
+            raise NotFound(str(error)) from None
+        finally:
+            answer.release()
+        return await asyncio.to_thread(self.shared.blobs.put_bytes, data)
+
+    # -- the project list ------------------------------------------------------------------------------------------
+
+    async def listing(self) -> Listing:
+        now = time.time()
+        if self._listing is not None and now < self._listing[0] and self._listing[1].stem.parent.exists():
+            return self._listing[1]
+        listing = await self._current_listing(now)
+        ttl = self.config.retry_after if listing.cache == "stale" else self.config.listing_ttl
+        self._listing = (now + ttl if not self.shared.offline else now + 60, listing)
+        return listing
+
+    async def _current_listing(self, now: float) -> Listing:
+        record = await self.shared.db(self.shared.catalog.listing, self.name)
+        directory = self.shared.listings_dir / self.name
+        if record is not None and record.digest and (directory / f"{record.digest}.names").exists():
+            fresh = self.shared.offline or (record.fetched_at or 0) + self.config.listing_ttl > now
+            if fresh or now < self._failing_until:
+                return Listing(directory / record.digest, record.digest, record.count)
+        if self.shared.offline:
+            raise NotFound(f"the project list of {self.name} is not cached and rennet is offline")
+        result = await self._flights.run(("listing",), lambda: self._refresh_listing(record))
+        assert isinstance(result, Listing)
+        return result
+
+    async def _refresh_listing(self, record: ListingRecord | None) -> Listing:
+        directory = self.shared.listings_dir / self.name
+        validators = UpstreamValidators(record.upstream_etag, record.upstream_last_modified) if record else None
+        if record is None or not record.digest or not (directory / f"{record.digest}.names").exists():
+            validators = None
+        temp = self.shared.blobs.writer()
+        try:
+            fetched = await self.client.fetch_page(
+                self.client.base_url, validators, temp, self.shared.max_listing_bytes
+            )
+            now = time.time()
+            if fetched.status == "not_modified" and record is not None and record.digest:
+                await self.shared.db(self.shared.catalog.store_listing, replace(record, fetched_at=now))
+                return Listing(directory / record.digest, record.digest, record.count, "refresh")
+            if fetched.status != "ok":
+                raise ServiceError(502, f"{self.name}: the upstream has no project list")
+            names = iter_listing_names(temp.temp_path, fetched.content_type)
+            stem, digest, count = await asyncio.to_thread(write_listing, directory, names)
+        except UpstreamError as error:
+            self._failing_until = time.time() + self.config.retry_after
+            if record is not None and record.digest and (directory / f"{record.digest}.names").exists():
+                log.warning("serving stale project list of %s: %s", self.name, error)
+                return Listing(directory / record.digest, record.digest, record.count, "stale")
+            raise ServiceError(error.status, f"{self.name}: {error}") from None
+        finally:
+            temp.abort()
+        await self.shared.db(
+            self.shared.catalog.store_listing,
+            ListingRecord(self.name, fetched.validators.etag, fetched.validators.last_modified, now, digest, count),
+        )
+        if record is None or record.digest != digest:
+            self.shared.changed(self.name)
+        return Listing(stem, digest, count, "miss")

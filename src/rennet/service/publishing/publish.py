@@ -1,0 +1,89 @@
+"""Publishing a received distribution file into a hosted index: the part that uploads and imports share.
+
+The caller holds the bytes in a blob writer (not yet visible) and has checked what the filename claims. Here
+the file's own metadata is checked against that claim, the project's status and the release rules apply, and
+only then do the blob and the catalog row appear, at once for every worker of every process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from rennet.domain.files import ProjectStatus
+from rennet.domain.indexes import HostedIndex
+from rennet.domain.names import DistName
+from rennet.domain.uploads import UploadRejected, check_against_release, check_metadata
+from rennet.service.archives import NoMetadata, read_metadata
+from rennet.service.runtime.resources import Storage, page_changed
+from rennet.storage.blobs import BlobWriter
+from rennet.storage.catalog import DuplicateFile, HostedUpload
+
+__all__ = ["UploadOutcome", "publish"]
+
+log = logging.getLogger("rennet.upload")
+
+# Projects in these states take no new files (PEP 792).
+CLOSED = (ProjectStatus.ARCHIVED, ProjectStatus.QUARANTINED)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadOutcome:
+    filename: str
+    project: str
+    created: bool  # False: the identical file was there already
+
+
+def publish(
+    storage: Storage,
+    index: HostedIndex,
+    dist: DistName,
+    filename: str,
+    writer: BlobWriter,
+    uploader: str,
+    upload_time: float | None = None,
+) -> UploadOutcome:
+    """List the file in `writer` (made with the md5 and blake2b_256 hashes) or raise UploadRejected.
+
+    Blocking (archive reading, database, fsync): a server calls it in a worker thread.
+    """
+    digests = writer.hexdigests()
+    try:
+        raw = read_metadata(writer.temp_path, filename)
+    except NoMetadata as error:
+        raise UploadRejected(f"Invalid distribution file: {error}") from None
+    metadata = check_metadata(raw, dist, filename)
+    project, catalog = dist.project, storage.catalog
+    record = catalog.project(index.name, project)
+    if record is not None and record.status in CLOSED:
+        assert record.status is not None
+        raise UploadRejected(f"Project {project} is {record.status.value} and takes no uploads", 400)
+    assert dist.version is not None
+    existing = catalog.release_files(index.name, project, filename, sdists=dist.kind == "sdist")
+    if check_against_release(filename, digests["sha256"], dist.kind, dist.version, existing):
+        return UploadOutcome(filename, project, created=False)
+    sha256 = writer.commit()
+    upload = HostedUpload(
+        filename=filename,
+        version=str(dist.version),
+        sha256=sha256,
+        md5=digests["md5"],
+        blake2b_256=digests["blake2b_256"],
+        size=writer.size,
+        requires_python=metadata.requires_python,
+        metadata_sha256=storage.blobs.put_bytes(raw),
+        uploaded_by=uploader,
+        upload_time=time.time() if upload_time is None else upload_time,
+    )
+    try:
+        new_project = catalog.add_hosted_file(index.name, project, metadata.name, upload)
+    except DuplicateFile as taken:
+        if taken.sha256 == sha256:
+            return UploadOutcome(filename, project, created=False)
+        raise UploadRejected(f"File already exists: {filename} was uploaded before with other contents") from None
+    page_changed(storage, index.name, project)
+    if new_project:
+        page_changed(storage, index.name)
+    log.info("%s added %s to %s", uploader, filename, index.name)
+    return UploadOutcome(filename, project, created=True)

@@ -1,0 +1,1 @@
+"""Keeping the store in shape: garbage collection, bounded caches, verification and statistics."""
