@@ -1,12 +1,80 @@
+"""Fixtures every tier shares: fake upstreams, the catalog databases, and rennet servers.
+
+Tests that start a server (or otherwise use the `database` fixture) run once on SQLite and once on PostgreSQL
+(psycopg 3); those marked `drivers` once more on psycopg2. The tests start PostgreSQL themselves (Debian's
+server, a throwaway cluster on loopback); `--postgres=URL` uses an existing server instead, `--postgres=off`
+leaves the PostgreSQL runs out (they are reported as deselected, never as passed).
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.server import RennetServer
+from tests.support.databases import SQLITE, Database
+from tests.support.postgres import PostgresServer
+from tests.support.server import LocalServer, RennetServer
 from tests.support.upstream import FakeUpstream
+
+CATALOGS = (SQLITE, "psycopg")
+DRIVERS = (SQLITE, "psycopg", "psycopg2")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--postgres",
+        default="start",
+        metavar="start|off|URL",
+        help="PostgreSQL for the catalog tests: start a throwaway server (default, needs Debian's postgresql), "
+        "use the server at URL (a superuser that may create databases), or off (SQLite only)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "drivers: run on SQLite, psycopg 3 and psycopg2 (not only SQLite and psycopg 3)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames:
+        kinds = DRIVERS if metafunc.definition.get_closest_marker("drivers") else CATALOGS
+        metafunc.parametrize("database", kinds, indirect=True, scope="module")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--postgres") != "off":
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_postgres = params is not None and params.params.get("database", SQLITE) != SQLITE
+        (dropped if on_postgres else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    choice = request.config.getoption("--postgres")
+    if choice not in ("start", "off"):
+        yield PostgresServer(choice)
+        return
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def database(request: pytest.FixtureRequest) -> Database:
+    kind: str = request.param
+    if kind == SQLITE:
+        return Database(SQLITE)
+    return Database(kind, request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture
@@ -25,11 +93,13 @@ def module_upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture
-def rennet_factory(tmp_path: Path) -> Iterator[Callable[..., RennetServer]]:
-    servers: list[RennetServer] = []
+def rennet_factory(tmp_path: Path, database: Database) -> Iterator[Callable[..., LocalServer]]:
+    """Start in-process servers (each with its own data directory and database); all stopped at the end."""
+    servers: list[LocalServer] = []
 
-    def make(**options: object) -> RennetServer:
-        server = RennetServer(tmp_path / f"data{len(servers)}", **options)  # type: ignore[arg-type]
+    def make(**options: Any) -> LocalServer:
+        options.setdefault("database_url", database.new_url())
+        server = LocalServer(tmp_path / f"data{len(servers)}", **options)
         servers.append(server)
         return server.start()
 
@@ -39,5 +109,21 @@ def rennet_factory(tmp_path: Path) -> Iterator[Callable[..., RennetServer]]:
 
 
 @pytest.fixture
-def rennet(rennet_factory: Callable[..., RennetServer], upstream: FakeUpstream) -> RennetServer:
+def process_factory(tmp_path: Path, database: Database) -> Iterator[Callable[..., RennetServer]]:
+    """Start real `rennet serve` processes; all stopped at the end."""
+    servers: list[RennetServer] = []
+
+    def make(**options: Any) -> RennetServer:
+        options.setdefault("database_url", database.new_url())
+        server = RennetServer(tmp_path / f"process{len(servers)}", **options)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def rennet(rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream) -> LocalServer:
     return rennet_factory(upstream_url=upstream.url)

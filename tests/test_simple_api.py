@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.pages import (
     HTML_V1,
@@ -24,7 +25,7 @@ from tests.support.pages import (
     all_keys,
     parse_html,
 )
-from tests.support.server import RennetServer, proxy_config
+from tests.support.server import LocalServer, RennetServer, proxy_config
 from tests.support.upstream import FakeUpstream
 
 PROVENANCE = "https://attestations.invalid/rich/rich-1.0-py3-none-any.whl.provenance"
@@ -40,7 +41,7 @@ def _rich() -> list[Dist]:
 
 
 class Fixture:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, database: Database) -> None:
         self.negotiating = FakeUpstream().start()
         self.html_only = FakeUpstream(page_format="html").start()
         self.json_only = FakeUpstream(page_format="json").start()
@@ -49,7 +50,9 @@ class Fixture:
             upstream.statuses["rich"] = ("archived", "moved to rich2")
             upstream.statuses["locked"] = ("quarantined", None)
         config = proxy_config("htmlup", self.html_only.url) + proxy_config("jsonup", self.json_only.url)
-        self.rennet = RennetServer(root / "data", upstream_url=self.negotiating.url, config=config).start()
+        self.rennet = LocalServer(
+            root / "data", upstream_url=self.negotiating.url, config=config, database_url=database.new_url()
+        ).start()
 
     def close(self) -> None:
         self.rennet.stop()
@@ -58,14 +61,14 @@ class Fixture:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("simple"))
+def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
+    fixture = Fixture(tmp_path_factory.mktemp("simple"), database)
     yield fixture
     fixture.close()
 
 
 @pytest.fixture(scope="module")
-def rennet(env: Fixture) -> RennetServer:
+def rennet(env: Fixture) -> LocalServer:
     return env.rennet
 
 

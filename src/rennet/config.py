@@ -1,6 +1,10 @@
 """Settings: embedded defaults, then a TOML file, then RENNET_* environment variables, then command-line flags.
 
-`rennet serve` turns its flags into RENNET_* variables, so every worker process loads the same settings.
+Each server setting is declared once, as a field of `Settings` made with `setting(...)`: its TOML key is the
+field's name, its environment variable RENNET_<NAME>, its command-line flag (if any) and help text come from
+the declaration, and so does the conversion that checks its value. Index settings are declared the same way on
+the index classes of rennet.domain.indexes. `rennet serve` turns its flags into RENNET_* variables, so every
+worker process loads the same settings.
 """
 
 from __future__ import annotations
@@ -10,225 +14,70 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pypi_simple import PYPI_SIMPLE_ENDPOINT
-
-from rennet.domain.indexes import GroupIndex, HostedIndex, IndexConfig, InvalidConfig, ProxyIndex, check_indexes
+from rennet.domain.indexes import (
+    GroupIndex,
+    HostedIndex,
+    IndexConfig,
+    InvalidConfig,
+    ProxyIndex,
+    check_indexes,
+    index_options,
+)
 from rennet.domain.names import InvalidName, check_project_name
 
-__all__ = ["InvalidConfig", "Settings", "load_settings", "parse_duration", "parse_size"]
+__all__ = [
+    "InvalidConfig",
+    "Option",
+    "Settings",
+    "default_upstream",
+    "load_settings",
+    "parse_duration",
+    "parse_size",
+    "server_options",
+]
 
 DEFAULT_PORT = 4040
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+ENV_PREFIX = "RENNET_"
+CONFIG_VARIABLE = "RENNET_CONFIG"
+UPSTREAM_VARIABLE = "RENNET_UPSTREAM"  # the upstream of the built-in `pypi` proxy, a shorthand for [index.pypi]
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    data_dir: Path = Path("rennet-data")
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    workers: int = 1
-    database_url: str | None = None
-    offline: bool = False
-    log_level: str = "info"
-    access_log: bool = True
-    default_index: str = "default"
-    max_page_bytes: int = 64 << 20
-    max_listing_bytes: int = 1 << 30
-    page_memory_bytes: int = 256 << 20
-    shutdown_timeout: float = 10.0  # seconds open requests get on SIGTERM before a worker is stopped hard
-    indexes: Mapping[str, IndexConfig] = field(default_factory=dict)
+class Option:
+    """How a server setting is given: its name (the TOML key), how a value is read, and its flag."""
+
+    name: str
+    convert: Callable[[str, Any], Any]
+    help: str
+    flag: str | None = None  # "--port"; a boolean's flag sets it true, or false when it starts with "--no-"
+    everywhere: bool = False  # a flag of every command, not only of `rennet serve`
 
     @property
-    def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'rennet.sqlite3'}"
+    def variable(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def boolean(self) -> bool:
+        return self.convert is _boolean
+
+    @property
+    def path(self) -> bool:
+        return self.convert is _path
 
 
-def default_indexes(upstream: str = PYPI_SIMPLE_ENDPOINT) -> dict[str, IndexConfig]:
-    return {
-        "pypi": ProxyIndex(name="pypi", upstream=upstream),
-        "local": HostedIndex(name="local"),
-        "default": GroupIndex(name="default", members=("local", "pypi")),
-    }
+def setting(default: Any, convert: Callable[[str, Any], Any], help: str, **flag: Any) -> Any:
+    """A field of Settings, declared with everything that reads it."""
+    return field(default=default, metadata={"option": (convert, help, flag)})
 
 
-_ENV_SCALARS = {
-    "RENNET_HOST": "host",
-    "RENNET_PORT": "port",
-    "RENNET_DATA_DIR": "data_dir",
-    "RENNET_DATABASE_URL": "database_url",
-    "RENNET_WORKERS": "workers",
-    "RENNET_OFFLINE": "offline",
-    "RENNET_LOG_LEVEL": "log_level",
-    "RENNET_ACCESS_LOG": "access_log",
-    "RENNET_DEFAULT_INDEX": "default_index",
-    "RENNET_SHUTDOWN_TIMEOUT": "shutdown_timeout",
-}
-
-
-def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
-    """Build settings from the config file (RENNET_CONFIG or config_file) and the environment."""
-    env = os.environ if env is None else env
-    path = config_file or (Path(env["RENNET_CONFIG"]) if env.get("RENNET_CONFIG") else None)
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InvalidConfig(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as error:
-            raise InvalidConfig(f"config file {path} is not valid TOML: {error}") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise InvalidConfig(f"config file {path} cannot be read: {error}") from None
-    index_tables = raw.pop("index", {})
-    values: dict[str, Any] = dict(raw)
-    for variable, name in _ENV_SCALARS.items():
-        if env.get(variable):
-            values[name] = env[variable]
-    settings = _scalar_settings(values)
-    indexes = default_indexes(env.get("RENNET_UPSTREAM") or PYPI_SIMPLE_ENDPOINT)
-    if not isinstance(index_tables, dict):
-        raise InvalidConfig("[index] must be a table of index tables, like [index.pypi]")
-    for name, table in index_tables.items():
-        indexes[name] = _index_from_table(name, table, indexes.get(name))
-    pypi = indexes.get("pypi")
-    if isinstance(pypi, ProxyIndex) and env.get("RENNET_UPSTREAM"):
-        indexes["pypi"] = replace(pypi, upstream=env["RENNET_UPSTREAM"])
-    check_indexes(indexes, settings.default_index)
-    for index in indexes.values():
-        if isinstance(index, ProxyIndex):
-            _check_upstream(index)
-    return replace(settings, indexes=indexes)
-
-
-def _check_upstream(index: ProxyIndex) -> None:
-    # The URL is left out of the message: it may carry a password.
-    try:
-        parts = urlsplit(index.upstream)
-        valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
-    except ValueError:
-        valid = False
-    if not valid:
-        raise InvalidConfig(f"index {index.name!r}: the upstream must be an http:// or https:// URL with a host")
-
-
-def _scalar_settings(values: dict[str, Any]) -> Settings:
-    known = {f.name: f for f in fields(Settings) if f.name != "indexes"}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise InvalidConfig(f"unknown setting(s): {', '.join(unknown)}")
-    converted: dict[str, Any] = {}
-    for name, value in values.items():
-        if name == "data_dir":
-            converted[name] = Path(str(value)).expanduser().absolute()
-        elif name in {"port", "workers"}:
-            converted[name] = _int(name, value)
-        elif name in {"offline", "access_log"}:
-            converted[name] = _bool(name, value)
-        elif name in {"max_page_bytes", "max_listing_bytes", "page_memory_bytes"}:
-            converted[name] = parse_size(value, name)
-        elif name == "shutdown_timeout":
-            converted[name] = parse_duration(value, name)
-        elif name == "log_level":
-            converted[name] = str(value).strip().lower()
-            if converted[name] not in LOG_LEVELS:
-                raise InvalidConfig(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
-        else:
-            converted[name] = str(value)
-    settings = Settings(**converted)
-    if not 0 < settings.port < 65536:
-        raise InvalidConfig(f"port must be between 1 and 65535, not {settings.port}")
-    if settings.workers < 1:
-        raise InvalidConfig("workers must be at least 1")
-    return replace(settings, data_dir=settings.data_dir.absolute())
-
-
-_PROXY_KEYS = {
-    "upstream": str,
-    "page_ttl": "duration",
-    "negative_ttl": "duration",
-    "listing_ttl": "duration",
-    "connect_timeout": "duration",
-    "read_timeout": "duration",
-    "retry_after": "duration",
-    "username": str,
-    "password": str,
-    "max_cache_size": "size",
-    "private": bool,
-    "read": list,
-}
-_HOSTED_KEYS = {"private": bool, "max_upload_size": "size", "read": list, "upload": list}
-_GROUP_KEYS = {"members": list, "allow_upstream": list, "private": bool, "read": list}
-# Names in the file that differ from the attribute they set.
-_RENAMED = {"read": "readers", "upload": "uploaders"}
-
-
-def _index_from_table(name: str, table: Any, current: IndexConfig | None) -> IndexConfig:
-    if not isinstance(table, dict):
-        raise InvalidConfig(f"[index.{name}] must be a table")
-    kind = table.get("type", current.kind.value if current else None)
-    options = {k: v for k, v in table.items() if k != "type"}
-    keys: dict[str, Any]
-    cls: Any
-    if kind == "proxy":
-        keys, cls = _PROXY_KEYS, ProxyIndex
-    elif kind == "hosted":
-        keys, cls = _HOSTED_KEYS, HostedIndex
-    elif kind == "group":
-        keys, cls = _GROUP_KEYS, GroupIndex
-    else:
-        raise InvalidConfig(f'[index.{name}] needs type = "proxy", "hosted" or "group"')
-    unknown = sorted(set(options) - set(keys))
-    if unknown:
-        raise InvalidConfig(f"[index.{name}] has unknown setting(s): {', '.join(unknown)}")
-    values: dict[str, Any] = {}
-    for key, value in options.items():
-        values[key] = _convert(f"index.{name}.{key}", keys[key], value)
-    for key, attribute in _RENAMED.items():
-        if key in values:
-            values[attribute] = frozenset(str(user) for user in values.pop(key))
-    if "members" in values:
-        values["members"] = tuple(str(m) for m in values["members"])
-    if "allow_upstream" in values:
-        try:
-            values["allow_upstream"] = frozenset(check_project_name(str(n)) for n in values["allow_upstream"])
-        except InvalidName as error:
-            raise InvalidConfig(f"index.{name}.allow_upstream: {error}") from None
-    if current is not None and current.kind.value == kind:
-        return replace(current, **values)
-    if kind == "proxy" and "upstream" not in values:
-        raise InvalidConfig(f"[index.{name}] is a proxy and needs an upstream URL")
-    if kind == "group" and "members" not in values:
-        raise InvalidConfig(f"[index.{name}] is a group and needs members")
-    result: IndexConfig = cls(name=name, **values)
-    return result
-
-
-def _convert(where: str, kind: Any, value: Any) -> Any:
-    if kind == "duration":
-        return parse_duration(value, where)
-    if kind == "size":
-        return parse_size(value, where)
-    if kind is bool:
-        return _bool(where, value)
-    if kind is list:
-        if not isinstance(value, list):
-            raise InvalidConfig(f"{where} must be a list")
-        return value
-    if kind is str and not isinstance(value, str):
-        raise InvalidConfig(f"{where} must be a string")
-    return value
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+# -- conversions: (where, value) -> value, raising InvalidConfig with a sentence -------------------------------
 
 
 def parse_duration(value: Any, where: str = "duration") -> float:
@@ -259,7 +108,21 @@ def parse_size(value: Any, where: str = "size") -> int:
     return size
 
 
-def _int(where: str, value: Any) -> int:
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _duration(where: str, value: Any) -> float:
+    return parse_duration(value, where)
+
+
+def _size(where: str, value: Any) -> int:
+    return parse_size(value, where)
+
+
+def _whole(where: str, value: Any) -> int:
     # int() would take true as 1 and truncate 80.5 to 80.
     if not isinstance(value, bool | float):
         with contextlib.suppress(TypeError, ValueError):
@@ -267,7 +130,24 @@ def _int(where: str, value: Any) -> int:
     raise InvalidConfig(f"{where} must be a whole number, not {value!r}")
 
 
-def _bool(where: str, value: Any) -> bool:
+def _at_least(minimum: int) -> Callable[[str, Any], int]:
+    def convert(where: str, value: Any) -> int:
+        number = _whole(where, value)
+        if number < minimum:
+            raise InvalidConfig(f"{where} must be at least {minimum}, not {number}")
+        return number
+
+    return convert
+
+
+def _port(where: str, value: Any) -> int:
+    number = _whole(where, value)
+    if not 0 < number < 65536:
+        raise InvalidConfig(f"{where} must be between 1 and 65535, not {number}")
+    return number
+
+
+def _boolean(where: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -276,3 +156,217 @@ def _bool(where: str, value: Any) -> bool:
     if text in {"0", "false", "no", "off", ""}:
         return False
     raise InvalidConfig(f"{where} must be true or false, not {value!r}")
+
+
+def _text(where: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidConfig(f"{where} must be a string")
+    return value
+
+
+def _optional_text(where: str, value: Any) -> str | None:
+    return _text(where, value) or None
+
+
+def _path(where: str, value: Any) -> Path:
+    return Path(_text(where, value)).expanduser().absolute()
+
+
+def _log_level(where: str, value: Any) -> str:
+    level = str(value).strip().lower()
+    if level not in LOG_LEVELS:
+        raise InvalidConfig(f"{where} must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return level
+
+
+def _list(where: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidConfig(f"{where} must be a list")
+    return value
+
+
+def _names(where: str, value: Any) -> frozenset[str]:
+    return frozenset(str(item) for item in _list(where, value))
+
+
+def _members(where: str, value: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in _list(where, value))
+
+
+def _project_names(where: str, value: Any) -> frozenset[str]:
+    try:
+        return frozenset(check_project_name(str(name)) for name in _list(where, value))
+    except InvalidName as error:
+        raise InvalidConfig(f"{where}: {error}") from None
+
+
+def _upstream_url(where: str, value: Any) -> str:
+    # The URL is left out of the message: it may carry a password.
+    url = _text(where, value)
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InvalidConfig(f"{where}: the upstream must be an http:// or https:// URL with a host")
+    return url
+
+
+# What the index classes declare (rennet.domain.indexes stays free of parsing): kind name -> conversion.
+INDEX_KINDS: dict[str, Callable[[str, Any], Any]] = {
+    "duration": _duration,
+    "size": _size,
+    "bool": _boolean,
+    "text": _text,
+    "url": _upstream_url,
+    "names": _names,
+    "members": _members,
+    "projects": _project_names,
+}
+
+
+# -- the settings -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = setting(
+        Path("rennet-data"),
+        _path,
+        "where rennet keeps its database and files",
+        flag="--data-dir",
+        everywhere=True,
+    )
+    host: str = setting("127.0.0.1", _text, "address to listen on", flag="--host")
+    port: int = setting(DEFAULT_PORT, _port, "port to listen on", flag="--port")
+    workers: int = setting(1, _at_least(1), "worker processes", flag="--workers")
+    database_url: str | None = setting(
+        None, _optional_text, "SQLAlchemy URL of the catalog (default: SQLite in the data directory)"
+    )
+    offline: bool = setting(False, _boolean, "serve only what is cached; never contact upstreams", flag="--offline")
+    log_level: str = setting("info", _log_level, "debug, info, warning or error", flag="--log-level")
+    access_log: bool = setting(True, _boolean, "do not log a line per request", flag="--no-access-log")
+    default_index: str = setting("default", _text, "the index served at /simple/")
+    max_page_bytes: int = setting(64 << 20, _size, "the largest upstream project page read")
+    max_listing_bytes: int = setting(1 << 30, _size, "the largest upstream project list read")
+    page_memory_bytes: int = setting(256 << 20, _size, "rendered pages kept in each worker's memory")
+    shutdown_timeout: float = setting(10.0, _duration, "how long open requests get on SIGTERM")
+    # argon2 for new passwords (a stored hash is checked with its own cost); tests make it cheap.
+    argon2_time_cost: int = setting(3, _at_least(1), "argon2 iterations for new password hashes")
+    argon2_memory_cost: int = setting(64 << 20, _size, "argon2 memory for new password hashes")
+    indexes: Mapping[str, IndexConfig] = field(default_factory=dict)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'rennet.sqlite3'}"
+
+    @property
+    def password_cost(self) -> tuple[int, int]:
+        """argon2's iterations and memory in bytes, for new password hashes."""
+        return self.argon2_time_cost, self.argon2_memory_cost
+
+
+def server_options() -> Iterator[Option]:
+    """Every server setting, as declared on Settings."""
+    for declared in fields(Settings):
+        if "option" in declared.metadata:
+            yield _option(declared)
+
+
+def _option(declared: Field[Any]) -> Option:
+    convert, help, flag = declared.metadata["option"]
+    return Option(declared.name, convert, help, **flag)
+
+
+def default_upstream() -> str:
+    """PyPI's simple index. Imported here, when needed: pypi_simple brings requests with it (a sixth of a
+    second at every command's start)."""
+    from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
+    endpoint: str = PYPI_SIMPLE_ENDPOINT
+    return endpoint
+
+
+def default_indexes(upstream: str | None = None) -> dict[str, IndexConfig]:
+    return {
+        "pypi": ProxyIndex(name="pypi", upstream=upstream or default_upstream()),
+        "local": HostedIndex(name="local"),
+        "default": GroupIndex(name="default", members=("local", "pypi")),
+    }
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
+    """Build settings from the config file (RENNET_CONFIG or config_file) and the environment."""
+    env = os.environ if env is None else env
+    path = config_file or (Path(env[CONFIG_VARIABLE]) if env.get(CONFIG_VARIABLE) else None)
+    raw = _read_file(path) if path is not None else {}
+    index_tables = raw.pop("index", {})
+    options = {option.name: option for option in server_options()}
+    unknown = sorted(set(raw) - set(options))
+    if unknown:
+        raise InvalidConfig(f"unknown setting(s): {', '.join(unknown)}")
+    values = {name: options[name].convert(name, value) for name, value in raw.items()}
+    for option in options.values():
+        if env.get(option.variable):
+            values[option.name] = option.convert(option.name, env[option.variable])
+    settings = Settings(**values)
+    if not isinstance(index_tables, dict):
+        raise InvalidConfig("[index] must be a table of index tables, like [index.pypi]")
+    upstream = env.get(UPSTREAM_VARIABLE) or None
+    if upstream is not None:
+        _upstream_url(UPSTREAM_VARIABLE, upstream)
+    # PyPI's address only when the built-in proxy keeps it: pypi_simple is slow to import.
+    pypi_table = index_tables.get("pypi")
+    configured = pypi_table.get("upstream") if isinstance(pypi_table, dict) else None
+    indexes = default_indexes(upstream or (configured if isinstance(configured, str) else None))
+    for name, table in index_tables.items():
+        indexes[name] = _index_from_table(name, table, indexes.get(name))
+    pypi = indexes.get("pypi")
+    if isinstance(pypi, ProxyIndex) and upstream is not None:
+        indexes["pypi"] = replace(pypi, upstream=upstream)
+    check_indexes(indexes, settings.default_index)
+    return replace(settings, data_dir=settings.data_dir.absolute(), indexes=indexes)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidConfig(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidConfig(f"config file {path} is not valid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidConfig(f"config file {path} cannot be read: {error}") from None
+
+
+_INDEX_CLASSES: dict[str, type[ProxyIndex] | type[HostedIndex] | type[GroupIndex]] = {
+    "proxy": ProxyIndex,
+    "hosted": HostedIndex,
+    "group": GroupIndex,
+}
+
+
+def _index_from_table(name: str, table: Any, current: IndexConfig | None) -> IndexConfig:
+    if not isinstance(table, dict):
+        raise InvalidConfig(f"[index.{name}] must be a table")
+    kind = table.get("type", current.kind.value if current else None)
+    cls = _INDEX_CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise InvalidConfig(f'[index.{name}] needs type = "proxy", "hosted" or "group"')
+    declared = {option.key: option for option in index_options(cls)}
+    options = {key: value for key, value in table.items() if key != "type"}
+    unknown = sorted(set(options) - set(declared))
+    if unknown:
+        raise InvalidConfig(f"[index.{name}] has unknown setting(s): {', '.join(unknown)}")
+    values = {
+        declared[key].attribute: INDEX_KINDS[declared[key].kind](f"index.{name}.{key}", value)
+        for key, value in options.items()
+    }
+    if current is not None and current.kind.value == kind:
+        return replace(current, **values)
+    for option in declared.values():
+        if option.needs and option.attribute not in values:
+            raise InvalidConfig(f"[index.{name}] is a {kind} and needs {option.needs}")
+    result: IndexConfig = cls(name=name, **values)
+    return result

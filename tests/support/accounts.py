@@ -1,55 +1,48 @@
-"""Users and tokens made with the real `rennet user` and `rennet token` commands, against a server's data."""
+"""Users and tokens for the tests: made through the accounts service of an in-process server (what the `rennet
+user` and `rennet token` commands call), or with the real commands against a server in a process of its own."""
 
 from __future__ import annotations
 
 import itertools
-import subprocess
+import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support.server import RennetServer, without_rennet_variables
+from rennet.config import parse_duration
+from rennet.domain.access import Access
+from rennet.service.runtime.auth import ACCOUNTS_SLOT
+from rennet.storage.generations import Generations
+from tests.support.databases import Database
+from tests.support.server import CliResult, LocalServer, Server
 
 
-def rennet_cli(server: RennetServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `rennet <args>` on the server's data directory and configuration (while it runs, or not)."""
-    command = server.cli_command(*args)
-    env = without_rennet_variables()
-    return subprocess.run(command, input=stdin or "", capture_output=True, text=True, env=env, timeout=60)
+def rennet_cli(server: Server, *args: str, stdin: str | None = None) -> CliResult:
+    """`rennet <args>` on the server's data directory, database and configuration (while it runs, or not)."""
+    return server.cli(*args, stdin=stdin)
 
 
-def add_user(server: RennetServer, name: str, password: str, admin: bool = False) -> None:
-    result = rennet_cli(
-        server, "user", "add", name, *(["--admin"] if admin else []), "--password-stdin", stdin=password + "\n"
-    )
+def add_user(server: Server, name: str, password: str, admin: bool = False) -> None:
+    if isinstance(server, LocalServer):
+        server.registry.accounts.add_user(name, password, admin=admin)
+        _accounts_changed(server)
+        return
+    flags = ["--admin"] if admin else []
+    result = rennet_cli(server, "user", "add", name, *flags, "--password-stdin", stdin=password + "\n")
     assert result.returncode == 0, result.stderr
 
 
-@contextmanager
-def serving(
-    base: Path,
-    config: str,
-    users: Iterable[tuple[str, str]] = (),
-    admins: Collection[str] = (),
-    upstream_url: str | None = None,
-) -> Iterator[RennetServer]:
-    """A server on base/data with this configuration and these (name, password) users, the `admins` among them
-    admins; stopped at the end."""
-    server = RennetServer(base / "data", upstream_url=upstream_url, config=config).start()
-    try:
-        for name, password in users:
-            add_user(server, name, password, admin=name in admins)
-        yield server
-    finally:
-        server.stop()
-
-
 def create_token(
-    server: RennetServer, user: str, index: str | None = None, scope: str = "upload", expires: str | None = None
+    server: Server, user: str, index: str | None = None, scope: str = "upload", expires: str | None = None
 ) -> str:
-    """A new token (the only line `rennet token create` prints on stdout)."""
+    """A new token, as `rennet token create` makes it."""
+    if isinstance(server, LocalServer):
+        expires_at = time.time() + parse_duration(expires) if expires is not None else None
+        token, _ = server.registry.accounts.create_token(user, index, Access(scope), expires_at)
+        _accounts_changed(server)
+        return token
     args = ["token", "create", "--user", user, "--scope", scope]
     if index is not None:
         args += ["--index", index]
@@ -60,6 +53,32 @@ def create_token(
     token = result.stdout.strip()
     assert token.startswith("rnt_") and "\n" not in token, result.stdout
     return token
+
+
+def _accounts_changed(server: LocalServer) -> None:
+    """What the commands do after every change: every worker forgets the credentials it verified."""
+    server.registry.store.generations.bump(Generations.slot(*ACCOUNTS_SLOT))
+
+
+@contextmanager
+def serving(
+    base: Path,
+    config: str,
+    users: Iterable[tuple[str, str]] = (),
+    admins: Collection[str] = (),
+    upstream_url: str | None = None,
+    database: Database | None = None,
+) -> Iterator[LocalServer]:
+    """An in-process server on base/data with this configuration and these (name, password) users, the `admins`
+    among them admins, on a catalog of `database` (SQLite when None); stopped at the end."""
+    url = database.new_url() if database is not None else None
+    server = LocalServer(base / "data", upstream_url=upstream_url, config=config, database_url=url).start()
+    try:
+        for name, password in users:
+            add_user(server, name, password, admin=name in admins)
+        yield server
+    finally:
+        server.stop()
 
 
 def token_key(token: str) -> str:

@@ -1,47 +1,122 @@
-"""A real `rennet serve` in a subprocess, on a free port, with its own data directory."""
+"""rennet servers for the tests, on a free loopback port, each with its own data directory (and database).
+
+`LocalServer` runs the ASGI application on Granian embedded in a thread of the test process: real HTTP on a real
+socket, zero-copy file sends included, started in a few milliseconds, with the command-line tools run in-process
+against it. `RennetServer` is a real `rennet serve` in a subprocess, for what only a process can show: workers,
+signals, restarts, kill -9. Both offer the same interface, so a test written against one runs against the other.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.client
+import io
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.support.procs import descendants, kill_tree
 from tests.support.upstream import _free_port
 
+# What every test server uses unless a test says otherwise: password hashes that cost microseconds, not a fifth
+# of a second and 64 MiB each (the cost is a setting; what it protects is tested with the default elsewhere).
+TEST_SETTINGS = {"RENNET_ARGON2_TIME_COST": "1", "RENNET_ARGON2_MEMORY_COST": "64K"}
+
 
 def without_rennet_variables() -> dict[str, str]:
-    """This environment minus RENNET_*: a rennet started from the tests takes its settings from flags only."""
+    """This environment minus RENNET_*: a rennet started from the tests takes its settings from the test only."""
     return {k: v for k, v in os.environ.items() if not k.startswith("RENNET_")}
 
 
-class RennetServer:
+@dataclass(frozen=True)
+class CliResult:
+    """What a command printed and how it exited (subprocess.CompletedProcess's fields the tests read)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Server:
+    """What tests ask of a server, whichever way it runs."""
+
     def __init__(
         self,
         data_dir: Path,
         upstream_url: str | None = None,
         config: str | None = None,
         offline: bool = False,
-        workers: int = 1,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.upstream_url = upstream_url
         self.config = config
         self.offline = offline
-        self.workers = workers
-        self.extra_env = env or {}
+        self.extra_env = dict(env or {})
+        self.database_url = database_url
         self.port = _free_port()
         self.log_path = data_dir.parent / f"rennet-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
+
+    # -- running -----------------------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> Server:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        raise NotImplementedError
+
+    def restart(self, **changes: object) -> Server:
+        self.stop()
+        for key, value in changes.items():
+            setattr(self, key, value)
+        return self.start()
+
+    def cli(self, *args: str, stdin: str | None = None, config: Path | None = None) -> CliResult:
+        """`rennet <args>` on this server's data directory and database, with its configuration or `config`."""
+        raise NotImplementedError
+
+    def settings_environment(self, config: Path | None = None) -> dict[str, str]:
+        """The RENNET_* variables that describe this server (commands get the same, with `config` if given)."""
+        variables = dict(TEST_SETTINGS)
+        variables["RENNET_DATA_DIR"] = str(self.data_dir)
+        if self.upstream_url:
+            variables["RENNET_UPSTREAM"] = self.upstream_url
+        if self.offline:
+            variables["RENNET_OFFLINE"] = "1"
+        if self.database_url:
+            variables["RENNET_DATABASE_URL"] = self.database_url
+        config = config or self.config_path
+        if config is not None:
+            variables["RENNET_CONFIG"] = str(config)
+        variables.update(self.extra_env)
+        return variables
+
+    @property
+    def config_path(self) -> Path | None:
+        """Where the TOML given as `config` is written (the CLI tools read the same one)."""
+        if self.config is None:
+            return None
+        path = self.data_dir.parent / f"rennet-{self.port}.toml"
+        if not path.exists() or path.read_text() != self.config:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.config)
+        return path
+
+    # -- addresses and requests ----------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
@@ -51,92 +126,41 @@ class RennetServer:
     def simple(self) -> str:
         return f"{self.url}/simple/"
 
-    @property
-    def config_path(self) -> Path | None:
-        """Where the TOML given as `config` is written (the CLI tools must read the same one)."""
-        return None if self.config is None else self.data_dir.parent / f"rennet-{self.port}.toml"
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=30, **kwargs)
 
-    def command(self) -> list[str]:
-        command = [
-            sys.executable,
-            "-m",
-            "rennet",
-            "serve",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-        ]
-        if self.upstream_url:
-            command += ["--upstream", self.upstream_url]
-        if self.config_path is not None:
-            assert self.config is not None
-            self.config_path.write_text(self.config)
-            command += ["--config", str(self.config_path)]
-        if self.offline:
-            command.append("--offline")
-        if self.workers != 1:
-            command += ["--workers", str(self.workers)]
-        return command
+    def head(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.head(self.url + path, timeout=30, **kwargs)
 
-    def cli_command(self, *args: str, config: Path | None = None) -> list[str]:
-        """`rennet <args>` on this data directory, with this server's configuration (written if it is not yet)
-        or the file `config`."""
-        command = [sys.executable, "-m", "rennet", *args, "--data-dir", str(self.data_dir)]
-        if config is None and self.config_path is not None:
-            config = self.config_path
-            if not config.exists():
-                assert self.config is not None
-                config.write_text(self.config)
-        if config is not None:
-            command += ["--config", str(config)]
-        return command
+    def raw(self, method: str, target: str, headers: dict[str, str] | None = None) -> RawResponse:
+        """A request with the target sent byte for byte (httpx would normalize dot segments and escapes)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
+            for name, value in (headers or {}).items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            connection.close()
 
-    def start(self, timeout: float = 30.0) -> RennetServer:
-        env = without_rennet_variables()
-        env.update(self.extra_env)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+    def wait_until_up(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"rennet exited with {self.process.returncode}:\n{self.log()}")
+            self._check_alive()
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.05)
+            time.sleep(0.01)
         raise RuntimeError(f"rennet did not start in {timeout}s:\n{self.log()}")
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        return self.process.returncode
+    def _check_alive(self) -> None:
+        """Raise if the server has died while starting."""
 
-    def kill(self) -> None:
-        """SIGKILL the server and its worker processes at once, as a crash or the OOM killer would."""
-        if self.process is not None and self.process.poll() is None:
-            kill_tree(self.process.pid)
-            self.process.wait()
-
-    def worker_pids(self) -> list[int]:
-        """The processes serving requests (Granian's workers), below the main process."""
-        assert self.process is not None
-        return descendants(self.process.pid)
-
-    def restart(self, **changes: object) -> RennetServer:
-        self.stop()
-        for key, value in changes.items():
-            setattr(self, key, value)
-        return self.start()
+    # -- what it wrote ---------------------------------------------------------------------------------------------
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -184,24 +208,217 @@ class RennetServer:
                 raise AssertionError(f"no access-log line for {path} ({cache}):\n{self.log()[-3000:]}")
             time.sleep(0.02)
 
-    def raw(self, method: str, target: str, headers: dict[str, str] | None = None) -> RawResponse:
-        """A request with the target sent byte for byte (httpx would normalize dot segments and escapes)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+class LocalServer(Server):
+    """rennet's application on Granian, embedded in a thread of the test process."""
+
+    def __init__(self, data_dir: Path, **options: Any) -> None:
+        super().__init__(data_dir, **options)
+        self._thread: threading.Thread | None = None
+        self._stopper: Any = None
+        self._failure: BaseException | None = None
+        self._handler: logging.Handler | None = None
+        self._access: io.TextIOWrapper | None = None
+        self.app: Any = None
+
+    def start(self, timeout: float = 30.0) -> LocalServer:
+        # Imported on first use: the unit tests never start a server.
+        from granian.constants import Interfaces
+        from granian.server.embed import Server as Granian
+
+        from rennet.config import load_settings
+        from rennet.service.registry import prepare_data_dir
+        from rennet.web.app import create_app
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        settings = load_settings(self.settings_environment())
+        prepare_data_dir(settings)
+        self._access = self.log_path.open("a", buffering=1)
+        self._handler = _capture_logs(self.log_path, self.thread_prefix)
+        self.app = create_app(settings, migrated=True, access_log=self._access)
+        ready = threading.Event()
+        self._failure = None
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            loop.set_default_executor(ThreadPoolExecutor(8, thread_name_prefix=self.thread_prefix))
+            server = Granian(
+                self.app, address="127.0.0.1", port=self.port, interface=Interfaces.ASGI, log_enabled=False
+            )
+            self._stopper = lambda: loop.call_soon_threadsafe(server.stop)
+            ready.set()
+            try:
+                loop.run_until_complete(server.serve())
+            except BaseException as error:
+                self._failure = error
+            finally:
+                loop.run_until_complete(loop.shutdown_default_executor())
+                loop.close()
+
+        self._thread = threading.Thread(target=serve, name=self.thread_prefix, daemon=True)
+        self._thread.start()
+        ready.wait(timeout)
+        self.wait_until_up(timeout)
+        return self
+
+    @property
+    def registry(self) -> Any:
+        """The running application's Registry (its accounts, store and index services)."""
+        return self.app.app.app.state.registry
+
+    @property
+    def thread_prefix(self) -> str:
+        return f"rennet-{self.port}"
+
+    def _check_alive(self) -> None:
+        if self._thread is not None and not self._thread.is_alive():
+            raise RuntimeError(f"rennet stopped while starting: {self._failure!r}\n{self.log()}")
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self._thread is None:
+            return None
+        self._stopper()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"rennet on port {self.port} did not stop in {timeout}s")
+        self._thread = None
+        if self._handler is not None:
+            logging.getLogger("rennet").removeHandler(self._handler)
+            self._handler.close()
+        if self._access is not None:
+            self._access.close()
+        return 0
+
+    def cli(self, *args: str, stdin: str | None = None, config: Path | None = None) -> CliResult:
+        from rennet.cli.main import main
+
+        out, err = io.StringIO(), io.StringIO()
+        with (
+            _environment(self.settings_environment(config)),
+            _stdin(stdin or ""),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            try:
+                code = main(list(args))
+            except SystemExit as exit:  # argparse refusing the arguments
+                code = exit.code if isinstance(exit.code, int) else 2
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+
+class RennetServer(Server):
+    """A real `rennet serve` in a subprocess."""
+
+    def __init__(self, data_dir: Path, workers: int = 1, **options: Any) -> None:
+        super().__init__(data_dir, **options)
+        self.workers = workers
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        """`rennet serve` with the flags a user would give; the database and the test settings come by variable."""
+        command = [
+            sys.executable,
+            "-m",
+            "rennet",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
+        if self.upstream_url:
+            command += ["--upstream", self.upstream_url]
+        if self.config_path is not None:
+            command += ["--config", str(self.config_path)]
+        if self.offline:
+            command.append("--offline")
+        if self.workers != 1:
+            command += ["--workers", str(self.workers)]
+        return command
+
+    def environment(self, config: Path | None = None) -> dict[str, str]:
+        return without_rennet_variables() | self.settings_environment(config)
+
+    def start(self, timeout: float = 30.0) -> RennetServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.environment())
+        self.wait_until_up(timeout)
+        return self
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"rennet exited with {self.process.returncode}:\n{self.log()}")
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGINT)
         try:
-            connection.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
-            for name, value in (headers or {}).items():
-                connection.putheader(name, value)
-            connection.endheaders()
-            response = connection.getresponse()
-            return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-        finally:
-            connection.close()
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        return self.process.returncode
 
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=30, **kwargs)  # type: ignore[arg-type]
+    def kill(self) -> None:
+        """SIGKILL the server and its worker processes at once, as a crash or the OOM killer would."""
+        if self.process is not None and self.process.poll() is None:
+            kill_tree(self.process.pid)
+            self.process.wait()
 
-    def head(self, path: str, **kwargs: object) -> httpx.Response:
-        return httpx.head(self.url + path, timeout=30, **kwargs)  # type: ignore[arg-type]
+    def worker_pids(self) -> list[int]:
+        """The processes serving requests (Granian's workers), below the main process."""
+        assert self.process is not None
+        return descendants(self.process.pid)
+
+    def cli(self, *args: str, stdin: str | None = None, config: Path | None = None) -> CliResult:
+        """The real command, in a process of its own."""
+        result = subprocess.run(
+            [sys.executable, "-m", "rennet", *args],
+            input=stdin or "",
+            capture_output=True,
+            text=True,
+            env=self.environment(config),
+            timeout=120,
+        )
+        return CliResult(result.returncode, result.stdout, result.stderr)
+
+
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with exactly these RENNET_* variables, for an in-process command."""
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith("RENNET_")]:
+        del os.environ[key]
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _stdin(text: str) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def _capture_logs(path: Path, thread_prefix: str) -> logging.Handler:
+    """The server's log lines (not another server's: each runs in threads named after its port) into its log."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(lambda record: record.threadName.startswith(thread_prefix))
+    logger = logging.getLogger("rennet")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
 
 
 @dataclass(frozen=True)

@@ -1,46 +1,66 @@
-"""Looking into a data directory from the tests: the catalog, the blobs, and the maintenance commands."""
+"""Looking into a server's store from the tests: its catalog (SQLite or PostgreSQL), its blobs, and commands."""
 
 from __future__ import annotations
 
-import sqlite3
-import subprocess
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import RennetServer, without_rennet_variables
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from tests.support.server import CliResult, Server
 
 
-def cli(
-    server: RennetServer, *args: str, config: str | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """`rennet <args>` on the server's data directory, with its configuration or another one (`config` TOML)."""
+def cli(server: Server, *args: str, config: str | None = None, stdin: str | None = None) -> CliResult:
+    """`rennet <args>` on the server's data directory and database, with its configuration or another one
+    (`config` TOML), and its upstream."""
     path = None
     if config is not None:
         path = server.data_dir.parent / f"cli-{server.port}.toml"
         path.write_text(config)
-    command = server.cli_command(*args, config=path)
-    if server.upstream_url:
-        command += ["--upstream", server.upstream_url]
-    return subprocess.run(command, capture_output=True, text=True, env=without_rennet_variables(), timeout=timeout)
+    if server.upstream_url and "serve" not in args:
+        args = (*args, "--upstream", server.upstream_url)
+    return server.cli(*args, stdin=stdin, config=path)
 
 
-def query(server: RennetServer, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(server.data_dir / "rennet.sqlite3", timeout=30) as connection:
-        return connection.execute(sql, params).fetchall()
+def database_url(server: Server) -> str:
+    return server.database_url or f"sqlite:///{server.data_dir / 'rennet.sqlite3'}"
 
 
-def file_row(server: RennetServer, filename: str) -> dict[str, Any]:
+def query(server: Server, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query on the server's catalog; `?` marks the parameters, as in sqlite3, on either database."""
+    return [tuple(row) for row in _rows(server, sql, params)]
+
+
+def records(server: Server, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows of a query as dicts of column name to value."""
+    return [dict(row._mapping) for row in _rows(server, sql, params)]
+
+
+def _rows(server: Server, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Run one statement in a transaction of its own; the rows it returns (none for a change)."""
+    numbers = iter(range(len(params)))
+    statement = re.sub(r"\?", lambda _: f":p{next(numbers)}", sql)
+    engine = create_engine(database_url(server), poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(statement), {f"p{i}": value for i, value in enumerate(params)})
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def file_row(server: Server, filename: str) -> dict[str, Any]:
     """The catalog row of a file (of whichever index has it)."""
-    with sqlite3.connect(server.data_dir / "rennet.sqlite3", timeout=30) as connection:
-        connection.row_factory = sqlite3.Row
-        row = connection.execute("SELECT * FROM files WHERE filename = ?", (filename,)).fetchone()
-    assert row is not None, f"no catalog row for {filename}"
-    return dict(row)
+    found = records(server, "SELECT * FROM files WHERE filename = ?", filename)
+    assert found, f"no catalog row for {filename}"
+    return found[0]
 
 
-def wait_until_held(server: RennetServer, filename: str, sha256: str) -> None:
+def wait_until_held(server: Server, filename: str, sha256: str) -> None:
     """A client may finish as soon as the bytes are verified: the blob and its catalog row follow just after."""
     wait_until(
         lambda: blob_path(server, sha256).exists() and file_row(server, filename)["blob_sha256"] == sha256,
@@ -48,7 +68,7 @@ def wait_until_held(server: RennetServer, filename: str, sha256: str) -> None:
     )
 
 
-def blob_path(server: RennetServer, sha256: str) -> Path:
+def blob_path(server: Server, sha256: str) -> Path:
     return server.data_dir / "blobs" / sha256[:2] / sha256[2:4] / sha256
 
 

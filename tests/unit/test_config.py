@@ -249,9 +249,9 @@ def test_config_file_that_is_not_text(tmp_path: Path) -> None:
             r"\[index.x\] has unknown setting\(s\): upstream",
         ),
         ("[index.pypi]\nupstream = 5", "index.pypi.upstream must be a string"),
-        ('[index.pypi]\nupstream = "ftp://u.test/simple/"', "index 'pypi': the upstream must be an http"),
-        ('[index.pypi]\nupstream = "not a url"', "index 'pypi': the upstream must be an http"),
-        ('[index.pypi]\nupstream = "https://"', "index 'pypi': the upstream must be an http"),
+        ('[index.pypi]\nupstream = "ftp://u.test/simple/"', "index.pypi.upstream: the upstream must be an http"),
+        ('[index.pypi]\nupstream = "not a url"', "index.pypi.upstream: the upstream must be an http"),
+        ('[index.pypi]\nupstream = "https://"', "index.pypi.upstream: the upstream must be an http"),
         ("[index.pypi]\npassword = 5", "index.pypi.password must be a string"),
         ('[index.pypi]\npage_ttl = "soon"', "index.pypi.page_ttl: 'soon' is not a duration"),
         ("[index.pypi]\npage_ttl = -5", "index.pypi.page_ttl: -5 is not a duration"),
@@ -283,7 +283,7 @@ def test_file_errors(tmp_path: Path, toml: str, message: str) -> None:
         ({"RENNET_ACCESS_LOG": "2"}, "access_log must be true or false"),
         ({"RENNET_LOG_LEVEL": "chatty"}, "log_level must be one of"),
         ({"RENNET_DEFAULT_INDEX": "nope"}, "default index 'nope' is not configured"),
-        ({"RENNET_UPSTREAM": "upstream.test/simple/"}, "index 'pypi': the upstream must be an http"),
+        ({"RENNET_UPSTREAM": "upstream.test/simple/"}, "RENNET_UPSTREAM: the upstream must be an http"),
     ],
 )
 def test_environment_errors(tmp_path: Path, env: dict[str, str], message: str) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.domain.simple import render_project_html, render_project_json
+from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.pagecache import CachedPage, PageCache
 from rennet.storage.generations import Generations
 
@@ -124,7 +125,7 @@ def test_valid_follows_generations(tmp_path: Path) -> None:
 
 
 def test_weight_counts_rendered_bytes() -> None:
-    cache = PageCache(1 << 20)
+    cache = PageCache(1 << 20, Clock())
     page = cached(files=5)
     cache.put("a", page)
     assert cache.used == BASE_WEIGHT
@@ -136,7 +137,7 @@ def test_weight_counts_rendered_bytes() -> None:
 
 
 def test_least_recently_used_goes_first() -> None:
-    cache = PageCache(3 * BASE_WEIGHT)
+    cache = PageCache(3 * BASE_WEIGHT, Clock())
     for key in "abc":
         cache.put(key, cached())
     assert cache.get("a") is not None  # now most recent
@@ -146,7 +147,7 @@ def test_least_recently_used_goes_first() -> None:
 
 
 def test_rendering_can_evict_others() -> None:
-    cache = PageCache(4 * BASE_WEIGHT)
+    cache = PageCache(4 * BASE_WEIGHT, Clock())
     for key in "abc":
         cache.put(key, cached())
     big = cached(files=30)
@@ -158,7 +159,7 @@ def test_rendering_can_evict_others() -> None:
 
 
 def test_one_page_larger_than_the_budget_stays() -> None:
-    cache = PageCache(10)
+    cache = PageCache(10, Clock())
     page = cached(files=30)
     cache.put("a", page)
     page.render(Format.HTML, "../../", False)
@@ -167,7 +168,7 @@ def test_one_page_larger_than_the_budget_stays() -> None:
 
 
 def test_replacing_a_key_releases_the_old_page() -> None:
-    cache = PageCache(1 << 20)
+    cache = PageCache(1 << 20, Clock())
     old = cached(files=10)
     cache.put("a", old)
     old.render(Format.JSON, "../../", False)
@@ -182,7 +183,7 @@ def test_replacing_a_key_releases_the_old_page() -> None:
 
 
 def test_discard() -> None:
-    cache = PageCache(1 << 20)
+    cache = PageCache(1 << 20, Clock())
     page = cached()
     cache.put("a", page)
     cache.discard("a")
@@ -193,7 +194,7 @@ def test_discard() -> None:
 
 
 def test_adopt_takes_rendered_bytes_and_their_weight() -> None:
-    cache = PageCache(1 << 20)
+    cache = PageCache(1 << 20, Clock())
     older = cached(files=10)
     cache.put("a", older)
     html = older.render(Format.HTML, "../../", False)
@@ -206,7 +207,7 @@ def test_adopt_takes_rendered_bytes_and_their_weight() -> None:
 
 
 def test_adopt_after_rendering_counts_both() -> None:
-    cache = PageCache(1 << 20)
+    cache = PageCache(1 << 20, Clock())
     older = cached(files=10)
     older.render(Format.HTML, "../../", False)
     newer = cached(files=10)
@@ -217,7 +218,7 @@ def test_adopt_after_rendering_counts_both() -> None:
 
 
 def test_adopt_of_the_same_variant_counts_it_once() -> None:
-    cache = PageCache(1 << 20)
+    cache = PageCache(1 << 20, Clock())
     older, newer = cached(files=10), cached(files=10)
     older.render(Format.HTML, "../../", False)
     cache.put("a", newer)
@@ -241,7 +242,7 @@ _OPS = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 8000), _OPS)
 def test_accounting_holds_under_any_sequence(budget: int, ops: list[tuple[str, str, int, Format, bool]]) -> None:
-    cache = PageCache(budget)
+    cache = PageCache(budget, Clock())
     for op, key, files, fmt, compressed in ops:
         if op == "put":
             cache.put(key, cached(files))
@@ -261,7 +262,7 @@ def test_accounting_holds_under_any_sequence(budget: int, ops: list[tuple[str, s
 
 @pytest.mark.parametrize("budget", [0, 1])
 def test_tiny_budgets_keep_only_the_newest(budget: int) -> None:
-    cache = PageCache(budget)
+    cache = PageCache(budget, Clock())
     cache.put("a", cached())
     cache.put("b", cached())
     assert set(held(cache)) == {"b"}

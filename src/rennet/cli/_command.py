@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from rennet.config import Settings
+from rennet.config import CONFIG_VARIABLE, UPSTREAM_VARIABLE, Settings, server_options
 from rennet.domain.indexes import GroupIndex, IndexConfig
 from rennet.service.registry import Registry
+from rennet.storage.accounts import PasswordCost
 from rennet.storage.store import Store, open_store
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "check_concurrency",
     "command",
     "fail",
+    "flag_variables",
     "needs_upstream",
     "open_registry",
     "opened_store",
@@ -44,18 +46,42 @@ def command(
     only with `settings_first`, as for `serve`), so that its --help lists what is particular to it first."""
     parser: argparse.ArgumentParser = commands.add_parser(name, **options)
     if settings_first:
-        _settings_flags(parser)
+        _settings_flags(parser, serve=True)
     yield parser
     if not settings_first:
-        _settings_flags(parser)
+        _settings_flags(parser, serve=False)
     parser.set_defaults(run=run)
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags every command shares: where the configuration and the data are."""
-    parser.add_argument("--config", type=Path, help="TOML configuration file (also RENNET_CONFIG)")
-    parser.add_argument("--data-dir", type=Path, help="where rennet keeps its database and files (RENNET_DATA_DIR)")
-    parser.add_argument("--upstream", help="upstream simple index of the 'pypi' proxy index (RENNET_UPSTREAM)")
+def _settings_flags(parser: argparse.ArgumentParser, serve: bool) -> None:
+    """The flags of server settings (rennet.config declares them): where the configuration and the data are for
+    every command, and the rest for `rennet serve`."""
+    parser.add_argument("--config", type=Path, help=f"TOML configuration file ({CONFIG_VARIABLE})")
+    for option in server_options():
+        if option.flag is None or not (serve or option.everywhere):
+            continue
+        described = f"{option.help} ({option.variable})"
+        if option.flag.startswith("--no-"):
+            parser.add_argument(option.flag, dest=option.name, action="store_const", const="0", help=described)
+        elif option.boolean:
+            parser.add_argument(option.flag, dest=option.name, action="store_const", const="1", help=described)
+        else:
+            parser.add_argument(option.flag, dest=option.name, type=Path if option.path else str, help=described)
+    parser.add_argument("--upstream", help=f"upstream simple index of the 'pypi' proxy index ({UPSTREAM_VARIABLE})")
+
+
+def flag_variables(args: argparse.Namespace) -> dict[str, str]:
+    """The RENNET_* variables the flags given stand for (flags win over the environment)."""
+    variables = {}
+    if getattr(args, "config", None) is not None:
+        variables[CONFIG_VARIABLE] = str(args.config.absolute())
+    if getattr(args, "upstream", None) is not None:
+        variables[UPSTREAM_VARIABLE] = args.upstream
+    for option in server_options():
+        value = getattr(args, option.name, None)
+        if value is not None:
+            variables[option.variable] = str(value.absolute()) if isinstance(value, Path) else value
+    return variables
 
 
 def fail(status: int, message: object, command: str | None = None) -> int:
@@ -67,7 +93,7 @@ def fail(status: int, message: object, command: str | None = None) -> int:
 @contextmanager
 def opened_store(settings: Settings) -> Iterator[Store]:
     """The data directory's database and files, for the commands that work on them directly."""
-    store = open_store(settings.data_dir, settings.database)
+    store = open_store(settings.data_dir, settings.database, password_cost=PasswordCost(*settings.password_cost))
     try:
         yield store
     finally:

@@ -19,15 +19,8 @@ __all__ = ["register", "serve"]
 def register(commands: Subcommands) -> None:
     with command(
         commands, "serve", lambda args, settings: serve(settings), settings_first=True, help="run the server"
-    ) as parser:
-        parser.add_argument("--host", help="address to listen on (default 127.0.0.1; RENNET_HOST)")
-        parser.add_argument("--port", type=int, help="port to listen on (default 4040; RENNET_PORT)")
-        parser.add_argument("--workers", type=int, help="worker processes (default 1; RENNET_WORKERS)")
-        parser.add_argument(
-            "--offline", action="store_true", help="serve only what is cached; never contact upstreams"
-        )
-        parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="(RENNET_LOG_LEVEL)")
-        parser.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
+    ):
+        pass  # every flag of serve is a setting (rennet.config)
 
 
 def serve(settings: Settings) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 from rennet.domain.names import NormalizedName
 
@@ -15,9 +16,11 @@ __all__ = [
     "HostedIndex",
     "IndexConfig",
     "IndexKind",
+    "IndexOption",
     "InvalidConfig",
     "ProxyIndex",
     "check_indexes",
+    "index_options",
     "leaf_members",
     "readers_of",
     "upload_target",
@@ -41,41 +44,65 @@ class IndexKind(StrEnum):
     GROUP = "group"
 
 
+def _option(kind: str, default: Any = MISSING, key: str | None = None, needs: str | None = None, **extra: Any) -> Any:
+    """A field set in an [index.NAME] table: `kind` says how its value is read (see rennet.config), `key` is its
+    name in the table when that is not the field's, `needs` describes a value every index of the kind needs."""
+    return field(default=default, metadata={"kind": kind, "key": key, "needs": needs}, **extra)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOption:
+    """A setting of an index table, as the index class declares it."""
+
+    key: str
+    attribute: str
+    kind: str
+    needs: str | None  # what a table that leaves it out is told it needs; None: optional
+
+
+def index_options(cls: type[IndexConfig]) -> tuple[IndexOption, ...]:
+    return tuple(
+        IndexOption(item.metadata["key"] or item.name, item.name, item.metadata["kind"], item.metadata["needs"])
+        for item in fields(cls)
+        if "kind" in item.metadata
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ProxyIndex:
     name: str
-    upstream: str
-    page_ttl: float = 600.0
-    negative_ttl: float = 60.0
-    listing_ttl: float = 3600.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    retry_after: float = 30.0  # after an upstream failure, serve stale pages this long before asking again
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    max_cache_size: int | None = None
-    private: bool = False
-    readers: frozenset[str] = frozenset()
+    upstream: str = _option("url", needs="an upstream URL")
+    page_ttl: float = _option("duration", 600.0)
+    negative_ttl: float = _option("duration", 60.0)
+    listing_ttl: float = _option("duration", 3600.0)
+    connect_timeout: float = _option("duration", 10.0)
+    read_timeout: float = _option("duration", 30.0)
+    retry_after: float = _option("duration", 30.0)  # after an upstream failure, stale pages this long
+    username: str | None = _option("text", None)
+    password: str | None = _option("text", None, repr=False)
+    max_cache_size: int | None = _option("size", None)
+    private: bool = _option("bool", False)
+    readers: frozenset[str] = _option("names", frozenset(), key="read")
     kind: IndexKind = IndexKind.PROXY
 
 
 @dataclass(frozen=True, slots=True)
 class HostedIndex:
     name: str
-    private: bool = False
-    readers: frozenset[str] = frozenset()
-    uploaders: frozenset[str] = frozenset()
-    max_upload_size: int = 1 << 30
+    private: bool = _option("bool", False)
+    readers: frozenset[str] = _option("names", frozenset(), key="read")
+    uploaders: frozenset[str] = _option("names", frozenset(), key="upload")
+    max_upload_size: int = _option("size", 1 << 30)
     kind: IndexKind = IndexKind.HOSTED
 
 
 @dataclass(frozen=True, slots=True)
 class GroupIndex:
     name: str
-    members: tuple[str, ...]
-    allow_upstream: frozenset[NormalizedName] = frozenset()
-    private: bool = False
-    readers: frozenset[str] = frozenset()
+    members: tuple[str, ...] = _option("members", needs="members")
+    allow_upstream: frozenset[NormalizedName] = _option("projects", frozenset())
+    private: bool = _option("bool", False)
+    readers: frozenset[str] = _option("names", frozenset(), key="read")
     kind: IndexKind = IndexKind.GROUP
 
 

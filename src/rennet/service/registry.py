@@ -18,10 +18,12 @@ from rennet.service.indexes.interface import IndexService
 from rennet.service.indexes.proxy import ProxyService
 from rennet.service.runtime.accesses import AccessTimes
 from rennet.service.runtime.auth import Authenticator
+from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.downloads import Downloads
 from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import PageCache
 from rennet.service.runtime.resources import WorkerResources
+from rennet.storage.accounts import PasswordCost
 from rennet.storage.counters import RequestCounters, reset_counters
 from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
@@ -59,13 +61,14 @@ class Registry:
         """`serving`: a server's worker, whose requests `rennet stats` counts (tools' are not counted).
         `migrated`: `rennet serve` has prepared the data directory already."""
         self.settings = settings
-        self.store = open_store(settings.data_dir, settings.database, migrated)
+        self.store = open_store(settings.data_dir, settings.database, migrated, PasswordCost(*settings.password_cost))
         self.counters = RequestCounters(counters_path(settings)) if serving else None
+        clock = Clock()
         self.shared = WorkerResources(
             catalog=self.store.catalog,
             blobs=self.store.blobs,
             generations=self.store.generations,
-            pages=PageCache(settings.page_memory_bytes),
+            pages=PageCache(settings.page_memory_bytes, clock),
             downloads=Downloads(self.store.blobs),
             sessions=SessionHolder(),
             listings_dir=settings.data_dir / "listings",
@@ -73,6 +76,7 @@ class Registry:
             max_page_bytes=settings.max_page_bytes,
             max_listing_bytes=settings.max_listing_bytes,
             open_blobs=OpenBlobs(self.store.blobs),
+            clock=clock,
             accesses=AccessTimes(CatalogMaintenance(self.store.engine)),
         )
         self.accounts = self.store.accounts

@@ -6,13 +6,13 @@ sha256 of it. Tokens carry 256 bits of randomness, so a fast hash is enough; pas
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,22 +22,22 @@ from sqlalchemy.exc import IntegrityError
 from rennet.domain.access import Access
 from rennet.storage.schema import tokens, users
 
-__all__ = ["AccountError", "Accounts", "TokenRecord", "UserRecord"]
+__all__ = ["AccountError", "Accounts", "PasswordCost", "TokenRecord", "UserRecord"]
 
 TOKEN_PREFIX = "rnt_"  # noqa: S105 - a prefix, not a secret
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _TOKEN = re.compile(r"^rnt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
-_hasher = PasswordHasher()
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """Verifying against this when a user does not exist keeps the timing of both failures alike.
+class PasswordCost(NamedTuple):
+    """What argon2 spends on a new password hash: iterations and memory (in bytes)."""
 
-    Made on first use, not at import: an argon2 hash costs a fifth of a second and 64 MiB, which every CLI
-    command and every server worker paid on start-up without ever needing it.
-    """
-    return _hasher.hash(secrets.token_urlsafe(16))
+    time_cost: int = 3
+    memory_bytes: int = 64 << 20
+
+    def hasher(self) -> PasswordHasher:
+        # argon2 wants at least 8 KiB per lane; the defaults' 4 lanes need 32 KiB.
+        return PasswordHasher(time_cost=self.time_cost, memory_cost=max(32, self.memory_bytes // 1024))
 
 
 class AccountError(ValueError):
@@ -69,8 +69,21 @@ class TokenRecord:
 
 
 class Accounts:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cost: PasswordCost = PasswordCost()) -> None:
+        """`cost`: what hashing a new password takes; a stored hash is checked with the cost it was made with."""
         self.engine = engine
+        self._hasher = cost.hasher()
+        self._dummy: str | None = None
+
+    def _dummy_hash(self) -> str:
+        """Verifying against this when a user does not exist keeps the timing of both failures alike.
+
+        Made on first use, not at start: an argon2 hash costs a fifth of a second and 64 MiB, which every CLI
+        command and every server worker paid on start-up without ever needing it.
+        """
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
     # -- users -------------------------------------------------------------------------------------------------
 
@@ -84,7 +97,7 @@ class Accounts:
             with self.engine.begin() as conn:
                 conn.execute(
                     insert(users).values(
-                        name=name, password_hash=_hasher.hash(password), admin=admin, created_at=time.time()
+                        name=name, password_hash=self._hasher.hash(password), admin=admin, created_at=time.time()
                     )
                 )
         except IntegrityError:
@@ -107,15 +120,20 @@ class Accounts:
         _check_password(password)
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(users).where(users.c.name == name).values(password_hash=_hasher.hash(password))
-            )
-        if done.rowcount == 0:
+                update(users)
+                .where(users.c.name == name)
+                .values(password_hash=self._hasher.hash(password))
+                .returning(users.c.id)
+            ).first()
+        if done is None:
             raise AccountError(f"there is no user {name!r}")
 
     def set_admin(self, name: str, admin: bool) -> None:
         with self.engine.begin() as conn:
-            done = conn.execute(update(users).where(users.c.name == name).values(admin=admin))
-        if done.rowcount == 0:
+            done = conn.execute(
+                update(users).where(users.c.name == name).values(admin=admin).returning(users.c.id)
+            ).first()
+        if done is None:
             raise AccountError(f"there is no user {name!r}")
 
     def remove_user(self, name: str) -> None:
@@ -131,7 +149,7 @@ class Accounts:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.name == name)).first()
         try:
-            _hasher.verify(row.password_hash if row else _dummy_hash(), password)
+            self._hasher.verify(row.password_hash if row else self._dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if row is None:
@@ -183,8 +201,9 @@ class Accounts:
                 update(tokens)
                 .where(tokens.c.key == key, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=time.time())
-            )
-        if done.rowcount == 0:
+                .returning(tokens.c.id)
+            ).first()
+        if done is None:
             raise AccountError(f"there is no active token {key!r}")
 
     def check_token(self, token: str) -> tuple[UserRecord, TokenRecord] | None:

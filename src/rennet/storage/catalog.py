@@ -526,8 +526,10 @@ def _lock_project(conn: Connection, project_id: int) -> bool:
     a 500) and both report and count the same change. A write to the row takes SQLite's write lock and
     PostgreSQL's row lock (SQLite ignores SELECT ... FOR UPDATE); the rival then reads what this writer stored.
     """
-    held = conn.execute(update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial))
-    return bool(held.rowcount == 1)
+    held = conn.execute(
+        update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial).returning(projects.c.id)
+    )
+    return held.first() is not None
 
 
 def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> bool:

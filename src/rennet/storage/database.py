@@ -1,24 +1,72 @@
-"""The database engine: SQLite in the data directory by default, any SQLAlchemy URL (PostgreSQL) by choice."""
+"""The database engine: SQLite in the data directory by default, PostgreSQL (psycopg 3 or psycopg2) by choice.
+
+Failures of the database itself (refused or broken connections, a locked or unreadable SQLite file) come out of
+every query as DatabaseUnavailable, whatever the driver, so that the services can tell "try again shortly" from
+a fault of rennet's. The schema is migrated by one process at a time: an advisory lock on PostgreSQL (servers
+on several hosts may share the database), a file lock in the data directory on SQLite.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
+import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc, func, select, text
+from sqlalchemy.engine import ExceptionContext, make_url
 
-__all__ = ["connect", "migrate"]
+__all__ = [
+    "DatabaseUnavailable",
+    "SchemaTooNew",
+    "backup_sqlite",
+    "connect",
+    "migrate",
+    "schema_revision",
+    "sqlite_path",
+]
+
+log = logging.getLogger("rennet.database")
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant both sides agree on: pg_advisory_xact_lock takes a 64-bit key ("rennet" in ASCII).
+_MIGRATION_LOCK = 0x72656E6E6574
+CONNECT_TIMEOUT = 5  # seconds: a database host that does not answer must not hold requests for long
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be used right now (down, unreachable, locked); the cause is in the message."""
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer rennet than this one."""
 
 
 def connect(url: str) -> Engine:
+    engine: Engine
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        options: dict[str, Any] = {}
+        if make_url(url).get_backend_name() == "postgresql":
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+        # pre_ping: a connection broken while pooled (the database restarted) is replaced, not handed out.
+        engine = create_engine(url, pool_pre_ping=True, **options)
+    event.listen(engine, "handle_error", _unavailable)
+    return engine
+
+
+def _unavailable(context: ExceptionContext) -> BaseException | None:
+    """Errors of the database server or file, as opposed to errors in rennet's statements, become one type."""
+    error = context.sqlalchemy_exception
+    if context.is_disconnect or isinstance(error, exc.OperationalError | exc.InterfaceError):
+        cause = str(context.original_exception).strip().splitlines()
+        return DatabaseUnavailable(cause[0] if cause else type(context.original_exception).__name__)
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,17 +79,77 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def migrate(engine: Engine, lock_path: Path) -> None:
-    """Bring the schema up to date; a file lock keeps concurrent workers from migrating at once."""
-    # Imported here: a server's workers never migrate (rennet serve did), and Alembic costs 10 MB per process.
-    from alembic import command
-    from alembic.config import Config
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for another database."""
+    parsed = make_url(url)
+    return Path(parsed.database or "") if parsed.get_backend_name() == "sqlite" else None
 
+
+def migrate(engine: Engine, lock_path: Path) -> None:
+    """Bring the schema up to date, or raise SchemaTooNew. One process at a time: the others wait, then find
+    nothing left to do."""
+    if engine.dialect.name == "postgresql":
+        # A transaction-level advisory lock: released by the commit (or the rollback) of the migration itself.
+        with engine.begin() as connection:
+            connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            _upgrade(connection)
+        return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
         with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            _upgrade(connection)
+
+
+def _upgrade(connection: Connection) -> None:
+    # Imported here: a server's workers never migrate (rennet serve did), and Alembic costs 10 MB per process.
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    current = schema_revision(connection)
+    known = {revision.revision for revision in scripts.walk_revisions()}
+    if current is not None and current not in known:
+        head = scripts.get_current_head()
+        raise SchemaTooNew(f"this database has schema {current}; this rennet knows up to {head}; upgrade rennet")
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database was migrated to, or None for a new database."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return max(found) if found else None
+
+
+def backup_sqlite(database: Path, target: Path) -> int:
+    """A consistent copy of a SQLite database, made while other processes read and write it (SQLite's online
+    backup); written beside `target` and renamed into place, so no partial copy is ever visible. Returns its
+    size in bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as temporary:
+        partial = Path(temporary.name)
+    try:
+        source = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                source.backup(copy)
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, without -wal beside it
+            finally:
+                copy.close()
+        finally:
+            source.close()
+        with open(partial, "rb+") as written:
+            written.flush()
+            os.fsync(written.fileno())
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target.stat().st_size

@@ -46,7 +46,7 @@ versions = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("version", String(128), nullable=False),
+    Column("version", Text, nullable=False),
     UniqueConstraint("project_id", "version", name="uq_versions_project_version"),
 )
 
@@ -56,7 +56,7 @@ files = Table(
     Column("id", Integer, primary_key=True),
     Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("filename", String(255), nullable=False),
-    Column("version", String(128)),
+    Column("version", Text),
     Column("source_url", Text),  # where a proxy fetches the bytes; None for hosted files
     Column("hashes", Text, nullable=False, default="{}"),  # JSON {algorithm: hex} as the index states them
     Column("requires_python", Text),

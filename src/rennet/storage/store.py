@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from rennet.storage.accounts import Accounts
+from rennet.storage.accounts import Accounts, PasswordCost
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import connect, migrate
@@ -30,7 +30,9 @@ class Store:
         self.generations.close()
 
 
-def open_store(data_dir: Path, database_url: str, migrated: bool = False) -> Store:
+def open_store(
+    data_dir: Path, database_url: str, migrated: bool = False, password_cost: PasswordCost = PasswordCost()
+) -> Store:
     """Open the database (migrating it unless `migrated`) and the data directory layout."""
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(database_url)
@@ -40,7 +42,7 @@ def open_store(data_dir: Path, database_url: str, migrated: bool = False) -> Sto
         data_dir=data_dir,
         engine=engine,
         catalog=Catalog(engine),
-        accounts=Accounts(engine),
+        accounts=Accounts(engine, password_cost),
         blobs=LocalBlobStore(data_dir / "blobs", data_dir / "tmp"),
         generations=Generations(data_dir / "run" / "generations"),
     )

@@ -25,9 +25,14 @@ class AccessLog:
     carry secrets.
     """
 
-    def __init__(self, app: ASGIApp, enabled: bool = True) -> None:
+    def __init__(self, app: ASGIApp, enabled: bool = True, stream: TextIO | None = None) -> None:
         self.app = app
-        self.lines = _Lines(sys.stderr) if enabled and log.isEnabledFor(logging.INFO) else None
+        self.lines = _Lines(stream or sys.stderr) if enabled and log.isEnabledFor(logging.INFO) else None
+
+    def flush(self) -> None:
+        """Write the lines not written yet (they go out in batches)."""
+        if self.lines is not None:
+            self.lines.flush()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

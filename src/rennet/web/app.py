@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,14 +23,16 @@ from starlette.routing import Route
 
 from rennet import __version__
 from rennet.config import Settings, load_settings
+from rennet.service.errors import ServiceError
 from rennet.service.registry import PREPARED_VARIABLE, Registry
+from rennet.storage.database import DatabaseUnavailable
 from rennet.web.accesslog import AccessLog
 from rennet.web.context import registry
 from rennet.web.files import distribution_file
 from rennet.web.hotpaths import HotPaths
 from rennet.web.manage import manage
 from rennet.web.pypi_json import project_json
-from rennet.web.responses import error_response
+from rennet.web.responses import error_response, unhandled_refusal
 from rennet.web.simple import project_list, project_page, redirect_to_slash
 from rennet.web.uploads import upload
 
@@ -81,6 +84,10 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return error_response(request, error.status_code, messages.get(error.status_code, str(error.detail)))
 
 
+async def _refused(request: Request, error: Exception) -> Response:
+    return unhandled_refusal(request, error)
+
+
 def routes() -> list[Route]:
     return [
         Route("/", home, methods=_READ),
@@ -111,7 +118,9 @@ def routes() -> list[Route]:
 _UPLOAD_PATHS = ("/", "/legacy", "/legacy/", "/{index}", "/{index}/", "/{index}/legacy", "/{index}/legacy/")
 
 
-def create_app(settings: Settings, migrated: bool = False) -> AccessLog:
+def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | None = None) -> AccessLog:
+    """The application; `access_log` is where request lines go (standard error by default)."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.registry = Registry(settings, serving=True, migrated=migrated)
@@ -119,10 +128,13 @@ def create_app(settings: Settings, migrated: bool = False) -> AccessLog:
             yield
         finally:
             await app.state.registry.close()
+            logged.flush()
 
-    app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    handlers = {HTTPException: _http_error, ServiceError: _refused, DatabaseUnavailable: _refused}
+    app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False
-    return AccessLog(HotPaths(app), enabled=settings.access_log)
+    logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log or sys.stderr)
+    return logged
 
 
 def create_app_from_env() -> AccessLog:

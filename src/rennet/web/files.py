@@ -10,7 +10,7 @@ from rennet.service.answers import LocalFile, StreamingFile, on_disk
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.downloads import DownloadFailed
 from rennet.web.context import note_cache, open_index
-from rennet.web.responses import FileSend, StreamSend, error_response
+from rennet.web.responses import FileSend, StreamSend, error_response, refusal
 
 __all__ = ["distribution_file"]
 
@@ -38,7 +38,7 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
     except (ServiceError, DownloadFailed) as error:
         note_cache(request, "error", counted="file")
         if isinstance(error, ServiceError):
-            return error_response(request, error.status, error.message)
+            return refusal(request, error)
         return error_response(request, 502, f"{filename}: {error}")
     note_cache(request, answer.cache, counted="file")
     private = index.config.private  # the index (or group) serving the request, whatever member holds the file

@@ -25,7 +25,7 @@ from rennet.domain.names import InvalidName, check_project_name
 from rennet.service.errors import ServiceError
 from rennet.service.publishing.manage import Releases, Target, hosted_index
 from rennet.web.context import authorize, refuse_cross_site, registry
-from rennet.web.responses import error_response, prefer_json_errors
+from rennet.web.responses import error_response, prefer_json_errors, refusal
 
 __all__ = ["manage"]
 
@@ -51,7 +51,7 @@ async def manage(request: Request) -> Response:
     try:
         index = hosted_index(indexes.settings.indexes, request.path_params["index"])
     except ServiceError as error:
-        return error_response(request, error.status, error.message)
+        return refusal(request, error)
     identity = await authorize(request, index, Access.UPLOAD)
     if isinstance(identity, Response):
         return identity
@@ -63,7 +63,7 @@ async def manage(request: Request) -> Response:
     except InvalidName as error:
         return error_response(request, 400, str(error))
     except ServiceError as error:
-        return error_response(request, error.status, error.message)
+        return refusal(request, error)
     log.info("%s: %s %s in %s: %s", identity.user, request.path_params["action"], project, index.name, result)
     return JSONResponse(result)
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.pypi_json import json_answer
 from rennet.web.context import note_cache
-from rennet.web.responses import BytesResponse, error_response, etag_matches, prefer_json_errors
+from rennet.web.responses import BytesResponse, etag_matches, prefer_json_errors, refusal
 from rennet.web.simple import cache_control, open_project
 
 __all__ = ["project_json"]
@@ -30,7 +30,7 @@ async def project_json(request: Request) -> Response | BytesResponse:
         answer = await json_answer(index, project, version, str(request.base_url))
     except ServiceError as error:
         note_cache(request, "error")
-        return error_response(request, error.status, error.message)
+        return refusal(request, error)
     body = json.dumps(answer.document, ensure_ascii=False, separators=(",", ":")).encode()
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = [

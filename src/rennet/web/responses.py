@@ -19,10 +19,22 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from rennet.domain.ranges import Unsatisfiable, parse_range
+from rennet.service.errors import ServiceError
 from rennet.service.runtime.downloads import Download
 from rennet.service.runtime.openblobs import PROC_FD, BlobLease
+from rennet.service.runtime.resources import database_unavailable
+from rennet.storage.database import DatabaseUnavailable
 
-__all__ = ["BytesResponse", "FileSend", "StreamSend", "error_response", "etag_matches", "prefer_json_errors"]
+__all__ = [
+    "BytesResponse",
+    "FileSend",
+    "StreamSend",
+    "error_response",
+    "etag_matches",
+    "prefer_json_errors",
+    "refusal",
+    "unhandled_refusal",
+]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 # A file of a private index went to someone who logged in: no shared cache (a company proxy, a CDN) may keep it
@@ -214,6 +226,20 @@ class StreamSend:
 def prefer_json_errors(request: Request) -> None:
     """Every error this request gets is JSON, whatever it accepts: for the endpoints of JSON APIs."""
     request.scope[_JSON_ERRORS] = True
+
+
+def unhandled_refusal(request: Request, error: Exception) -> Response:
+    """A refusal that no handler turned into a response: a service's (authentication reaching a database that is
+    down, say) or the database's own unavailability."""
+    if isinstance(error, DatabaseUnavailable):
+        error = database_unavailable()
+    assert isinstance(error, ServiceError)
+    return refusal(request, error)
+
+
+def refusal(request: Request, error: ServiceError) -> Response:
+    """A service's refusal as a response: its status, its sentence and its headers (Retry-After, say)."""
+    return error_response(request, error.status, error.message, error.headers)
 
 
 def error_response(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:

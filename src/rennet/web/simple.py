@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import quote
@@ -16,8 +15,8 @@ from rennet.domain.negotiation import Format, Representation, negotiate, represe
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.runtime.pagecache import CachedPage
-from rennet.web.context import note_cache, open_index
-from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches
+from rennet.web.context import note_cache, open_index, registry
+from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches, refusal
 
 __all__ = ["cache_control", "open_project", "project_list", "project_page", "redirect_to_slash"]
 
@@ -58,12 +57,13 @@ def _accepts_gzip(header: str) -> bool:
     return False
 
 
-def cache_control(index: IndexService, page: CachedPage | None = None) -> str:
-    """Hosted content changes on upload, so anything containing it must be revalidated (a fast 304)."""
+def cache_control(index: IndexService, page: CachedPage | None = None, now: float = 0.0) -> str:
+    """Hosted content changes on upload, so anything containing it must be revalidated (a fast 304). A proxy page
+    may be kept as long as it stays fresh here (`now` is the worker's clock), at most ten minutes."""
     scope = "private" if index.config.private else "public"
     if page is None or math.isinf(page.fresh_until) or index.holds_uploads:
         return f"{scope}, max-age=0, must-revalidate"
-    remaining = max(0, min(int(page.fresh_until - time.time()), 600))
+    remaining = max(0, min(int(page.fresh_until - now), 600))
     return f"{scope}, max-age={remaining}"
 
 
@@ -97,7 +97,7 @@ async def project_page(request: Request) -> Response | BytesResponse:
         page = await index.project_page(project)
     except ServiceError as error:
         note_cache(request, "error", counted="page")
-        return error_response(request, error.status, error.message)
+        return refusal(request, error)
     note_cache(request, page.state, counted="page")
     if page.page is None:
         return error_response(request, 404, page.message or f"no project named {project!r}")
@@ -108,7 +108,7 @@ async def project_page(request: Request) -> Response | BytesResponse:
         (b"content-type", representation.content_type.encode()),
         (b"etag", rendered.etag.encode()),
         (b"vary", b"Accept, Accept-Encoding"),
-        (b"cache-control", cache_control(index, page).encode()),
+        (b"cache-control", cache_control(index, page, registry(request).shared.clock.now()).encode()),
     ]
     if rendered.etag.endswith('-gz"'):
         headers.append((b"content-encoding", b"gzip"))
@@ -126,7 +126,7 @@ async def project_list(request: Request) -> Response | FileSend:
         listing = await index.listing()
     except ServiceError as error:
         note_cache(request, "error")
-        return error_response(request, error.status, error.message)
+        return refusal(request, error)
     note_cache(request, listing.cache)
     representation = _representation(request)
     suffix = ".json" if representation.format is Format.JSON else ".html"

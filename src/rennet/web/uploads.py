@@ -12,9 +12,10 @@ from starlette.responses import PlainTextResponse, Response
 from rennet.domain.access import Access
 from rennet.domain.indexes import upload_target
 from rennet.domain.uploads import UploadRejected
+from rennet.service.errors import ServiceError
 from rennet.service.publishing.uploads import receive_upload
 from rennet.web.context import authorize, note_cache, refuse_cross_site, registry
-from rennet.web.responses import error_response
+from rennet.web.responses import error_response, refusal
 
 __all__ = ["upload"]
 
@@ -43,6 +44,9 @@ async def upload(request: Request) -> Response:
     except UploadRejected as error:
         note_cache(request, "rejected")
         return error_response(request, error.status, error.message)
+    except ServiceError as error:  # the database is down: nothing was stored
+        note_cache(request, "error")
+        return refusal(request, error)
     except ClientDisconnect:
         # The uploader went away mid-body: receive_upload dropped the partial file. Nobody reads this answer,
         # but the access log gets a line instead of a traceback.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rennet.domain.groups import MemberPage, merge_group_page, needs_proxies
 from rennet.domain.indexes import GroupIndex, IndexKind
 from rennet.service.answers import FileAnswer, Listing
-from rennet.service.errors import NotFound, ServiceError
+from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import IndexService
 from rennet.service.indexes.listing import merged_names, write_listing
 from rennet.service.runtime.pagecache import CachedPage
@@ -37,11 +37,9 @@ class GroupService:
         self._listing: tuple[tuple[str, ...], Listing] | None = None
 
     async def project_page(self, project: str) -> CachedPage:
-        key = (self.name, project)
-        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
-            return fresh
-        cached = self.shared.pages.get(key)
-        return await self._flights.run(project, lambda: self._combine(project, cached))
+        return await self.shared.page(
+            (self.name, project), lambda cached: self._flights.run(project, lambda: self._combine(project, cached))
+        )
 
     async def _combine(self, project: str, cached: CachedPage | None) -> CachedPage:
         consulted: dict[str, CachedPage] = {}
@@ -57,7 +55,7 @@ class GroupService:
         members = [MemberPage(m.name, m.kind, consulted[m.name].page) for m in self.members if m.name in consulted]
         merged = merge_group_page(members, project in self.config.allow_upstream)
         deps = tuple(dep for page in consulted.values() for dep in page.deps)
-        fresh_until = min((page.fresh_until for page in consulted.values()), default=time.time())
+        fresh_until = min((page.fresh_until for page in consulted.values()), default=self.shared.clock.now())
         version = tuple((name, page.version) for name, page in consulted.items())
         states = {page.state for page in consulted.values()}
         state = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
@@ -86,6 +84,8 @@ class GroupService:
         results = await asyncio.gather(*(m.listing() for m in self.members), return_exceptions=True)
         available: list[Listing] = []
         for member, result in zip(self.members, results, strict=True):
+            if isinstance(result, Unavailable) and self._listing is not None:
+                return replace(self._listing[1], cache="stale")  # the database is down: the list this worker had
             if isinstance(result, ServiceError):
                 log.warning("project list of %s leaves out %s: %s", self.name, member.name, result.message)
             elif isinstance(result, BaseException):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 from rennet.domain.indexes import HostedIndex, IndexKind
 from rennet.service.answers import FileAnswer, Listing, LocalFile
-from rennet.service.errors import NotFound
+from rennet.service.errors import NotFound, Unavailable
 from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.resources import WorkerResources
@@ -29,10 +30,9 @@ class HostedService:
         self._listing: tuple[Generation, Listing] | None = None
 
     async def project_page(self, project: str) -> CachedPage:
-        key = (self.name, project)
-        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
-            return fresh
-        cached = self.shared.pages.get(key)
+        return await self.shared.page((self.name, project), lambda cached: self._load_page(project, cached))
+
+    async def _load_page(self, project: str, cached: CachedPage | None) -> CachedPage:
         dependency = self.shared.dependency(self.name, project)
         record = await self.shared.db(self.shared.catalog.project, self.name, project)
         if record is None:
@@ -45,7 +45,7 @@ class HostedService:
         else:
             content = await self.shared.db(self.shared.catalog.page, record)
             page = CachedPage(content, (dependency,), math.inf, record.revision, "miss")
-        self.shared.pages.put(key, page)
+        self.shared.pages.put((self.name, project), page)
         return page
 
     async def _check_listed(self, project: str, filename: str) -> None:
@@ -81,7 +81,12 @@ class HostedService:
         dependency = self.shared.dependency(self.name)
         if self._listing is not None and self._listing[0] == dependency:
             return self._listing[1]
-        names = await self.shared.db(self.shared.catalog.project_names, self.name)
+        try:
+            names = await self.shared.db(self.shared.catalog.project_names, self.name)
+        except Unavailable:
+            if self._listing is None:
+                raise
+            return replace(self._listing[1], cache="stale")  # the database is down: the list this worker had
         stem, digest, count = await asyncio.to_thread(write_listing, self.shared.listings_dir / self.name, names)
         listing = Listing(stem, digest, count, "miss")
         self._listing = (dependency, listing)

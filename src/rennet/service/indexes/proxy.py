@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Hashable
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
@@ -22,11 +21,11 @@ from rennet.domain.names import NormalizedName, parse_dist_filename
 from rennet.domain.validators import UpstreamValidators
 from rennet.service.answers import FileAnswer, Listing, LocalFile, StreamingFile, on_disk
 from rennet.service.archives import NoMetadata, read_wheel_metadata
-from rennet.service.errors import NotFound, ServiceError
+from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
-from rennet.service.runtime.resources import WorkerResources
+from rennet.service.runtime.resources import DATABASE_RETRY, WorkerResources
 from rennet.service.singleflight import SingleFlight
 from rennet.service.upkeep.eviction import CacheBound
 from rennet.storage.blobs import BlobWriter, DigestMismatch
@@ -66,7 +65,9 @@ class ProxyService:
             config.password,
             shared.max_page_bytes,
         )
-        self._flights: SingleFlight[object] = SingleFlight()
+        self._page_flights: SingleFlight[CachedPage] = SingleFlight()
+        self._metadata_flights: SingleFlight[str] = SingleFlight()
+        self._listing_flights: SingleFlight[Listing] = SingleFlight()
         self._bound = CacheBound(shared, config.name, config.max_cache_size) if config.max_cache_size else None
         self._failing_until = 0.0
         self._listing: tuple[float, Listing] | None = None
@@ -74,18 +75,15 @@ class ProxyService:
     # -- pages ---------------------------------------------------------------------------------------------------
 
     async def project_page(self, project: str) -> CachedPage:
-        key = (self.name, project)
-        if (fresh := self.shared.pages.hit(key, self.shared.generations)) is not None:
-            return fresh
-        cached = self.shared.pages.get(key)
-        result = await self._flights.run(("page", project), lambda: self._load_page(project, cached))
-        assert isinstance(result, CachedPage)
-        return result
+        return await self.shared.page(
+            (self.name, project),
+            lambda cached: self._page_flights.run(project, lambda: self._load_page(project, cached)),
+        )
 
     async def _load_page(self, project: str, cached: CachedPage | None) -> CachedPage:
         dependency = self.shared.dependency(self.name, project)
         record = await self.shared.db(self.shared.catalog.project, self.name, project)
-        now = time.time()
+        now = self.shared.clock.now()
         if record is not None and (self.shared.offline or self._fresh_until(record) > now):
             return await self._remember(project, record, dependency, cached, "hit")
         if self.shared.offline:
@@ -96,10 +94,10 @@ class ProxyService:
             return await self._refresh(project, record, dependency, cached)
         except UpstreamError as error:
             status = error.status
-            self._failing_until = time.time() + self.config.retry_after
+            self._failing_until = self.shared.clock.now() + self.config.retry_after
             if record is not None and not record.missing:
                 log.warning("serving stale page %s/%s: %s", self.name, project, error)
-                fresh_until = time.time() + self.config.retry_after
+                fresh_until = self.shared.clock.now() + self.config.retry_after
                 return await self._remember(project, record, dependency, cached, "stale", fresh_until)
             raise ServiceError(status, f"{self.name}: {error}") from None
 
@@ -125,7 +123,7 @@ class ProxyService:
         if record is not None and not record.missing:
             validators = UpstreamValidators(record.upstream_etag, record.upstream_last_modified)
         fetched = await self.client.fetch_page(self.client.project_url(project), validators)
-        now = time.time()
+        now = self.shared.clock.now()
         if fetched.status == "missing" and (kept := await self._keep_held(project, record, now)) is not None:
             return kept
         if fetched.status == "missing":
@@ -148,7 +146,7 @@ class ProxyService:
         try:
             # One trip to a worker thread for parsing, storing and reading back: each trip costs the client time.
             known = cached.version if cached is not None and cached.page is not None else None
-            stored, changes, page = await asyncio.to_thread(self._store_fetched, project, fetched, now, known)
+            stored, changes, page = await self.shared.db(self._store_fetched, project, fetched, now, known)
         except UnreadablePage as error:
             raise UpstreamError(f"the upstream sent an unusable page for {redact(fetched.url)}: {error}") from None
         if report is not None:
@@ -309,7 +307,7 @@ class ProxyService:
         # The bytes are verified: readers may finish now, while they are made durable and recorded.
         download.finish(None)
         await asyncio.to_thread(writer.publish)
-        upload_time = stream.last_modified or time.time()
+        upload_time = stream.last_modified or self.shared.clock.now()
         await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
         if record.core_metadata is None and record.filename.endswith(".whl"):
             await self._keep_wheel_metadata(record, sha256)
@@ -339,8 +337,7 @@ class ProxyService:
             return found
         if self.shared.offline and not record.blob_sha256:
             raise NotFound(f"metadata of {filename} is not cached and rennet is offline")
-        sha256 = await self._flights.run(("metadata", project, filename), lambda: self._obtain_metadata(record))
-        assert isinstance(sha256, str)
+        sha256 = await self._metadata_flights.run((project, filename), lambda: self._obtain_metadata(record))
         # Each caller its own open file: the callers that shared the fetch send it and let go of it separately.
         found = self.shared.open_blob(sha256, "miss")
         if found is None:  # deleted the moment it was written (gc, verify): the client may ask again
@@ -400,10 +397,17 @@ class ProxyService:
     # -- the project list ------------------------------------------------------------------------------------------
 
     async def listing(self) -> Listing:
-        now = time.time()
+        now = self.shared.clock.now()
         if self._listing is not None and now < self._listing[0] and self._listing[1].stem.parent.exists():
             return self._listing[1]
-        listing = await self._current_listing(now)
+        try:
+            listing = await self._current_listing(now)
+        except Unavailable:
+            if self._listing is None:
+                raise
+            listing = replace(self._listing[1], cache="stale")  # the database is down: the list this worker had
+            self._listing = (now + DATABASE_RETRY, listing)
+            return listing
         ttl = self.config.retry_after if listing.cache == "stale" else self.config.listing_ttl
         self._listing = (now + ttl if not self.shared.offline else now + 60, listing)
         return listing
@@ -417,9 +421,7 @@ class ProxyService:
                 return Listing(directory / record.digest, record.digest, record.count)
         if self.shared.offline:
             raise NotFound(f"the project list of {self.name} is not cached and rennet is offline")
-        result = await self._flights.run(("listing",), lambda: self._refresh_listing(record))
-        assert isinstance(result, Listing)
-        return result
+        return await self._listing_flights.run(self.name, lambda: self._refresh_listing(record))
 
     async def _refresh_listing(self, record: ListingRecord | None) -> Listing:
         directory = self.shared.listings_dir / self.name
@@ -431,7 +433,7 @@ class ProxyService:
             fetched = await self.client.fetch_page(
                 self.client.base_url, validators, temp, self.shared.max_listing_bytes
             )
-            now = time.time()
+            now = self.shared.clock.now()
             if fetched.status == "not_modified" and record is not None and record.digest:
                 await self.shared.db(self.shared.catalog.store_listing, replace(record, fetched_at=now))
                 return Listing(directory / record.digest, record.digest, record.count, "refresh")
@@ -440,7 +442,7 @@ class ProxyService:
             names = iter_listing_names(temp.temp_path, fetched.content_type)
             stem, digest, count = await asyncio.to_thread(write_listing, directory, names)
         except UpstreamError as error:
-            self._failing_until = time.time() + self.config.retry_after
+            self._failing_until = self.shared.clock.now() + self.config.retry_after
             if record is not None and record.digest and (directory / f"{record.digest}.names").exists():
                 log.warning("serving stale project list of %s: %s", self.name, error)
                 return Listing(directory / record.digest, record.digest, record.count, "stale")

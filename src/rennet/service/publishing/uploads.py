@@ -7,7 +7,6 @@ then the blob is published and the catalog lists it in one transaction.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from python_multipart.exceptions import FormParserError
@@ -139,4 +138,4 @@ async def _accept(
 ) -> UploadOutcome:
     dist = check_form(form, filename)
     check_digests(form, writer.hexdigests())
-    return await asyncio.to_thread(publish, shared, index, dist, filename, writer, uploader)
+    return await shared.db(publish, shared, index, dist, filename, writer, uploader)

@@ -11,16 +11,16 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 
 from rennet.domain.access import Identity
 from rennet.service.errors import ServiceError
-from rennet.service.runtime.resources import WorkerResources
+from rennet.service.runtime.resources import WorkerResources, database_unavailable
 from rennet.service.singleflight import SingleFlight
 from rennet.storage.accounts import Accounts
+from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.generations import Generation
 
 __all__ = ["ACCOUNTS_SLOT", "AuthFailed", "Authenticator"]
@@ -65,13 +65,13 @@ class Authenticator:
         key = hashlib.sha256(f"{user}\0{secret}".encode()).hexdigest()
         dependency = self.shared.dependency(*ACCOUNTS_SLOT)
         remembered = self._remembered.get(key)
-        if remembered and remembered[0] > time.monotonic() and remembered[1] == dependency:
+        if remembered and remembered[0] > self.shared.clock.monotonic() and remembered[1] == dependency:
             # Proven right moments ago: no guessing to slow down, so a throttled address still gets in.
             return remembered[2]
         identity = await self._attempt(key, user, secret, client)
         if identity is None:
             raise AuthFailed("invalid credentials" if user != "__token__" else "invalid, expired or revoked token")
-        self._remembered[key] = (time.monotonic() + REMEMBER_SECONDS, dependency, identity)
+        self._remembered[key] = (self.shared.clock.monotonic() + REMEMBER_SECONDS, dependency, identity)
         while len(self._remembered) > MAX_REMEMBERED:
             self._remembered.popitem(last=False)
         return identity
@@ -111,14 +111,17 @@ class Authenticator:
         if self._passwords is None:
             self._passwords = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="rennet-argon2")
         loop = asyncio.get_running_loop()
-        account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
+        try:
+            account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
+        except DatabaseUnavailable:
+            raise database_unavailable() from None  # not a failed login: nobody's limit counts it
         return Identity(account.name, account.admin) if account else None
 
     def _check_rate(self, client: str) -> None:
         """429 once the address's recent failures and its attempts under way reach the limit."""
         recent = self._failures.get(client)
         if recent is not None:
-            cutoff = time.monotonic() - FAILURE_WINDOW
+            cutoff = self.shared.clock.monotonic() - FAILURE_WINDOW
             while recent and recent[0] < cutoff:
                 recent.popleft()
             if not recent:
@@ -127,6 +130,6 @@ class Authenticator:
             raise AuthFailed("too many failed logins from this address; wait a minute", 429)
 
     def _fail(self, client: str) -> None:
-        self._failures.setdefault(client, deque()).append(time.monotonic())
+        self._failures.setdefault(client, deque()).append(self.shared.clock.monotonic())
         if len(self._failures) > MAX_REMEMBERED:
             self._failures.pop(next(iter(self._failures)))

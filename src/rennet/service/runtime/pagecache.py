@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from rennet.domain.files import ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.domain.simple import render_project_html, render_project_json
+from rennet.service.runtime.clock import Clock
 from rennet.storage.generations import Generation, Generations
 
 __all__ = ["CachedPage", "PageCache", "Rendered"]
@@ -96,6 +96,13 @@ class CachedPage:
         self._grow(len(rendered.body))
         return rendered
 
+    def stale(self, until: float, generations: Generations) -> CachedPage:
+        """This page, served as it is until `until` although it may be out of date (its source failed)."""
+        deps = tuple(Generation(dep.slot, generations.get(dep.slot)) for dep in self.deps)
+        copy = CachedPage(self.page, deps, until, self.version, "stale", self.message, self.via)
+        copy.adopt(self)
+        return copy
+
     def index_of(self, filename: str) -> str | None:
         """The index that holds a listed file (built once: groups look files up on every download)."""
         if self.page is None:
@@ -122,8 +129,9 @@ class CachedPage:
 
 
 class PageCache:
-    def __init__(self, budget_bytes: int) -> None:
+    def __init__(self, budget_bytes: int, clock: Clock) -> None:
         self.budget = budget_bytes
+        self.clock = clock
         self.used = 0
         self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
 
@@ -136,7 +144,7 @@ class PageCache:
     def hit(self, key: Hashable, generations: Generations) -> CachedPage | None:
         """The cached page if it is still fresh and nothing it depends on changed: the whole hot path."""
         page = self.get(key)
-        if page is not None and time.time() < page.fresh_until and page.valid(generations):
+        if page is not None and self.clock.now() < page.fresh_until and page.valid(generations):
             page.state = "hit"
             return page
         return None

@@ -5,26 +5,41 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from rennet.service.answers import LocalFile
+from rennet.service.errors import Unavailable
 from rennet.service.runtime.accesses import AccessTimes
+from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.downloads import Downloads
 from rennet.service.runtime.heldfiles import HeldFiles
 from rennet.service.runtime.openblobs import OpenBlobs
-from rennet.service.runtime.pagecache import PageCache
+from rennet.service.runtime.pagecache import CachedPage, PageCache
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
+from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.generations import Generation, Generations
 from rennet.upstream.client import SessionHolder
 
-__all__ = ["Storage", "WorkerResources", "page_changed"]
+__all__ = ["DATABASE_RETRY", "Storage", "WorkerResources", "database_unavailable", "page_changed"]
+
+log = logging.getLogger("rennet.database")
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+# After the database failed, how long a worker answers from memory (or with 503) before it asks the database
+# again: a database host that does not answer would otherwise hold every request for the connect timeout.
+DATABASE_RETRY = 2.0
+
+
+def database_unavailable() -> Unavailable:
+    """What a client is told while the database is down (the cause goes to the log, not to the client)."""
+    return Unavailable("the package database is unavailable right now; try again in a few seconds", retry_after=5)
 
 
 @dataclass(slots=True)
@@ -40,15 +55,43 @@ class WorkerResources:
     listings_dir: Path
     open_blobs: OpenBlobs
     accesses: AccessTimes
+    clock: Clock
     offline: bool = False
     max_page_bytes: int = 64 << 20
     max_listing_bytes: int = 1 << 30
     held: HeldFiles = field(default_factory=HeldFiles)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    database_down_until: float = 0.0  # monotonic time; see DATABASE_RETRY
 
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a catalog call in a worker thread: the database is never queried on the event loop."""
-        return await asyncio.to_thread(function, *args, **kwargs)
+        """Run storage work (catalog calls) in a worker thread: the database is never queried on the event loop.
+
+        Raises Unavailable (503) while the database is down, without asking it again for DATABASE_RETRY."""
+        if self.clock.monotonic() < self.database_down_until:
+            raise database_unavailable()
+        try:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        except DatabaseUnavailable as error:
+            if self.clock.monotonic() >= self.database_down_until:
+                log.error("the database is unavailable (pages in memory are served stale meanwhile): %s", error)
+            self.database_down_until = self.clock.monotonic() + DATABASE_RETRY
+            raise database_unavailable() from None
+
+    async def page(self, key: Hashable, load: Callable[[CachedPage | None], Awaitable[CachedPage]]) -> CachedPage:
+        """The page from memory while it is fresh and nothing it depends on changed; else what `load` makes of
+        it, given the copy in memory if there is one. While the database is unavailable, that copy is served
+        stale instead of a refusal."""
+        if (fresh := self.pages.hit(key, self.generations)) is not None:
+            return fresh
+        cached = self.pages.get(key)
+        try:
+            return await load(cached)
+        except Unavailable:
+            if cached is None:
+                raise
+            stale = cached.stale(self.clock.now() + DATABASE_RETRY, self.generations)
+            self.pages.put(key, stale)
+            return stale
 
     def dependency(self, index: str, project: str = "") -> Generation:
         slot = Generations.slot(index, project)
