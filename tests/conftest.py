@@ -1,5 +1,10 @@
 """Fixtures every tier shares: fake upstreams, the catalog databases, and rennet servers.
 
+The tiers are folders: tests/unit (pure code), tests/service (services and storage in-process, against fake
+upstreams and real databases), tests/web (the application over HTTP, in-process: LocalServer) and tests/e2e (real
+`rennet serve` processes and real clients: pip, uv, twine, poetry, pdm, nginx). Everything under tests/e2e is
+marked `e2e`; `./scripts/test --quick` leaves it out.
+
 Tests that start a server (or otherwise use the `database` fixture) run once on SQLite and once on PostgreSQL
 (psycopg 3); those marked `drivers` once more on psycopg2. The tests start PostgreSQL themselves (Debian's
 server, a throwaway cluster on loopback); `--postgres=URL` uses an existing server instead, `--postgres=off`
@@ -46,6 +51,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    end_to_end = Path(__file__).parent / "e2e"
+    for item in items:
+        if end_to_end in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
     if config.getoption("--postgres") != "off":
         return
     kept, dropped = [], []

@@ -14,7 +14,7 @@ from rennet.domain.mirror.plan import Conflict, MirrorOptions, Plan, PlanResult,
 from rennet.domain.mirror.requirements import WantedItem, parse_requirements_text
 from rennet.domain.mirror.targets import Target, make_targets, parse_target
 from rennet.domain.names import canonical_name
-from tests.unit_mirror.builders import dist, metadata, page, sha, want
+from tests.unit.mirror.builders import dist, metadata, page, sha, want
 
 LINUX_310 = parse_target("3.10", "manylinux_2_17_x86_64")
 LINUX_312 = parse_target("3.12", "manylinux_2_17_x86_64")

@@ -10,7 +10,7 @@ from rennet.domain.files import ProjectPage, ProjectStatus
 from rennet.domain.mirror.plan import MirrorOptions, Selection, choose_files
 from rennet.domain.mirror.targets import Target, make_targets, parse_target
 from rennet.domain.names import canonical_name
-from tests.unit_mirror.builders import dist, page, sha, want
+from tests.unit.mirror.builders import dist, page, sha, want
 
 LINUX_311 = parse_target("3.11", "manylinux_2_17_x86_64")
 LINUX_312 = parse_target("3.12", "manylinux_2_17_x86_64")

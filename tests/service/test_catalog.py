@@ -1,4 +1,5 @@
-"""The catalog on a real SQLite database: refresh diffs, what survives a refresh, versions, gone files."""
+"""The catalog on real databases (SQLite and PostgreSQL): refresh diffs, what survives a refresh, versions, gone
+files."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
 from rennet.storage.schema import files as files_table
 from rennet.storage.schema import versions as versions_table
+from tests.support.databases import Database
 
 INDEX = "pypi"
 NO_VALIDATORS = UpstreamValidators()
@@ -30,8 +32,8 @@ UPLOADED = datetime(2024, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    engine = connect(f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
+def catalog(tmp_path: Path, database: Database) -> Iterator[Catalog]:
+    engine = connect(database.new_url() or f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
     migrate(engine, tmp_path / "migrate.lock")
     yield Catalog(engine)
     engine.dispose()
@@ -376,13 +378,17 @@ def test_listing_records(catalog: Catalog) -> None:
 # -- concurrent writers -------------------------------------------------------------------------------------------
 
 
-def _racing_catalogs(path: Path, count: int) -> list[Catalog]:
-    """Catalogs on one SQLite file, each with its own engine (as worker processes have), whose writers all reach
+def _url(catalog: Catalog) -> str:
+    return catalog.engine.url.render_as_string(hide_password=False)
+
+
+def _racing_catalogs(url: str, count: int) -> list[Catalog]:
+    """Catalogs on one database, each with its own engine (as worker processes have), whose writers all reach
     their first insert of a file before any of them makes it: the moment two refreshes collide."""
     barrier = threading.Barrier(count)
     catalogs = []
     for _ in range(count):
-        engine = connect(f"sqlite:///{path}")
+        engine = connect(url)
 
         @event.listens_for(engine, "before_cursor_execute")
         def meet(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -406,7 +412,7 @@ def test_concurrent_refreshes_of_one_page_agree(catalog: Catalog, tmp_path: Path
     if existing:
         store(catalog, upstream(dist("foo-1.0.tar.gz"), versions=("1.0",)))
     page = upstream(dist("foo-1.0.tar.gz"), dist("foo-2.0.tar.gz"), versions=("1.0", "2.0"))
-    racing = _racing_catalogs(tmp_path / "rennet.sqlite3", 2)
+    racing = _racing_catalogs(_url(catalog), 2)
     try:
         changes = _store_concurrently(racing, page)
     finally:
@@ -425,7 +431,7 @@ def test_concurrent_refreshes_of_one_page_agree(catalog: Catalog, tmp_path: Path
 def test_a_project_row_dropped_by_gc_meanwhile_is_made_again(catalog: Catalog, tmp_path: Path, writer: str) -> None:
     """`rennet gc` drops an expired "no such project" row just as a server refreshes that very name."""
     catalog.store_missing(INDEX, "foo", 10.0)
-    gc_engine = connect(f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
+    gc_engine = connect(_url(catalog))
     dropped: list[int] = []
 
     def drop_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
