@@ -21,7 +21,7 @@ from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import clean_env, installed_version, pip_install
 from tests.support.pages import json_files as files
 from tests.support.server import RennetServer
-from tests.support.uploads import file_row, post_upload, stored
+from tests.support.uploads import hosted_file_row, post_upload, stored
 from tests.support.upstream import FakeUpstream
 
 ALICE = ("alice", "alice-manages-1")
@@ -173,11 +173,11 @@ def test_commands_explain_what_they_cannot_do(
     message: str,
 ) -> None:
     upload(server, make_wheel("refusals", "1.0"))
-    before = stored(server.data_dir)
+    before = stored(server)
     page = server.get("/local/simple/refusals/").text
     assert run_cli(server, monkeypatch, *args) == 1
     assert message in capsys.readouterr().err
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert server.get("/local/simple/refusals/").text == page
 
 
@@ -202,7 +202,7 @@ def test_delete_files_releases_and_whole_projects(
         assert set(files(server, path)) == {second.filename, second_sdist.filename}
     assert server.get(f"/local/files/delly/{first.filename}").status_code == 404
     assert server.get(f"/local/files/delly/{first.filename}.metadata").status_code == 404
-    assert file_row(server.data_dir, "local", first.filename) is None
+    assert hosted_file_row(server, "local", first.filename) is None
     # The bytes stay for a later garbage collection, as the help says.
     assert (server.data_dir / "blobs" / first.sha256[:2] / first.sha256[2:4] / first.sha256).is_file()
     assert "rennet gc" in rennet_cli(server, "delete", "--help").stdout.replace("\n", " ")
@@ -364,14 +364,14 @@ def test_api_errors_are_json_with_the_right_status(
     server: RennetServer, path: str, body: object, status: int, message: str
 ) -> None:
     upload(server, make_wheel("errproj", "1.0"))
-    before = stored(server.data_dir)
+    before = stored(server)
     response = api(server, path, body)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     error = response.json()
     assert message in error["message"]
     assert error["code"].startswith(str(status)) and error["title"]
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert "data-yanked" not in server.get("/local/simple/errproj/").text
 
 
@@ -391,12 +391,12 @@ def test_api_refuses_what_browsers_send_for_other_sites(
     server: RennetServer, headers: dict[str, str], status: int, message: str
 ) -> None:
     upload(server, make_wheel("forged", "1.0"))
-    before = stored(server.data_dir)
+    before = stored(server)
     response = api(server, "local/forged/yank", {"version": "1.0"}, headers=headers)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     assert message in response.json()["message"]
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert "data-yanked" not in server.get("/local/simple/forged/").text
     with_charset = {"content-type": "application/json; charset=utf-8", "sec-fetch-site": "same-origin"}
     assert api(server, "local/forged/yank", {"version": "1.0"}, headers=with_charset).status_code == 200
@@ -414,7 +414,7 @@ def test_api_refuses_whoever_may_not_upload_there(server: RennetServer, tokens: 
     if action == "unyank":
         assert api(server, f"local/{project}/yank", {"version": "1.0"}).status_code == 200
     body = {"status": "quarantined"} if action == "status" else {"version": "1.0"}
-    before = stored(server.data_dir)
+    before = stored(server)
     page = server.get(f"/local/simple/{project}/").text
     refusals = {
         "anonymous": (None, "anonymous user may not upload to local"),
@@ -429,7 +429,7 @@ def test_api_refuses_whoever_may_not_upload_there(server: RennetServer, tokens: 
         assert response.status_code == 403, (who, response.text)
         assert response.headers["content-type"] == "application/json", who
         assert message in response.json()["message"], who
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert server.get(f"/local/simple/{project}/").text == page
 
     # The same request passes with an upload token for this index, and for an admin.

@@ -24,7 +24,7 @@ from tests.support.dists import make_sdist, make_wheel, write_large_wheel
 from tests.support.pages import json_files as page
 from tests.support.procs import memory_kib
 from tests.support.server import RennetServer
-from tests.support.uploads import Multipart, file_row, post_upload, stored
+from tests.support.uploads import Multipart, hosted_file_row, post_upload, stored
 from tests.support.upstream import FakeUpstream
 
 ALICE = ("alice", "alice-uploads-1")
@@ -90,7 +90,7 @@ def test_upload_is_listed_at_once_with_everything_pypi_lists(server: RennetServe
     assert f'data-core-metadata="sha256={digest}"' in html
     assert 'data-requires-python="&gt;=3.8"' in html
 
-    row = file_row(server.data_dir, "local", wheel.filename)
+    row = hosted_file_row(server, "local", wheel.filename)
     assert row is not None
     assert row["md5"] == hashlib.md5(wheel.data).hexdigest()
     assert row["blake2b_256"] == hashlib.blake2b(wheel.data, digest_size=32).hexdigest()
@@ -106,7 +106,7 @@ def test_same_file_again_is_accepted_other_bytes_are_refused(server: RennetServe
 
     other = make_wheel("twice", "1.0", padding=100)
     assert other.filename == first.filename and other.data != first.data
-    before = stored(server.data_dir)
+    before = stored(server)
     refused = post_upload(server.url + "/local/", other, auth=ALICE)
     assert refused.status_code == 400
     assert refused.text.startswith("File already exists")
@@ -116,7 +116,7 @@ def test_same_file_again_is_accepted_other_bytes_are_refused(server: RennetServe
     body = as_json.json()
     assert body["message"].startswith("File already exists")
     assert body["code"] == "400 Bad Request" and body["title"] == "Bad Request"
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert server.get(f"/local/files/twice/{first.filename}").content == first.data
 
 
@@ -154,18 +154,18 @@ def test_upload_to_a_mirror_or_nowhere_is_refused(server: RennetServer) -> None:
 def test_configured_size_limit_gives_413_and_stores_nothing(server: RennetServer) -> None:
     fits = make_wheel("sizes", "1.0", padding=30 << 10)
     assert post_upload(server.url + "/small/", fits, auth=ALICE).status_code == 200
-    before = stored(server.data_dir)
+    before = stored(server)
     too_big = make_wheel("sizes", "2.0", padding=200 << 10)
     response = post_upload(server.url + "/small/", too_big, auth=ALICE, accept_json=True)
     assert response.status_code == 413
     assert "too large" in response.json()["message"]
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert server.get(f"/small/files/sizes/{too_big.filename}").status_code == 404
     # A declared length far beyond the limit is refused before the body is read.
     huge = make_wheel("sizes", "3.0", padding=20 << 20)
     response = post_upload(server.url + "/small/", huge, auth=ALICE)
     assert response.status_code == 413 and "too large" in response.text
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
 
 
 def test_large_upload_streams_with_bounded_memory(server: RennetServer, tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_uploads_a_browser_sends_for_another_site_are_refused(server: RennetServ
     """A page elsewhere could make a browser that remembers a user's credentials post an upload (a plain form
     needs no permission); browsers say so in Sec-Fetch-Site, and rennet refuses such requests."""
     wheel = make_wheel("cross-site", "1.0")
-    before = stored(server.data_dir)
+    before = stored(server)
     for accept_json in (False, True):
         refused = post_upload(
             server.url + "/local/", wheel, auth=ALICE, accept_json=accept_json, extra_headers=CROSS_SITE
@@ -221,7 +221,7 @@ def test_uploads_a_browser_sends_for_another_site_are_refused(server: RennetServ
         assert refused.status_code == 403, refused.text
         message = refused.json()["message"] if accept_json else refused.text
         assert "another site" in message
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert server.get("/local/simple/cross-site/").status_code == 404
     for origin in ("same-origin", "same-site", "none"):  # the browser's own pages, or typed in
         accepted = post_upload(server.url + "/local/", wheel, auth=ALICE, extra_headers={"sec-fetch-site": origin})

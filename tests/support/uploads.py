@@ -6,11 +6,9 @@ test change any field, drop one, add one, or rename the file part, to see what t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
-import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,8 @@ import httpx
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from tests.support.dists import Dist
+from tests.support.server import Server
+from tests.support.store import query, records
 
 CHUNK = 1 << 20
 
@@ -166,25 +166,25 @@ class Stored:
     projects: frozenset[tuple[str, str]]
 
 
-def stored(data_dir: Path) -> Stored:
+def stored(server: Server) -> Stored:
+    data_dir = server.data_dir
     blobs = frozenset(p.name for p in (data_dir / "blobs").rglob("*") if p.is_file())
     temp = tuple(
         sorted(str(p) for p in (data_dir / "tmp").rglob("*") if p.is_file() and not p.name.startswith(".ready"))
     )
-    with contextlib.closing(sqlite3.connect(data_dir / "rennet.sqlite3")) as db:
-        files = db.execute(
-            "select p.index_name, p.name, f.filename from files f join projects p on f.project_id = p.id"
-        ).fetchall()
-        projects = db.execute("select index_name, name from projects").fetchall()
+    files = query(
+        server, "select p.index_name, p.name, f.filename from files f join projects p on f.project_id = p.id"
+    )
+    projects = query(server, "select index_name, name from projects")
     return Stored(blobs, temp, frozenset(files), frozenset(projects))
 
 
-def file_row(data_dir: Path, index: str, filename: str) -> dict[str, object] | None:
-    """The catalog row of one hosted file, as a dict (None if there is none)."""
-    with contextlib.closing(sqlite3.connect(data_dir / "rennet.sqlite3")) as db:
-        db.row_factory = sqlite3.Row
-        row = db.execute(
-            "select f.* from files f join projects p on f.project_id = p.id where p.index_name = ? and f.filename = ?",
-            (index, filename),
-        ).fetchone()
-    return dict(row) if row else None
+def hosted_file_row(server: Server, index: str, filename: str) -> dict[str, object] | None:
+    """The catalog row of one file of an index, as a dict (None if there is none)."""
+    found = records(
+        server,
+        "select f.* from files f join projects p on f.project_id = p.id where p.index_name = ? and f.filename = ?",
+        index,
+        filename,
+    )
+    return found[0] if found else None
