@@ -304,14 +304,21 @@ class ProxyService:
         except DigestMismatch as error:
             log.error("refusing %s from %s: %s", record.filename, self.name, error)
             raise UpstreamError(f"{record.filename} does not match its published hash") from None
-        # The bytes are verified: readers may finish now, while they are made durable and recorded.
-        download.finish(None)
-        await asyncio.to_thread(writer.publish)
-        upload_time = stream.last_modified or self.shared.clock.now()
-        await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
-        if record.core_metadata is None and record.filename.endswith(".whl"):
-            await self._keep_wheel_metadata(record, sha256)
-        self.shared.changed(self.name, record.project)
+        # The bytes are verified: readers may finish now, while they are made durable and recorded. Except when
+        # the page is about to advertise metadata taken from this very wheel: a client that got the wheel finds
+        # the page saying so (uv asks for the .metadata of what it installed next time, pip reads the page).
+        advertises_metadata = record.core_metadata is None and record.filename.endswith(".whl")
+        if not advertises_metadata:
+            download.finish(None)
+        try:
+            await asyncio.to_thread(writer.publish)
+            upload_time = stream.last_modified or self.shared.clock.now()
+            await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
+            if advertises_metadata:
+                await self._keep_wheel_metadata(record, sha256)
+            self.shared.changed(self.name, record.project)
+        finally:
+            download.finish(None)  # the bytes are good, even if recording them failed
         if self._bound is not None:
             self._bound.downloaded()
         return sha256

@@ -64,6 +64,10 @@ class Download:
         self._wake()
 
     def finish(self, error: str | None) -> None:
+        """The transfer's outcome, told once: verified bytes released to readers stay released, whatever fails
+        after them (recording the file, say)."""
+        if self.done:
+            return
         self.error, self.done = error, True
         self._announced.set()
         self._wake()
