@@ -12,6 +12,7 @@ from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
+    canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "check_filename",
     "check_project_name",
     "parse_dist_filename",
+    "same_version",
     "version_or_none",
 ]
 
@@ -155,6 +157,16 @@ def _parse_legacy(filename: str) -> DistName | None:
 # Pages are parsed and rendered again after every change to their project, and a big project has thousands of
 # files: the latest few thousand file names and version strings are remembered (small, immutable results).
 @lru_cache(maxsize=8192)
+def same_version(a: str | Version, b: str | Version) -> bool:
+    """Whether two versions name one release: equal as PEP 440 versions ("1.0" and "1.0.0"), or, when one of them
+    is not a PEP 440 version, equal once canonicalized."""
+    first = a if isinstance(a, Version) else version_or_none(a)
+    second = b if isinstance(b, Version) else version_or_none(b)
+    if first is not None and second is not None:
+        return first == second
+    return canonicalize_version(str(a)) == canonicalize_version(str(b))
+
+
 def version_or_none(text: str) -> Version | None:
     """The version, or None when the text is not a PEP 440 version."""
     try:

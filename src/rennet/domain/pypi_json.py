@@ -16,7 +16,7 @@ from packaging.metadata import parse_email
 from packaging.version import Version
 
 from rennet.domain.files import DistFile
-from rennet.domain.names import InvalidName, check_filename, parse_dist_filename, version_or_none
+from rennet.domain.names import InvalidName, check_filename, parse_dist_filename, same_version, version_or_none
 from rennet.domain.simple import file_path, format_upload_time
 
 __all__ = [
@@ -71,9 +71,7 @@ def releases_of(files: Iterable[ReleaseFile]) -> dict[str, list[ReleaseFile]]:
 def choose_release(releases: Mapping[str, Sequence[ReleaseFile]], wanted: str | None) -> str | None:
     """The release asked for (equal versions match: 1.0 is 1.0.0), or PyPI's choice of the latest one."""
     if wanted is not None:
-        target = version_or_none(wanted)
-        matching = (v for v in releases if v == wanted or (target is not None and version_or_none(v) == target))
-        return next(matching, None)
+        return next((version for version in releases if same_version(version, wanted)), None)
 
     def rank(version: str) -> tuple[bool, bool, tuple[int, Version, str]]:
         parsed = version_or_none(version)

@@ -10,10 +10,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.metadata import InvalidMetadata, Metadata
-from packaging.utils import canonicalize_version
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from rennet.domain.names import DistName, InvalidName, check_filename, check_project_name, parse_dist_filename
+from rennet.domain.names import (
+    DistName,
+    InvalidName,
+    check_filename,
+    check_project_name,
+    parse_dist_filename,
+    same_version,
+)
 
 __all__ = [
     "DIGEST_FIELDS",
@@ -89,7 +95,7 @@ def check_form(form: UploadForm, filename: str) -> DistName:
         raise UploadRejected(f"Invalid project name: {error}") from None
     if normalized != parsed.project:
         raise UploadRejected(f"Filename {filename!r} does not belong to project {name!r}")
-    if parsed.version is None or not _same_version(version, parsed.version):
+    if parsed.version is None or not same_version(version, parsed.version):
         raise UploadRejected(f"Filename {filename!r} does not match version {version!r}")
     metadata_version = form.get("metadata_version")
     if metadata_version is not None and metadata_version not in SUPPORTED_METADATA_VERSIONS:
@@ -146,16 +152,9 @@ def check_against_release(
     if kind == "sdist":
         for other, (_, other_version) in existing.items():
             parsed = parse_dist_filename(other)
-            if parsed and parsed.kind == "sdist" and other_version and _same_version(other_version, version):
+            if parsed and parsed.kind == "sdist" and other_version and same_version(other_version, version):
                 raise UploadRejected(f"Only one sdist may be uploaded per release: {other} exists already")
     return False
-
-
-def _same_version(text: str, version: Version) -> bool:
-    try:
-        return Version(text) == version
-    except InvalidVersion:
-        return canonicalize_version(text) == canonicalize_version(version)
 
 
 def _describe(error: BaseException) -> str:

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
 from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
+from rennet.domain.names import same_version
 from rennet.domain.pypi_json import ReleaseFile
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.schema import files, listings, projects, versions
@@ -459,7 +459,7 @@ class Catalog:
             rows = conn.execute(query).all()
         if version is None:
             return [r.filename for r in rows]
-        return [r.filename for r in rows if r.version is not None and _same_version(r.version, version)]
+        return [r.filename for r in rows if r.version is not None and same_version(r.version, version)]
 
     def release_details(self, index_name: str, project: str) -> list[ReleaseFile]:
         """Every file of a hosted project with what PyPI's JSON API reports about it."""
@@ -646,10 +646,3 @@ def _file_values(file: DistFile) -> dict[str, Any]:
         "provenance": file.provenance,
         "gone": False,
     }
-
-
-def _same_version(a: str, b: str) -> bool:
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return a == b

@@ -10,6 +10,7 @@ from dataclasses import replace
 from rennet.domain.indexes import HostedIndex, IndexKind
 from rennet.service.answers import FileAnswer, Listing, LocalFile
 from rennet.service.errors import NotFound, Unavailable
+from rennet.service.indexes.interface import listed_file
 from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.resources import WorkerResources
@@ -48,11 +49,6 @@ class HostedService:
         self.shared.pages.put((self.name, project), page)
         return page
 
-    async def _check_listed(self, project: str, filename: str) -> None:
-        """Only what the page lists is offered: a quarantined project's files stay unreachable (PEP 792)."""
-        if (await self.project_page(project)).index_of(filename) is None:
-            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
-
     async def open_file(self, project: str, filename: str) -> FileAnswer:
         return await self._open(project, filename, filename, lambda record: record.blob_sha256)
 
@@ -65,11 +61,10 @@ class HostedService:
     async def _open(
         self, project: str, filename: str, name: str, blob_of: Callable[[FileRecord], str | None]
     ) -> LocalFile:
-        await self._check_listed(project, filename)
         if (held := self.shared.held_file(self.name, project, name)) is not None:
             return held
         dependency = self.shared.dependency(self.name, project)
-        record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
+        record = await listed_file(self.shared, self.name, await self.project_page(project), project, filename)
         sha256 = blob_of(record) if record is not None else None
         found = self.shared.open_blob(sha256) if sha256 else None
         if found is None:

@@ -1,4 +1,4 @@
-"""What every index service offers the web edge and the tools, whatever its kind."""
+"""What every index service offers the web edge and the tools, whatever its kind, and what they share."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Protocol
 from rennet.domain.indexes import IndexConfig, IndexKind
 from rennet.service.answers import FileAnswer, Listing
 from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.resources import WorkerResources
+from rennet.storage.catalog import FileRecord
 
-__all__ = ["IndexService"]
+__all__ = ["IndexService", "listed_file"]
 
 
 class IndexService(Protocol):
@@ -26,3 +28,13 @@ class IndexService(Protocol):
     async def open_metadata(self, project: str, filename: str) -> FileAnswer: ...
 
     async def listing(self) -> Listing: ...
+
+
+async def listed_file(
+    shared: WorkerResources, index: str, page: CachedPage, project: str, filename: str
+) -> FileRecord | None:
+    """The catalog's record of a file, if the index's page lists it: only what the page lists is offered, so the
+    files of a quarantined project (PEP 792) stay unreachable, whoever asks for them by name."""
+    if page.index_of(filename) is None:
+        return None
+    return await shared.db(shared.catalog.file, index, project, filename)

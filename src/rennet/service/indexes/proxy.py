@@ -22,6 +22,7 @@ from rennet.domain.validators import UpstreamValidators
 from rennet.service.answers import FileAnswer, Listing, LocalFile, StreamingFile, on_disk
 from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.errors import NotFound, ServiceError, Unavailable
+from rennet.service.indexes.interface import listed_file
 from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
@@ -231,10 +232,7 @@ class ProxyService:
 
         A client may ask for a file before (or long after) reading the page, so the page is consulted (and
         refreshed if stale) first; on the hot path a held file never gets here."""
-        page = await self.project_page(project)
-        record = None
-        if page.index_of(filename) is not None:
-            record = await self.shared.db(self.shared.catalog.file, self.name, project, filename)
+        record = await listed_file(self.shared, self.name, await self.project_page(project), project, filename)
         if record is None:
             offline = " (rennet is offline and does not hold it)" if self.shared.offline else ""
             raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}{offline}")
