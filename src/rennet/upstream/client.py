@@ -52,11 +52,17 @@ class PageFetch:
 @dataclass(slots=True)
 class FileStream:
     response: aiohttp.ClientResponse
+    url: str
     content_length: int | None
     last_modified: float | None
 
-    def chunks(self, size: int = 256 << 10) -> AsyncIterator[bytes]:
-        return self.response.content.iter_chunked(size)
+    async def chunks(self, size: int = 256 << 10) -> AsyncIterator[bytes]:
+        """The body as it arrives; a broken or stalled transfer raises UpstreamError."""
+        try:
+            async for chunk in self.response.content.iter_chunked(size):
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise _translate(error, self.url) from None
 
 
 def redact(url: str) -> str:
@@ -146,15 +152,18 @@ class UpstreamClient:
             if response.status in (404, 410):
                 raise UpstreamError(f"the upstream no longer has {redact(url)} ({response.status})", 502)
             _raise_for_status(response, url)
-            yield FileStream(response, response.content_length, _http_date(response.headers.get("Last-Modified")))
+            last_modified = _http_date(response.headers.get("Last-Modified"))
+            yield FileStream(response, url, response.content_length, last_modified)
 
     @asynccontextmanager
     async def _request(
         self, url: str, headers: dict[str, str], decompress: bool = True
     ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The response once its headers arrived. Only the request's own failures become UpstreamError here: what
+        the caller's block raises (a digest mismatch, a full disk) passes through as it is."""
         session = await self._sessions.get()
         try:
-            async with session.get(
+            response = await session.get(
                 url,
                 headers=headers,
                 auth=self._auth_for(url),
@@ -162,12 +171,13 @@ class UpstreamClient:
                 auto_decompress=decompress,
                 max_redirects=5,
                 proxy=self._sessions.proxy_for(url),
-            ) as response:
-                yield response
-        except UpstreamError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            )
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:  # ValueError: a URL aiohttp refuses
             raise _translate(error, url) from None
+        try:
+            yield response
+        finally:
+            response.release()
 
 
 class SessionHolder:

@@ -1,0 +1,69 @@
+"""The upstream client against a fake upstream: its own failures become UpstreamError with a sentence; what the
+caller's code raises while reading a file passes through unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from rennet.storage.blobs import DigestMismatch
+from rennet.upstream.client import SessionHolder, UpstreamClient, UpstreamError
+from tests.support.dists import make_wheel
+from tests.support.upstream import FakeUpstream
+
+
+def _client(upstream: FakeUpstream, sessions: SessionHolder) -> UpstreamClient:
+    return UpstreamClient(sessions, upstream.url, connect_timeout=2, read_timeout=2)
+
+
+def test_an_error_of_the_callers_block_is_not_taken_for_an_upstream_failure(upstream: FakeUpstream) -> None:
+    wheel = make_wheel("plain", "1.0")
+    upstream.add(wheel)
+
+    async def read() -> None:
+        sessions = SessionHolder()
+        try:
+            async with _client(upstream, sessions).open_file(upstream.file_url(wheel.filename)) as stream:
+                async for _ in stream.chunks():
+                    pass
+                raise DigestMismatch("sha256", "0" * 64, wheel.sha256)
+        finally:
+            await sessions.close()
+
+    with pytest.raises(DigestMismatch):
+        asyncio.run(read())
+
+
+def test_a_broken_transfer_is_an_upstream_error(upstream: FakeUpstream) -> None:
+    wheel = make_wheel("broken", "1.0", padding=200_000)
+    upstream.add(wheel)
+    upstream.fault("/files/", "truncate")
+
+    async def read() -> int:
+        sessions = SessionHolder()
+        received = 0
+        try:
+            async with _client(upstream, sessions).open_file(upstream.file_url(wheel.filename)) as stream:
+                async for chunk in stream.chunks():
+                    received += len(chunk)
+        finally:
+            await sessions.close()
+        return received
+
+    with pytest.raises(UpstreamError, match="broke off the transfer"):
+        asyncio.run(read())
+
+
+def test_a_refused_connection_is_an_upstream_error() -> None:
+    async def read() -> None:
+        sessions = SessionHolder()
+        try:
+            client = UpstreamClient(sessions, "http://127.0.0.1:9/simple/", connect_timeout=2, read_timeout=2)
+            async with client.open_file("http://127.0.0.1:9/files/x-1.0-py3-none-any.whl"):
+                pass
+        finally:
+            await sessions.close()
+
+    with pytest.raises(UpstreamError, match="cannot connect to the upstream"):
+        asyncio.run(read())
