@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -91,13 +92,16 @@ def check_filename(filename: str) -> str:
 _SPACE_PROBLEM = "file name {!r} starts or ends with white space, or holds unusual white space"
 
 
+DistKind = Literal["wheel", "sdist", "legacy"]
+
+
 @dataclass(frozen=True, slots=True)
 class DistName:
     """What a distribution filename says about itself."""
 
     project: NormalizedName
     version: Version | None
-    kind: str  # "wheel", "sdist" or "legacy"
+    kind: DistKind
 
 
 @lru_cache(maxsize=8192)

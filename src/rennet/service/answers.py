@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rennet.service.runtime.downloads import Download
 from rennet.service.runtime.openblobs import BlobLease
 
-__all__ = ["FileAnswer", "Listing", "LocalFile", "StreamingFile", "on_disk"]
+__all__ = ["CacheOutcome", "FileAnswer", "Listing", "LocalFile", "StreamingFile", "on_disk"]
+
+# How an answer was obtained, for the access log and `rennet stats`: from the cache (hit), fetched now (miss),
+# from the cache after the upstream or the database failed (stale), revalidated with the upstream (refresh).
+CacheOutcome = Literal["hit", "miss", "stale", "refresh"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +27,7 @@ class LocalFile:
     path: Path
     size: int
     sha256: str
-    cache: str = "hit"
+    cache: CacheOutcome = "hit"
     lease: BlobLease | None = None
 
     def release(self) -> None:
@@ -38,7 +43,7 @@ class StreamingFile:
     fd: int
     size: int | None
     sha256: str | None
-    cache: str = "miss"
+    cache: CacheOutcome = "miss"
 
 
 FileAnswer = LocalFile | StreamingFile
@@ -59,7 +64,7 @@ class Listing:
     stem: Path
     digest: str
     count: int
-    cache: str = "hit"
+    cache: CacheOutcome = "hit"
 
     def path(self, suffix: str) -> Path:
         return self.stem.with_name(self.stem.name + suffix)

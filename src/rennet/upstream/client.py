@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -38,11 +38,14 @@ class UpstreamError(Exception):
         self.status = status
 
 
+FetchStatus = Literal["ok", "not_modified", "missing"]
+
+
 @dataclass(frozen=True, slots=True)
 class PageFetch:
-    """One conditional page request: `status` is "ok", "not_modified" or "missing"."""
+    """One conditional page request: the page, or that it did not change, or that the upstream has none."""
 
-    status: str
+    status: FetchStatus
     body: bytes = b""
     content_type: str = ""
     url: str = ""

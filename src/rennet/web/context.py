@@ -3,11 +3,14 @@ and the access-log note."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from rennet.domain.access import Access, Identity, allowed
 from rennet.domain.indexes import IndexConfig
+from rennet.service.answers import CacheOutcome
 from rennet.service.indexes.interface import IndexService
 from rennet.service.registry import Registry
 from rennet.service.runtime.auth import AuthFailed
@@ -85,7 +88,10 @@ def refuse_cross_site(request: Request) -> Response | None:
     )
 
 
-def note_cache(request: Request, state: str, counted: str | None = None) -> None:
+AccessNote = CacheOutcome | Literal["error", "rejected", "created", "exists", "aborted"]
+
+
+def note_cache(request: Request, state: AccessNote, counted: Literal["page", "file"] | None = None) -> None:
     """The cache outcome for the access log; with `counted` ("page" or "file"), also one more request of that
     kind with this outcome for `rennet stats` (a memory write)."""
     note = request.scope.get("rennet")

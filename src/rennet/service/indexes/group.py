@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from rennet.domain.groups import MemberPage, merge_group_page, needs_proxies
 from rennet.domain.indexes import GroupIndex, IndexKind
-from rennet.service.answers import FileAnswer, Listing
+from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import IndexService
 from rennet.service.indexes.listing import merged_names, write_listing
@@ -58,7 +58,7 @@ class GroupService:
         fresh_until = min((page.fresh_until for page in consulted.values()), default=self.shared.clock.now())
         version = tuple((name, page.version) for name, page in consulted.items())
         states = {page.state for page in consulted.values()}
-        state = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
+        state: CacheOutcome = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
         message = None if merged else f"no project named {project!r} in {self.name}"
         combined = CachedPage(merged, deps, fresh_until, version, state, message, via=self.name)
         if cached is not None and cached.version == version:

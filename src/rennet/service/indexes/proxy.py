@@ -19,7 +19,7 @@ from rennet.domain.files import ProjectPage
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
 from rennet.domain.validators import UpstreamValidators
-from rennet.service.answers import FileAnswer, Listing, LocalFile, StreamingFile, on_disk
+from rennet.service.answers import CacheOutcome, FileAnswer, Listing, LocalFile, StreamingFile, on_disk
 from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import listed_file
@@ -191,7 +191,7 @@ class ProxyService:
         record: ProjectRecord,
         dependency: Generation,
         cached: CachedPage | None,
-        state: str,
+        state: CacheOutcome,
         fresh_until: float | None = None,
         page: ProjectPage | None = None,
     ) -> CachedPage:
@@ -215,7 +215,7 @@ class ProxyService:
         return fresh
 
     def _absent(
-        self, project: str, dependency: Generation, message: str, fresh_until: float, state: str = "hit"
+        self, project: str, dependency: Generation, message: str, fresh_until: float, state: CacheOutcome = "hit"
     ) -> CachedPage:
         absent = CachedPage(None, (dependency,), fresh_until, None, state, message)
         self.shared.pages.put((self.name, project), absent)

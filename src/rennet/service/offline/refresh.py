@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from rennet.domain.changes import PageChanges
 from rennet.service.indexes.proxy import ProxyService
@@ -20,11 +21,14 @@ from rennet.upstream.client import UpstreamError
 __all__ = ["PageOutcome", "RefreshReport", "prune_gone", "refresh_pages", "stale_pages"]
 
 
+PageState = Literal["unchanged", "changed", "vanished", "failed"]  # vanished: the upstream no longer has it
+
+
 @dataclass(frozen=True, slots=True)
 class PageOutcome:
     index: str
     project: str
-    state: str  # "unchanged", "changed", "vanished" (the upstream no longer has it) or "failed"
+    state: PageState
     changes: PageChanges = field(default_factory=PageChanges)
     error: str | None = None
 
@@ -34,7 +38,7 @@ class RefreshReport:
     pages: list[PageOutcome] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)  # "index/project/filename" of rows removed by --prune
 
-    def count(self, state: str) -> int:
+    def count(self, state: PageState) -> int:
         return sum(1 for page in self.pages if page.state == state)
 
     def files(self, kind: str) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rennet.domain.files import ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.domain.simple import render_project_html, render_project_json
+from rennet.service.answers import CacheOutcome
 from rennet.service.runtime.clock import Clock
 from rennet.storage.generations import Generation, Generations
 
@@ -57,7 +58,7 @@ class CachedPage:
         deps: tuple[Generation, ...],
         fresh_until: float,
         version: Hashable,
-        state: str = "miss",
+        state: CacheOutcome = "miss",
         message: str | None = None,
         via: str | None = None,
     ) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from rennet.service.answers import LocalFile
+from rennet.service.answers import CacheOutcome, LocalFile
 from rennet.service.errors import Unavailable
 from rennet.service.runtime.accesses import AccessTimes
 from rennet.service.runtime.clock import Clock
@@ -118,7 +118,7 @@ class WorkerResources:
         self.held.put((index, project, name), found.sha256, dependency)
         self._note_access(index, project, name)
 
-    def open_blob(self, sha256: str, cache: str = "hit") -> LocalFile | None:
+    def open_blob(self, sha256: str, cache: CacheOutcome = "hit") -> LocalFile | None:
         """A blob as an answer, open from now on; None when it is not on disk (deleted: fetch it again)."""
         try:
             lease = self.open_blobs.lease(sha256)
