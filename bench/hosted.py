@@ -119,13 +119,16 @@ def build_project(directory: Path, name: str, files: int) -> None:
             (directory / dist.filename).write_bytes(dist.data)
 
 
+DATABASE: dict[str, str] = {}  # RENNET_DATABASE_URL for every command and server, with --postgres
+
+
 def rennet(*args: str, data: Path, stdin: str | None = None) -> str:
     done = subprocess.run(
         [str(RENNET), *args, "--data-dir", str(data)],
         input=stdin,
         capture_output=True,
         text=True,
-        env=hermetic_env(),
+        env=hermetic_env(**DATABASE),
         check=True,
     )
     return done.stdout
@@ -144,7 +147,7 @@ def start(data: Path, port: int) -> Process:
             "--upstream",
             "http://127.0.0.1:9/simple/",
         ],
-        env=hermetic_env(),
+        env=hermetic_env(**DATABASE),
     )
     wait_http(f"http://127.0.0.1:{port}/health", server)
     return server
@@ -155,7 +158,14 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=300, help="small wheels to upload (300)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000], help="files per big project")
     parser.add_argument("--requests", type=int, default=200, help="warm requests per latency sample (200)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="the catalog in a throwaway PostgreSQL (Debian's) instead of SQLite"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        from run import postgres
+
+        DATABASE["RENNET_DATABASE_URL"] = postgres().create_database()
 
     root = WORK / "hosted"
     shutil.rmtree(root, ignore_errors=True)

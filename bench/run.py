@@ -28,6 +28,7 @@ with --isolated / PIP_CONFIG_FILE=/dev/null / UV_NO_CONFIG=1 and no PIP_* or UV_
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -49,7 +50,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -65,7 +66,7 @@ T = TypeVar("T")
 # What each throwaway venv holds. rennet comes from this checkout; the peers from the package registry.
 VENVS: dict[str, list[str]] = {
     "client": ["pip", "uv", "py-spy"],
-    "rennet": [str(REPO)],
+    "rennet": [f"{REPO}[postgres]"],
     "devpi": ["devpi-server", "devpi-client"],
     "proxpi": ["proxpi", "gunicorn"],
 }
@@ -120,7 +121,7 @@ def ensure_venv(name: str, reinstall_rennet: bool = True) -> Path:
         marker.write_text(wanted)
     elif name == "rennet" and reinstall_rennet:
         log("reinstalling rennet from this checkout")
-        subprocess.run([*pip, str(REPO)], check=True, env=env)  # new dependencies, if any
+        subprocess.run([*pip, f"{REPO}[postgres]"], check=True, env=env)  # new dependencies, if any
         subprocess.run([*pip, "--no-deps", "--force-reinstall", str(REPO)], check=True, env=env)
     return path
 
@@ -587,7 +588,21 @@ class Server:
     note: str = ""
 
 
-def start_rennet(upstream: str, data: Path, access_log: bool = True, workers: int = 1) -> tuple[Process, str]:
+@functools.cache
+def postgres() -> Any:
+    """One throwaway PostgreSQL cluster for the rows that put the catalog there (the tests' own helper: Debian's
+    server in a temporary directory, on loopback, fsync off as in the tests), stopped when the benchmark ends."""
+    sys.path.insert(0, str(REPO))
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    atexit.register(server.stop)
+    return server
+
+
+def start_rennet(
+    upstream: str, data: Path, access_log: bool = True, workers: int = 1, on_postgres: bool = False
+) -> tuple[Process, str]:
     port = free_port()
     command = [
         str(WORK / "venvs" / "rennet" / "bin" / "rennet"),
@@ -606,7 +621,8 @@ def start_rennet(upstream: str, data: Path, access_log: bool = True, workers: in
     if not access_log:
         command.append("--no-access-log")
     name = "rennet" + ("" if access_log else "-no-access-log") + ("" if workers == 1 else f"-w{workers}")
-    process = Process(name, command, env=hermetic_env())
+    variables = {"RENNET_DATABASE_URL": postgres().create_database()} if on_postgres else {}
+    process = Process(name + ("-pg" if on_postgres else ""), command, env=hermetic_env(**variables))
     wait_http(f"http://127.0.0.1:{port}/health", process)
     return process, f"http://127.0.0.1:{port}/simple/"
 
@@ -676,6 +692,12 @@ SERVERS = {
         "rennet",
         lambda upstream, data: start_rennet(upstream, data, workers=2),
         "2 workers, access log on",
+    ),
+    "rennet-postgres": Server(
+        "rennet on PostgreSQL",
+        "rennet",
+        lambda upstream, data: start_rennet(upstream, data, on_postgres=True),
+        "1 worker, access log on, catalog in PostgreSQL 15 (psycopg 3) on loopback",
     ),
     "devpi": Server("devpi-server", "devpi", start_devpi, "defaults: waitress, 50 threads"),
     "proxpi": Server("proxpi", "proxpi", start_proxpi, "its container's command: gunicorn, 1 sync worker"),

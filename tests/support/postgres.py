@@ -1,8 +1,10 @@
-"""A throwaway PostgreSQL server for the tests: Debian's binaries, a cluster in a temporary directory, loopback only.
+"""A throwaway PostgreSQL server for the tests and the benchmarks: Debian's binaries, a cluster in a temporary
+directory, loopback only.
 
-Started once per test session (per xdist worker), with durability turned off (fsync, synchronous commit): nothing
-in it outlives the session. Each test that wants PostgreSQL gets a database of its own. As root, the server runs
-as the `postgres` user, which Debian's package creates (PostgreSQL refuses to run as root).
+Started once per test session, with durability turned off (fsync, synchronous commit): nothing in it outlives
+the session. Each test that wants PostgreSQL gets a database of its own. As root, the server runs as the
+`postgres` user, which Debian's package creates (PostgreSQL refuses to run as root). Standard library only, so
+that bench/run.py can use it too.
 """
 
 from __future__ import annotations
@@ -11,16 +13,13 @@ import glob
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
-
-import psycopg
-
-from tests.support.upstream import _free_port
 
 __all__ = ["PostgresServer", "find_binaries"]
 
@@ -56,21 +55,24 @@ class PostgresServer:
 
     def wait_until_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with psycopg.connect(self.admin_url, connect_timeout=2):
-                    return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        while self._psql("SELECT 1", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL at {self.admin_url} did not answer in {timeout}s")
+            time.sleep(0.1)
 
     def create_database(self, driver: str = "psycopg") -> str:
         """A new, empty database; its SQLAlchemy URL with the given driver (psycopg or psycopg2)."""
         name = f"rennet_{os.getpid()}_{next(self._names)}"
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        self._psql(f'CREATE DATABASE "{name}"')
         return self.url(name, driver)
+
+    def _psql(self, statement: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        psql = self.cluster.binaries / "psql" if self.cluster is not None else shutil.which("psql") or "psql"
+        command = [str(psql), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", self.admin_url, "-c", statement]
+        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "2"})
+        if check and result.returncode != 0:
+            raise RuntimeError(f"psql {statement!r} failed: {result.stderr.strip()}")
+        return result
 
     def url(self, database: str, driver: str = "psycopg") -> str:
         base = self.admin_url.rsplit("/", 1)[0].removeprefix("postgresql://")
@@ -148,3 +150,10 @@ def _as_user(user: pwd.struct_passwd | None) -> Callable[[], None] | None:
         os.chdir("/")  # our working directory may be closed to that user
 
     return switch
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
