@@ -255,6 +255,9 @@ class LocalServer(Server):
             finally:
                 loop.run_until_complete(loop.shutdown_default_executor())
                 loop.close()
+                # Granian's listening socket lives as long as its server object: let both go.
+                self._stopper = None
+                del server
 
         self._thread = threading.Thread(target=serve, name=self.thread_prefix, daemon=True)
         self._thread.start()
@@ -278,7 +281,9 @@ class LocalServer(Server):
     def stop(self, timeout: float = 15.0) -> int | None:
         if self._thread is None:
             return None
-        self._stopper()
+        stopper = self._stopper
+        if stopper is not None:
+            stopper()
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise RuntimeError(f"rennet on port {self.port} did not stop in {timeout}s")
