@@ -19,7 +19,7 @@ from sqlalchemy import event, select
 from rennet.domain.changes import PageChanges
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.validators import UpstreamValidators
-from rennet.storage.catalog import Catalog, ListingRecord
+from rennet.storage.catalog import Catalog, ListingRecord, ProjectRecord
 from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
 from rennet.storage.schema import files as files_table
@@ -53,7 +53,9 @@ def upstream(*files: DistFile, **fields: Any) -> ProjectPage:
     return ProjectPage("foo", files, **fields)  # type: ignore[arg-type]
 
 
-def store(catalog: Catalog, page: ProjectPage, at: float = 1000.0, validators: UpstreamValidators = NO_VALIDATORS):
+def store(
+    catalog: Catalog, page: ProjectPage, at: float = 1000.0, validators: UpstreamValidators = NO_VALIDATORS
+) -> tuple[ProjectRecord, PageChanges]:
     return catalog.store_upstream_page(INDEX, "foo", page, validators, at)
 
 

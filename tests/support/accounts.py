@@ -40,7 +40,7 @@ def create_token(
     """A new token, as `rennet token create` makes it."""
     if isinstance(server, LocalServer):
         expires_at = time.time() + parse_duration(expires) if expires is not None else None
-        token, _ = server.registry.accounts.create_token(user, index, Access(scope), expires_at)
+        token: str = server.registry.accounts.create_token(user, index, Access(scope), expires_at)[0]
         _accounts_changed(server)
         return token
     args = ["token", "create", "--user", user, "--scope", scope]

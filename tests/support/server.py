@@ -255,9 +255,7 @@ class LocalServer(Server):
             finally:
                 loop.run_until_complete(loop.shutdown_default_executor())
                 loop.close()
-                # Granian's listening socket lives as long as its server object: let both go.
                 self._stopper = None
-                del server
 
         self._thread = threading.Thread(target=serve, name=self.thread_prefix, daemon=True)
         self._thread.start()
@@ -419,7 +417,7 @@ def _capture_logs(path: Path, thread_prefix: str) -> logging.Handler:
     """The server's log lines (not another server's: each runs in threads named after its port) into its log."""
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(lambda record: record.threadName.startswith(thread_prefix))
+    handler.addFilter(lambda record: (record.threadName or "").startswith(thread_prefix))
     logger = logging.getLogger("rennet")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)

@@ -141,8 +141,10 @@ def test_proxy_password_is_not_in_repr() -> None:
 # -- who may read a group with private members --------------------------------------------------------------------
 
 
-def private_team(**access: frozenset[str]) -> dict[str, IndexConfig]:
-    return standard() | config(HostedIndex("team", private=True, **access))
+def private_team(
+    readers: frozenset[str] = frozenset(), uploaders: frozenset[str] = frozenset()
+) -> dict[str, IndexConfig]:
+    return standard() | config(HostedIndex("team", private=True, readers=readers, uploaders=uploaders))
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from rennet.domain.names import (
@@ -168,32 +169,35 @@ def test_filename_error_message_is_bounded_and_printable() -> None:
 @pytest.mark.parametrize(
     ("filename", "expected"),
     [
-        ("foo-1.0-py3-none-any.whl", DistName("foo", Version("1.0"), "wheel")),
-        ("Foo_Bar-2.0.1-py2.py3-none-any.whl", DistName("foo-bar", Version("2.0.1"), "wheel")),
-        ("foo-1.0-1build-cp311-cp311-manylinux_2_17_x86_64.whl", DistName("foo", Version("1.0"), "wheel")),
-        ("foo-1.0+local.7-py3-none-any.whl", DistName("foo", Version("1.0+local.7"), "wheel")),
-        ("foo-1.0rc1-py3-none-any.whl", DistName("foo", Version("1.0rc1"), "wheel")),
-        ("foo-1.0.tar.gz", DistName("foo", Version("1.0"), "sdist")),
-        ("foo_bar-1.0.post1.tar.gz", DistName("foo-bar", Version("1.0.post1"), "sdist")),
-        ("foo-1.0.zip", DistName("foo", Version("1.0"), "sdist")),
-        ("foo-bar-1.0.tar.gz", DistName("foo-bar", Version("1.0"), "sdist")),
-        ("foo-bar-baz-2.3.4.zip", DistName("foo-bar-baz", Version("2.3.4"), "sdist")),
-        ("Foo-1.0.TAR.GZ", DistName("foo", Version("1.0"), "sdist")),
-        ("foo-1.0.tar.bz2", DistName("foo", Version("1.0"), "sdist")),
-        ("foo-bar-1.0.tgz", DistName("foo-bar", Version("1.0"), "sdist")),
-        ("foo-1.0.tar.xz", DistName("foo", Version("1.0"), "sdist")),
-        ("foo-1.0.tar", DistName("foo", Version("1.0"), "sdist")),
-        ("foo-1.0-py2.7.egg", DistName("foo", Version("1.0"), "legacy")),
-        ("foo_bar-1.0-py2.7-linux-x86_64.egg", DistName("foo-bar", Version("1.0"), "legacy")),
-        ("foo-1.0.egg", DistName("foo", Version("1.0"), "legacy")),
-        ("foo-1.0.win32.exe", DistName("foo", Version("1.0"), "legacy")),
-        ("foo-1.0.win-amd64-py2.7.exe", DistName("foo", Version("1.0"), "legacy")),
-        ("foo-1.0.win32-py2.7.msi", DistName("foo", Version("1.0"), "legacy")),
-        ("foo-1.0-1.noarch.rpm", DistName("foo", Version("1.0"), "legacy")),
-        ("foo-1.0-macosx10.5.dmg", DistName("foo", Version("1.0"), "legacy")),
+        ("foo-1.0-py3-none-any.whl", DistName(NormalizedName("foo"), Version("1.0"), "wheel")),
+        ("Foo_Bar-2.0.1-py2.py3-none-any.whl", DistName(NormalizedName("foo-bar"), Version("2.0.1"), "wheel")),
+        (
+            "foo-1.0-1build-cp311-cp311-manylinux_2_17_x86_64.whl",
+            DistName(NormalizedName("foo"), Version("1.0"), "wheel"),
+        ),
+        ("foo-1.0+local.7-py3-none-any.whl", DistName(NormalizedName("foo"), Version("1.0+local.7"), "wheel")),
+        ("foo-1.0rc1-py3-none-any.whl", DistName(NormalizedName("foo"), Version("1.0rc1"), "wheel")),
+        ("foo-1.0.tar.gz", DistName(NormalizedName("foo"), Version("1.0"), "sdist")),
+        ("foo_bar-1.0.post1.tar.gz", DistName(NormalizedName("foo-bar"), Version("1.0.post1"), "sdist")),
+        ("foo-1.0.zip", DistName(NormalizedName("foo"), Version("1.0"), "sdist")),
+        ("foo-bar-1.0.tar.gz", DistName(NormalizedName("foo-bar"), Version("1.0"), "sdist")),
+        ("foo-bar-baz-2.3.4.zip", DistName(NormalizedName("foo-bar-baz"), Version("2.3.4"), "sdist")),
+        ("Foo-1.0.TAR.GZ", DistName(NormalizedName("foo"), Version("1.0"), "sdist")),
+        ("foo-1.0.tar.bz2", DistName(NormalizedName("foo"), Version("1.0"), "sdist")),
+        ("foo-bar-1.0.tgz", DistName(NormalizedName("foo-bar"), Version("1.0"), "sdist")),
+        ("foo-1.0.tar.xz", DistName(NormalizedName("foo"), Version("1.0"), "sdist")),
+        ("foo-1.0.tar", DistName(NormalizedName("foo"), Version("1.0"), "sdist")),
+        ("foo-1.0-py2.7.egg", DistName(NormalizedName("foo"), Version("1.0"), "legacy")),
+        ("foo_bar-1.0-py2.7-linux-x86_64.egg", DistName(NormalizedName("foo-bar"), Version("1.0"), "legacy")),
+        ("foo-1.0.egg", DistName(NormalizedName("foo"), Version("1.0"), "legacy")),
+        ("foo-1.0.win32.exe", DistName(NormalizedName("foo"), Version("1.0"), "legacy")),
+        ("foo-1.0.win-amd64-py2.7.exe", DistName(NormalizedName("foo"), Version("1.0"), "legacy")),
+        ("foo-1.0.win32-py2.7.msi", DistName(NormalizedName("foo"), Version("1.0"), "legacy")),
+        ("foo-1.0-1.noarch.rpm", DistName(NormalizedName("foo"), Version("1.0"), "legacy")),
+        ("foo-1.0-macosx10.5.dmg", DistName(NormalizedName("foo"), Version("1.0"), "legacy")),
         # A legacy version that PEP 440 cannot read keeps the project and loses the version.
-        ("foo-2004d.tar.gz", DistName("foo", None, "sdist")),
-        ("python-dateutil-1.5.win32.exe", DistName("python-dateutil", Version("1.5"), "legacy")),
+        ("foo-2004d.tar.gz", DistName(NormalizedName("foo"), None, "sdist")),
+        ("python-dateutil-1.5.win32.exe", DistName(NormalizedName("python-dateutil"), Version("1.5"), "legacy")),
     ],
 )
 def test_distribution_filenames(filename: str, expected: DistName) -> None:
