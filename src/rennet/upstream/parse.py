@@ -72,26 +72,71 @@ def _from_json(body: bytes, url: str) -> _Parsed:
     data = json.loads(body)
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise UnreadablePage("JSON page without a list of files")
-    for entry in data["files"]:
+    # The page's frame is read first, the files one by one: one malformed entry costs that entry, not the page.
+    entries, data["files"] = data["files"], []
+    if "versions" in data and isinstance(data["versions"], list):
+        data["versions"] = [version for version in data["versions"] if isinstance(version, str)]
+    if not isinstance(data.get("project-status", {}), dict):
+        del data["project-status"]
+    page = UpstreamProjectPage.from_json_data(data, url)
+    skipped = _Skipped(url)
+    packages = []
+    for entry in entries:
         # Servers from before PEP 714 used this key; read it as core-metadata.
         if isinstance(entry, dict) and "core-metadata" not in entry and "dist-info-metadata" in entry:
             entry["core-metadata"] = entry.pop("dist-info-metadata")
-    page = UpstreamProjectPage.from_json_data(data, url)
-    return _Parsed(page.packages, page.versions, page.status, page.status_reason)
+        try:
+            packages.append(DistributionPackage.from_json_data(entry, page.project, url))
+        except Exception as error:  # pydantic and pypi-simple raise many kinds on a bad field
+            skipped.add(entry.get("filename") if isinstance(entry, dict) else None, error)
+    skipped.report()
+    return _Parsed(packages, page.versions, page.status, page.status_reason)
 
 
 def _from_html(body: bytes, url: str, name: str, charset: str | None) -> _Parsed:
     repository = RepositoryPage.from_html(body, url, charset)
+    skipped = _Skipped(url)
     packages = []
     for link in repository.links:
-        package = DistributionPackage.from_link(link, name)
+        try:
+            package = DistributionPackage.from_link(link, name)
+        except Exception as error:
+            skipped.add(link.text, error)
+            continue
         legacy = link.get_str_attrib("data-dist-info-metadata")
         if package.has_metadata is None and legacy is not None:
             package.has_metadata = legacy.lower() != "false"
             algorithm, _, value = legacy.partition("=")
             package.metadata_digests = {algorithm: value} if value else {}
         packages.append(package)
+    skipped.report()
     return _Parsed(packages, None, repository.status, repository.status_reason)
+
+
+class _Skipped:
+    """Malformed entries of one page: left out, and named in the log (the first few, then a count)."""
+
+    SHOWN = 3
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.count = 0
+
+    def add(self, filename: object, error: Exception) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            name = repr(filename)[:120] if isinstance(filename, str) else "an entry"
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            log.warning("skipping %s of the upstream page %s: %s", name, _without_query(self.url), reason)
+
+    def report(self) -> None:
+        if self.count > self.SHOWN:
+            log.warning("skipped %d malformed entries of %s in all", self.count, _without_query(self.url))
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 def _dist_file(package: DistributionPackage, index: str) -> DistFile | None:

@@ -1,0 +1,75 @@
+"""Reading upstream pages: a malformed entry costs that entry, never the whole project."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from packaging.utils import NormalizedName
+
+from rennet.upstream.parse import UnreadablePage, parse_project_page
+
+JSON = "application/vnd.pypi.simple.v1+json"
+URL = "https://upstream.test/simple/thing/"
+SHA = "a" * 64
+
+
+def _entry(filename: str, **fields: object) -> dict[str, object]:
+    return {"filename": filename, "url": f"../../files/{filename}", "hashes": {"sha256": SHA}, **fields}
+
+
+def _json_page(*entries: object, **extra: object) -> bytes:
+    return json.dumps({"meta": {"api-version": "1.1"}, "name": "thing", "files": list(entries), **extra}).encode()
+
+
+def _parse(body: bytes, content_type: str = JSON) -> list[str]:
+    page = parse_project_page(body, content_type, URL, NormalizedName("thing"), "pypi")
+    return [file.filename for file in page.files]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"yanked": 5},
+        {"upload-time": "yesterday"},
+        {"hashes": "sha256"},
+        {"requires-python": ["3.8"]},
+        {"core-metadata": 7},
+        {"size": "big"},
+    ],
+)
+def test_one_malformed_json_entry_is_skipped_and_logged(bad: dict[str, object], caplog: pytest.LogCaptureFixture) -> None:
+    body = _json_page(_entry("thing-1.0-py3-none-any.whl"), _entry("thing-2.0-py3-none-any.whl", **bad))
+    with caplog.at_level(logging.WARNING, logger="rennet.upstream"):
+        assert _parse(body) == ["thing-1.0-py3-none-any.whl"]
+    assert "skipping 'thing-2.0-py3-none-any.whl' of the upstream page https://upstream.test/simple/thing/" in (
+        caplog.text
+    )
+
+
+def test_entries_that_are_not_tables_are_skipped() -> None:
+    body = _json_page("thing-9.0.tar.gz", None, _entry("thing-1.0.tar.gz"))
+    assert _parse(body) == ["thing-1.0.tar.gz"]
+
+
+def test_malformed_versions_and_status_leave_the_files_readable() -> None:
+    body = _json_page(_entry("thing-1.0.tar.gz"), versions=["1.0", 5, None], **{"project-status": "weird"})
+    page = parse_project_page(body, JSON, URL, NormalizedName("thing"), "pypi")
+    assert [file.filename for file in page.files] == ["thing-1.0.tar.gz"]
+    assert page.versions == ("1.0",)
+
+
+def test_many_malformed_entries_are_counted_not_each_logged(caplog: pytest.LogCaptureFixture) -> None:
+    body = _json_page(*[_entry(f"thing-{n}.0.tar.gz", yanked=5) for n in range(1, 11)], _entry("thing-0.1.tar.gz"))
+    with caplog.at_level(logging.WARNING, logger="rennet.upstream"):
+        assert _parse(body) == ["thing-0.1.tar.gz"]
+    assert caplog.text.count("skipping") == 3
+    assert "skipped 10 malformed entries of https://upstream.test/simple/thing/ in all" in caplog.text
+
+
+def test_a_page_that_is_not_a_page_is_still_unreadable() -> None:
+    with pytest.raises(UnreadablePage):
+        _parse(b'{"meta": {"api-version": "1.1"}, "name": "thing"}')
+    with pytest.raises(UnreadablePage):
+        _parse(b"[1, 2")
