@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rennet.domain.hosts import check_host_entry
 from rennet.domain.indexes import (
     GroupIndex,
     HostedIndex,
@@ -200,6 +201,13 @@ def _project_names(where: str, value: Any) -> frozenset[str]:
         raise InvalidConfig(f"{where}: {error}") from None
 
 
+def _hosts(where: str, value: Any) -> frozenset[str]:
+    try:
+        return frozenset(check_host_entry(str(entry)) for entry in _list(where, value))
+    except ValueError as error:
+        raise InvalidConfig(f"{where}: {error}") from None
+
+
 def _upstream_url(where: str, value: Any) -> str:
     # The URL is left out of the message: it may carry a password.
     url = _text(where, value)
@@ -223,6 +231,7 @@ INDEX_KINDS: dict[str, Callable[[str, Any], Any]] = {
     "names": _names,
     "members": _members,
     "projects": _project_names,
+    "hosts": _hosts,
 }
 
 

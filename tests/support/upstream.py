@@ -33,7 +33,8 @@ from tests.support.dists import Dist
 
 
 class FakeUpstream:
-    def __init__(self, page_format: str = "negotiate", metadata: bool = True) -> None:
+    def __init__(self, page_format: str = "negotiate", metadata: bool = True, address: str = "127.0.0.1") -> None:
+        self.address = address  # another loopback address (127.0.0.2) stands for another host
         self.projects: dict[str, dict[str, Dist]] = {}
         self.page_format = page_format  # "negotiate", "json" or "html"
         self.metadata = metadata
@@ -86,16 +87,16 @@ class FakeUpstream:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/simple/"
+        return f"http://{self.address}:{self.port}/simple/"
 
     def file_url(self, filename: str) -> str:
-        return f"{self.files_base or f'http://127.0.0.1:{self.port}/files/'}{filename}"
+        return f"{self.files_base or f'http://{self.address}:{self.port}/files/'}{filename}"
 
     # -- life ------------------------------------------------------------------------------------------------
 
     def start(self) -> FakeUpstream:
         handler = type("Handler", (_Handler,), {"upstream": self})
-        self._server = _QuietServer(("127.0.0.1", self.port), handler)
+        self._server = _QuietServer((self.address, self.port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -39,7 +39,9 @@ def _parse(body: bytes, content_type: str = JSON) -> list[str]:
         {"size": "big"},
     ],
 )
-def test_one_malformed_json_entry_is_skipped_and_logged(bad: dict[str, object], caplog: pytest.LogCaptureFixture) -> None:
+def test_one_malformed_json_entry_is_skipped_and_logged(
+    bad: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
     body = _json_page(_entry("thing-1.0-py3-none-any.whl"), _entry("thing-2.0-py3-none-any.whl", **bad))
     with caplog.at_level(logging.WARNING, logger="rennet.upstream"):
         assert _parse(body) == ["thing-1.0-py3-none-any.whl"]

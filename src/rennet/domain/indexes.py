@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
+from rennet.domain.hosts import TrustedHosts
 from rennet.domain.names import NormalizedName
 
 __all__ = [
@@ -83,7 +85,15 @@ class ProxyIndex:
     max_cache_size: int | None = _option("size", None)
     private: bool = _option("bool", False)
     readers: frozenset[str] = _option("names", frozenset(), key="read")
+    # Hosts files may come from besides the upstream's own, whatever their addresses (see rennet.domain.hosts).
+    file_hosts: frozenset[str] = _option("hosts", frozenset())
     kind: IndexKind = IndexKind.PROXY
+
+    @property
+    def trusted_hosts(self) -> TrustedHosts:
+        """The upstream's own host and the file_hosts: fetched from even at private addresses."""
+        upstream_host = urlsplit(self.upstream).hostname or ""
+        return TrustedHosts.of([upstream_host, *self.file_hosts])
 
 
 @dataclass(frozen=True, slots=True)

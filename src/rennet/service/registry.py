@@ -8,10 +8,12 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from rennet.config import Settings
-from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
+from rennet.domain.hosts import TrustedHosts
+from rennet.domain.indexes import GroupIndex, HostedIndex, IndexConfig, ProxyIndex, leaf_members
 from rennet.service.indexes.group import GroupService
 from rennet.service.indexes.hosted import HostedService
 from rennet.service.indexes.interface import IndexService
@@ -56,6 +58,15 @@ def prepare_data_dir(settings: Settings) -> None:
     reset_counters(counters_path(settings))  # `rennet stats` counts requests since this start
 
 
+def trusted_hosts(indexes: Iterable[IndexConfig]) -> TrustedHosts:
+    """Every proxy's upstream host and file_hosts: the names that may resolve to private addresses."""
+    trusted = TrustedHosts()
+    for index in indexes:
+        if isinstance(index, ProxyIndex):
+            trusted |= index.trusted_hosts
+    return trusted
+
+
 class Registry:
     def __init__(self, settings: Settings, serving: bool = False, migrated: bool = False) -> None:
         """`serving`: a server's worker, whose requests `rennet stats` counts (tools' are not counted).
@@ -70,7 +81,7 @@ class Registry:
             generations=self.store.generations,
             pages=PageCache(settings.page_memory_bytes, clock),
             downloads=Downloads(self.store.blobs),
-            sessions=SessionHolder(),
+            sessions=SessionHolder(trusted_hosts(settings.indexes.values())),
             listings_dir=settings.data_dir / "listings",
             offline=settings.offline,
             max_page_bytes=settings.max_page_bytes,

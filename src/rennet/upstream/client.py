@@ -7,21 +7,28 @@ Credentials are sent only to the upstream's own origin and never appear in messa
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Literal, Protocol
+from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
 
 from rennet import __version__
+from rennet.domain.hosts import TrustedHosts, refuse_url
 from rennet.domain.validators import UpstreamValidators
 
 __all__ = ["FileStream", "PageFetch", "UpstreamClient", "UpstreamError", "redact"]
 
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PAGE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 USER_AGENT = f"rennet/{__version__}"
 
@@ -89,10 +96,13 @@ class UpstreamClient:
         username: str | None = None,
         password: str | None = None,
         max_page_bytes: int = 64 << 20,
+        trusted: TrustedHosts | None = None,
     ) -> None:
+        """`trusted`: hosts fetched from whatever their addresses (by default the upstream's own host)."""
         parts = urlsplit(base_url)
         self.base_url = redact(base_url).rstrip("/") + "/"
         self._origin = (parts.scheme, parts.hostname, parts.port)
+        self._trusted = trusted if trusted is not None else TrustedHosts.of([parts.hostname or ""])
         user = username if username is not None else parts.username
         secret = password if password is not None else parts.password
         self._auth = aiohttp.BasicAuth(user, secret or "") if user else None
@@ -162,25 +172,36 @@ class UpstreamClient:
     async def _request(
         self, url: str, headers: dict[str, str], decompress: bool = True
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """The response once its headers arrived. Only the request's own failures become UpstreamError here: what
-        the caller's block raises (a digest mismatch, a full disk) passes through as it is."""
+        """The response once its headers arrived, redirects followed (each target checked as the first one was).
+        Only the request's own failures become UpstreamError here: what the caller's block raises (a digest
+        mismatch, a full disk) passes through as it is."""
         session = await self._sessions.get()
-        try:
-            response = await session.get(
-                url,
-                headers=headers,
-                auth=self._auth_for(url),
-                timeout=self._timeout,
-                auto_decompress=decompress,
-                max_redirects=5,
-                proxy=self._sessions.proxy_for(url),
-            )
-        except (TimeoutError, aiohttp.ClientError, ValueError) as error:  # ValueError: a URL aiohttp refuses
-            raise _translate(error, url) from None
-        try:
-            yield response
-        finally:
-            response.release()
+        for _ in range(MAX_REDIRECTS + 1):
+            if (reason := refuse_url(url, self._trusted)) is not None:
+                raise UpstreamError(f"refusing to fetch {redact(url)}: {reason}")
+            try:
+                response = await session.get(
+                    url,
+                    headers=headers,
+                    auth=self._auth_for(url),
+                    timeout=self._timeout,
+                    auto_decompress=decompress,
+                    allow_redirects=False,
+                    proxy=self._sessions.proxy_for(url),
+                )
+            except (TimeoutError, aiohttp.ClientError, ValueError) as error:  # ValueError: a URL aiohttp refuses
+                raise _translate(error, url) from None
+            location = response.headers.get("Location")
+            if response.status in _REDIRECTS and location:
+                response.release()
+                url = urljoin(str(response.url), location)
+                continue
+            try:
+                yield response
+            finally:
+                response.release()
+            return
+        raise UpstreamError(f"more than {MAX_REDIRECTS} redirects for {redact(url)}")
 
 
 class SessionHolder:
@@ -190,14 +211,20 @@ class SessionHolder:
     also read ~/.netrc on every request, two blocking file reads per upstream request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, trusted: TrustedHosts | None = None) -> None:
+        """`trusted`: the hosts whose names may resolve to private addresses (every index's upstream and
+        file_hosts; HTTP proxies from the environment are added)."""
         self._session: aiohttp.ClientSession | None = None
         self._proxies = {scheme: url for scheme, url in getproxies().items() if scheme in ("http", "https")}
         self._proxy_of: dict[tuple[str, str], str | None] = {}
+        proxy_hosts = [urlsplit(url).hostname or "" for url in self._proxies.values()]
+        self._trusted = (trusted or TrustedHosts()) | TrustedHosts.of(proxy_hosts)
 
     async def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(
+                limit=256, limit_per_host=64, ttl_dns_cache=300, resolver=_GuardedResolver(self._trusted)
+            )
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
         return self._session
 
@@ -212,6 +239,28 @@ class SessionHolder:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves names as aiohttp does, but a name that is not trusted may only lead to public addresses: checked
+    here, where the connection's address is chosen, so that no name can be pointed elsewhere after a check."""
+
+    def __init__(self, trusted: TrustedHosts) -> None:
+        self._resolver = DefaultResolver()
+        self._trusted = trusted
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        found = await self._resolver.resolve(host, port, family)
+        if self._trusted.trusts_name(host):
+            return found
+        public = [entry for entry in found if self._trusted.allows_address(entry["host"])]
+        if not public:
+            # With an errno, aiohttp keeps the sentence (strerror) for the message the client gets.
+            raise OSError(errno.EACCES, f"{host} has only private or local addresses (trust it with file_hosts)")
+        return public
+
+    async def close(self) -> None:
+        await self._resolver.close()
 
 
 def _raise_for_status(response: aiohttp.ClientResponse, url: str) -> None:

@@ -65,6 +65,7 @@ class ProxyService:
             config.username,
             config.password,
             shared.max_page_bytes,
+            config.trusted_hosts,
         )
         self._page_flights: SingleFlight[CachedPage] = SingleFlight()
         self._metadata_flights: SingleFlight[str] = SingleFlight()
