@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,9 @@ from hypothesis import strategies as st
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.domain.simple import render_project_html, render_project_json
+from rennet.service.runtime import pagecache
 from rennet.service.runtime.clock import Clock
-from rennet.service.runtime.pagecache import CachedPage, PageCache
+from rennet.service.runtime.pagecache import CachedPage, PageCache, Rendered
 from rennet.storage.generations import Generations
 
 BASE_WEIGHT = CachedPage(None, (), 0.0, None).weight
@@ -267,3 +270,48 @@ def test_tiny_budgets_keep_only_the_newest(budget: int) -> None:
     cache.put("b", cached())
     assert set(held(cache)) == {"b"}
     assert_accounted(cache)
+
+
+# -- large pages off the event loop -------------------------------------------------------------------------------
+
+
+def test_a_large_page_is_rendered_once_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page of thousands of files takes long to render and gzip: never on the event loop, which must go on
+    serving everyone else; concurrent requests for it share one rendering."""
+    threads: list[int] = []
+
+    def recording(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
+        threads.append(threading.get_ident())
+        return render_project_json(page, prefix, via)
+
+    monkeypatch.setattr(pagecache, "render_project_json", recording)
+    page = cached(files=pagecache.LARGE_PAGE_FILES)
+
+    async def ask() -> tuple[int, list[Rendered]]:
+        answers = await asyncio.gather(*(page.render_off_loop(Format.JSON, "../../", True) for _ in range(5)))
+        return threading.get_ident(), list(answers)
+
+    loop_thread, answers = asyncio.run(ask())
+    assert len(threads) == 1 and threads[0] != loop_thread
+    assert all(answer is answers[0] for answer in answers)
+    assert gzip.decompress(answers[0].body) == render_project_json(project(pagecache.LARGE_PAGE_FILES), "../../")
+    assert page.render(Format.JSON, "../../", True) is answers[0]
+    assert page.render(Format.JSON, "../../", False).body == gzip.decompress(answers[0].body)
+    assert len(threads) == 1  # the plain variant came with the gzipped one
+
+
+def test_a_small_page_is_rendered_where_it_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[int] = []
+
+    def recording(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
+        threads.append(threading.get_ident())
+        return render_project_html(page, prefix, via)
+
+    monkeypatch.setattr(pagecache, "render_project_html", recording)
+    page = cached(files=3)
+
+    async def ask() -> int:
+        await page.render_off_loop(Format.HTML, "../../", False)
+        return threading.get_ident()
+
+    assert threads == [] and [asyncio.run(ask())] == threads

@@ -103,7 +103,7 @@ async def project_page(request: Request) -> Response | BytesResponse:
         return error_response(request, 404, page.message or f"no project named {project!r}")
     representation = _representation(request)
     below_index = request.path_params.get("index") is not None
-    rendered = page.render(representation.format, _PREFIX[below_index], _wants_gzip(request))
+    rendered = await page.render_off_loop(representation.format, _PREFIX[below_index], _wants_gzip(request))
     headers = [
         (b"content-type", representation.content_type.encode()),
         (b"etag", rendered.etag.encode()),

@@ -6,6 +6,7 @@ is fresh; the hot path checks both and hands out bytes rendered once per represe
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 from collections import OrderedDict
@@ -22,6 +23,9 @@ from rennet.storage.generations import Generation, Generations
 __all__ = ["CachedPage", "PageCache", "Rendered"]
 
 GZIP_MIN_BYTES = 860
+# Pages with this many files are rendered in a worker thread: a 200,000-file page takes seconds to render and
+# compress, which on the event loop would hold every other request (health checks included) that long.
+LARGE_PAGE_FILES = 1000
 _BASE_WEIGHT = 512  # the page object itself, roughly
 
 
@@ -29,6 +33,23 @@ _BASE_WEIGHT = 512  # the page object itself, roughly
 class Rendered:
     body: bytes
     etag: str
+
+
+Variants = tuple["Rendered", "Rendered | None"]  # plain, and gzipped when asked
+
+
+def _render(
+    page: ProjectPage, via: str | None, fmt: Format, prefix: str, compressed: bool, plain: Rendered | None
+) -> Variants:
+    """The plain bytes and ETag of one representation, and the gzipped ones when asked (pure: safe in a worker
+    thread). The gzipped ETag is the plain one's with a suffix, so `plain` is reused when rendered already."""
+    if plain is None:
+        render = render_project_json if fmt is Format.JSON else render_project_html
+        body = render(page, prefix, via)
+        plain = Rendered(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+    if not compressed:
+        return plain, None
+    return plain, Rendered(gzip.compress(plain.body, 6, mtime=0), plain.etag[:-1] + '-gz"')
 
 
 class CachedPage:
@@ -40,6 +61,7 @@ class CachedPage:
 
     __slots__ = (
         "_owners",
+        "_rendering",
         "_variants",
         "deps",
         "fresh_until",
@@ -73,29 +95,53 @@ class CachedPage:
         self.weight = _BASE_WEIGHT
         self.owner: PageCache | None = None
         self._variants: dict[tuple[Format, str, bool], Rendered] = {}
+        self._rendering: dict[tuple[Format, str, bool], asyncio.Future[Variants]] | None = None
 
     def valid(self, generations: Generations) -> bool:
         return all(generations.get(slot) == value for slot, value in self.deps)
 
     def render(self, fmt: Format, prefix: str, compressed: bool) -> Rendered:
-        key = (fmt, prefix, compressed)
-        found = self._variants.get(key)
+        """The page in one representation, rendered on first use and kept."""
+        found = self._variants.get((fmt, prefix, compressed))
         if found is not None:
             return found
         assert self.page is not None
-        if compressed:
-            plain = self.render(fmt, prefix, False)
-            rendered = Rendered(gzip.compress(plain.body, 6, mtime=0), plain.etag[:-1] + '-gz"')
-        else:
-            body = (
-                render_project_json(self.page, prefix, self.via)
-                if fmt is Format.JSON
-                else render_project_html(self.page, prefix, self.via)
-            )
-            rendered = Rendered(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
-        self._variants[key] = rendered
-        self._grow(len(rendered.body))
-        return rendered
+        plain = self._variants.get((fmt, prefix, False))
+        return self._keep(fmt, prefix, _render(self.page, self.via, fmt, prefix, compressed, plain))
+
+    async def render_off_loop(self, fmt: Format, prefix: str, compressed: bool) -> Rendered:
+        """As render(), but a large page is rendered in a worker thread, once however many ask for it at once:
+        the event loop goes on serving everyone else meanwhile."""
+        key = (fmt, prefix, compressed)
+        found = self._variants.get(key)
+        if found is not None or self.page is None or len(self.page.files) < LARGE_PAGE_FILES:
+            return found or self.render(fmt, prefix, compressed)
+        if self._rendering is None:
+            self._rendering = {}
+        pending = self._rendering.get(key)
+        if pending is None:
+            known = self._variants.get((fmt, prefix, False))
+            work = asyncio.to_thread(_render, self.page, self.via, fmt, prefix, compressed, known)
+            pending = self._rendering[key] = asyncio.ensure_future(work)
+            pending.add_done_callback(lambda done: self._rendered(fmt, prefix, done))
+        plain, gzipped = await asyncio.shield(pending)
+        return self._variants.get(key) or gzipped or plain
+
+    def _rendered(self, fmt: Format, prefix: str, done: asyncio.Future[Variants]) -> None:
+        # On the event loop, where the page and its cache change: the thread only made the bytes.
+        assert self._rendering is not None
+        self._rendering = {key: value for key, value in self._rendering.items() if value is not done}
+        if not done.cancelled() and done.exception() is None:
+            self._keep(fmt, prefix, done.result())
+
+    def _keep(self, fmt: Format, prefix: str, rendered: Variants) -> Rendered:
+        """Keep the variants just rendered (each once); the one asked for."""
+        plain, gzipped = rendered
+        for compressed, variant in ((False, plain), (True, gzipped)):
+            if variant is not None and (fmt, prefix, compressed) not in self._variants:
+                self._variants[(fmt, prefix, compressed)] = variant
+                self._grow(len(variant.body))
+        return gzipped or plain
 
     def stale(self, until: float, generations: Generations) -> CachedPage:
         """This page, served as it is until `until` although it may be out of date (its source failed)."""
