@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 from rennet.domain.groups import MemberPage, merge_group_page, needs_proxies
-from rennet.domain.indexes import GroupIndex, IndexKind
+from rennet.domain.indexes import GroupIndex, IndexKind, ProxyIndex
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import IndexService
@@ -46,16 +47,18 @@ class GroupService:
         hosted = await asyncio.gather(*(m.project_page(project) for m in self._hosted))
         consulted.update(zip((m.name for m in self._hosted), hosted, strict=True))
         hosted_pages = [MemberPage(m.name, m.kind, page.page) for m, page in zip(self._hosted, hosted, strict=True)]
+        now = self.shared.clock.now()
+        failure, fresh_until = None, math.inf
         if needs_proxies(hosted_pages, project in self.config.allow_upstream):
-            for proxy in self._proxies:
-                found = await proxy.project_page(project)
-                consulted[proxy.name] = found
-                if found.page is not None:
-                    break
+            failure, fresh_until = await self._ask_proxies(project, consulted, now)
         members = [MemberPage(m.name, m.kind, consulted[m.name].page) for m in self.members if m.name in consulted]
         merged = merge_group_page(members, project in self.config.allow_upstream)
+        if merged is None and failure is not None:
+            raise failure  # nobody has it, and a member that might could not be asked
         deps = tuple(dep for page in consulted.values() for dep in page.deps)
-        fresh_until = min((page.fresh_until for page in consulted.values()), default=self.shared.clock.now())
+        fresh_until = min([fresh_until, *(page.fresh_until for page in consulted.values())])
+        if not consulted:
+            fresh_until = now
         version = tuple((name, page.version) for name, page in consulted.items())
         states = {page.state for page in consulted.values()}
         state: CacheOutcome = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
@@ -65,6 +68,30 @@ class GroupService:
             combined.adopt(cached)
         self.shared.pages.put((self.name, project), combined)
         return combined
+
+    async def _ask_proxies(
+        self, project: str, consulted: dict[str, CachedPage], now: float
+    ) -> tuple[ServiceError | None, float]:
+        """Ask the proxies in order until one has the project (their pages go into `consulted`). A proxy whose
+        upstream fails is left out, not the whole group: returns its failure, and until when the answer holds
+        (when that proxy would try its upstream again, and might have the project)."""
+        failure: ServiceError | None = None
+        fresh_until = math.inf
+        for proxy in self._proxies:
+            try:
+                found = await proxy.project_page(project)
+            except Unavailable:
+                raise  # the database: no member can answer
+            except ServiceError as error:
+                log.warning("%s: leaving out %s for %s: %s", self.name, proxy.name, project, error.message)
+                failure = failure or error
+                retry_after = proxy.config.retry_after if isinstance(proxy.config, ProxyIndex) else 0.0
+                fresh_until = min(fresh_until, now + retry_after)
+                continue
+            consulted[proxy.name] = found
+            if found.page is not None:
+                break
+        return failure, fresh_until
 
     async def _owner(self, project: str, filename: str) -> IndexService:
         """The member that provides a file, under the group's rules (a hidden file stays hidden)."""
