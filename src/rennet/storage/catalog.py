@@ -167,16 +167,17 @@ class Catalog:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
-    def project_names(self, index_name: str) -> list[str]:
-        """Display names of the projects an index holds (not those the upstream said it lacks)."""
+    def project_names(self, index_name: str, held_only: bool = False) -> list[str]:
+        """Display names of the projects an index holds (not those the upstream said it lacks); with `held_only`,
+        of those it holds the bytes of at least one file of (what an offline server can deliver)."""
+        query = select(projects.c.display_name).where(
+            projects.c.index_name == index_name, projects.c.missing.is_(False)
+        )
+        if held_only:
+            held = select(files.c.id).where(files.c.project_id == projects.c.id, files.c.blob_sha256.is_not(None))
+            query = query.where(held.exists())
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(projects.c.display_name)
-                    .where(projects.c.index_name == index_name, projects.c.missing.is_(False))
-                    .order_by(projects.c.name)
-                ).scalars()
-            )
+            return list(conn.execute(query.order_by(projects.c.name)).scalars())
 
     def store_upstream_page(
         self,

@@ -419,15 +419,26 @@ class ProxyService:
         return listing
 
     async def _current_listing(self, now: float) -> Listing:
-        record = await self.shared.db(self.shared.catalog.listing, self.name)
-        directory = self.shared.listings_dir / self.name
-        if record is not None and record.digest and (directory / f"{record.digest}.names").exists():
-            fresh = self.shared.offline or (record.fetched_at or 0) + self.config.listing_ttl > now
-            if fresh or now < self._failing_until:
-                return Listing(directory / record.digest, record.digest, record.count)
         if self.shared.offline:
-            raise NotFound(f"the project list of {self.name} is not cached and rennet is offline")
+            return await self._held_listing()
+        record = await self.shared.db(self.shared.catalog.listing, self.name)
+        if record is not None and record.digest and self._rendered(record.digest):
+            fresh = (record.fetched_at or 0) + self.config.listing_ttl > now
+            if fresh or now < self._failing_until:
+                return Listing(self.shared.listings_dir / self.name / record.digest, record.digest, record.count)
         return await self._listing_flights.run(self.name, lambda: self._refresh_listing(record))
+
+    def _rendered(self, digest: str) -> bool:
+        return (self.shared.listings_dir / self.name / f"{digest}.names").exists()
+
+    async def _held_listing(self) -> Listing:
+        """Offline, the projects this proxy holds files of: the upstream's list would name thousands of projects
+        that could only answer 404, and none at all if it was never fetched."""
+        names = await self.shared.db(self.shared.catalog.project_names, self.name, held_only=True)
+        # Beside the upstream's list, not over it: that one serves again once rennet is online.
+        directory = self.shared.listings_dir / "-offline" / self.name
+        stem, digest, count = await asyncio.to_thread(write_listing, directory, names)
+        return Listing(stem, digest, count)
 
     async def _refresh_listing(self, record: ListingRecord | None) -> Listing:
         directory = self.shared.listings_dir / self.name
