@@ -13,6 +13,7 @@ leaves the PostgreSQL runs out (they are reported as deselected, never as passed
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_tls_context() -> Iterator[None]:
+    """httpx builds a TLS context (reading the CA bundle) for every client, also for every httpx.get(): 30-80 ms
+    each, more than most requests of a test. The tests talk plain HTTP on loopback: one context serves them all."""
+    from httpx._transports import default
+
+    build = default.create_ssl_context
+    cached = functools.lru_cache(maxsize=8)(build)
+
+    def create(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if isinstance(verify, bool) and cert is None:
+            return cached(verify=verify, trust_env=trust_env)
+        return build(verify=verify, cert=cert, trust_env=trust_env)
+
+    default.create_ssl_context = create
+    yield
+    default.create_ssl_context = build
+
+
 @pytest.fixture(scope="session")
 def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     choice = request.config.getoption("--postgres")
@@ -116,6 +136,7 @@ def rennet_factory(tmp_path: Path, database: Database) -> Iterator[Callable[...,
     yield make
     for server in servers:
         server.stop()
+        database.release(server.database_url)
 
 
 @pytest.fixture
@@ -132,6 +153,7 @@ def process_factory(tmp_path: Path, database: Database) -> Iterator[Callable[...
     yield make
     for server in servers:
         server.stop()
+        database.release(server.database_url)
 
 
 @pytest.fixture

@@ -79,6 +79,8 @@ def serving(
         yield server
     finally:
         server.stop()
+        if database is not None:
+            database.release(url)
 
 
 def token_key(token: str) -> str:

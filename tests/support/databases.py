@@ -1,14 +1,21 @@
 """Which catalog a test's servers use: SQLite in their data directories, or PostgreSQL (psycopg 3 or psycopg2).
 
 Tests that use the `database` fixture run once per catalog (see tests/conftest.py); every server they start gets
-a database of its own.
+a database of its own. It starts as a copy of one migrated once per session (the migrations themselves are tested
+in tests/service/test_database.py): each server then finds its schema current, as after an upgrade.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 from tests.support.postgres import PostgresServer
 
-__all__ = ["SQLITE", "Database"]
+__all__ = ["SQLITE", "Database", "migrated_sqlite"]
 
 SQLITE = "sqlite"
 DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2", "postgresql": "psycopg"}
@@ -24,10 +31,82 @@ class Database:
         return self.kind != SQLITE
 
     def new_url(self) -> str | None:
-        """A fresh, empty catalog for one server: None for SQLite (the server makes one in its data directory)."""
+        """A fresh catalog for one server: None for SQLite (the server has one in its data directory)."""
         if self.postgres is None:
             return None
-        return self.postgres.create_database(DRIVERS[self.kind])
+        return _pool(self.postgres).take(DRIVERS[self.kind])
+
+    def release(self, url: str | None) -> None:
+        """The server on `url` has stopped: its database may be emptied and given to the next one."""
+        if self.postgres is not None and url is not None:
+            _pool(self.postgres).give_back(url)
 
     def __repr__(self) -> str:
         return f"Database({self.kind})"
+
+
+# Every table of the catalog but alembic_version: what a server writes.
+_TABLES = "projects, versions, files, listings, users, tokens"
+
+
+class _Pool:
+    """Migrated databases for one session. Making one (a copy of the template: about 8 MB of system catalogs)
+    costs more than most tests; emptying a used one with TRUNCATE costs a few milliseconds."""
+
+    def __init__(self, postgres: PostgresServer) -> None:
+        self.postgres = postgres
+        self.idle: list[str] = []
+
+    def take(self, driver: str) -> str:
+        if self.idle:
+            return self.postgres.url(self.idle.pop(), driver)
+        return self.postgres.create_database(driver, template=_migrated_template(self.postgres))
+
+    def give_back(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        self.postgres.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE", database=name)
+        self.idle.append(name)
+
+
+@functools.cache
+def _pool(postgres: PostgresServer) -> _Pool:
+    return _Pool(postgres)
+
+
+@functools.cache
+def _migrated_template(postgres: PostgresServer) -> str:
+    from rennet.storage.database import connect, migrate
+
+    name = f"rennet_template_{os.getpid()}"
+    url = postgres.create_database()
+    engine = connect(url)
+    try:
+        migrate(engine, Path(tempfile.gettempdir()) / "rennet-template.lock")
+    finally:
+        engine.dispose()  # a template must have no connections when it is copied
+    template = url.rsplit("/", 1)[1]
+    postgres.rename_database(template, name)
+    return name
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    from rennet.storage.database import connect, migrate
+
+    directory = Path(tempfile.mkdtemp(prefix="rennet-template-"))
+    engine = connect(f"sqlite:///{directory / 'rennet.sqlite3'}")
+    try:
+        migrate(engine, directory / "migrate.lock")
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    return directory / "rennet.sqlite3"
+
+
+def migrated_sqlite(data_dir: Path) -> None:
+    """Give a new data directory a migrated catalog (a server that finds one keeps it)."""
+    target = data_dir / "rennet.sqlite3"
+    if not target.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(), target)

@@ -60,19 +60,37 @@ class PostgresServer:
                 raise RuntimeError(f"PostgreSQL at {self.admin_url} did not answer in {timeout}s")
             time.sleep(0.1)
 
-    def create_database(self, driver: str = "psycopg") -> str:
-        """A new, empty database; its SQLAlchemy URL with the given driver (psycopg or psycopg2)."""
+    def create_database(self, driver: str = "psycopg", template: str | None = None) -> str:
+        """A new database, empty or a copy of `template`; its SQLAlchemy URL with the given driver (psycopg or
+        psycopg2)."""
         name = f"rennet_{os.getpid()}_{next(self._names)}"
-        self._psql(f'CREATE DATABASE "{name}"')
+        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.url(name, driver)
 
-    def _psql(self, statement: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def execute(self, statement: str, database: str | None = None) -> None:
+        """One statement, as the superuser, in `database` (the admin database by default). With psycopg at hand
+        (the tests), in this process; otherwise with psql (bench/run.py runs on the standard library)."""
+        url = self.admin_url if database is None else self.admin_url.rsplit("/", 1)[0] + "/" + database
+        try:
+            import psycopg
+        except ImportError:
+            self._psql(statement, url=url)
+            return
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(statement)  # type: ignore[arg-type]
+
+    def _psql(self, statement: str, check: bool = True, url: str | None = None) -> subprocess.CompletedProcess[str]:
         psql = self.cluster.binaries / "psql" if self.cluster is not None else shutil.which("psql") or "psql"
-        command = [str(psql), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", self.admin_url, "-c", statement]
+        target = url or self.admin_url
+        command = [str(psql), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", target, "-c", statement]
         result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "2"})
         if check and result.returncode != 0:
             raise RuntimeError(f"psql {statement!r} failed: {result.stderr.strip()}")
         return result
+
+    def rename_database(self, old: str, new: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{new}"')
+        self.execute(f'ALTER DATABASE "{old}" RENAME TO "{new}"')
 
     def url(self, database: str, driver: str = "psycopg") -> str:
         base = self.admin_url.rsplit("/", 1)[0].removeprefix("postgresql://")

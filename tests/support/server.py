@@ -229,8 +229,10 @@ class LocalServer(Server):
         from rennet.config import load_settings
         from rennet.service.registry import prepare_data_dir
         from rennet.web.app import create_app
+        from tests.support.databases import migrated_sqlite
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.database_url is None:
+            migrated_sqlite(self.data_dir)
         settings = load_settings(self.settings_environment())
         prepare_data_dir(settings)
         self._access = self.log_path.open("a", buffering=1)

@@ -98,7 +98,8 @@ class FakeUpstream:
         handler = type("Handler", (_Handler,), {"upstream": self})
         self._server = _QuietServer((self.address, self.port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: stop() waits for the serving loop to notice, up to one interval (0.5 s by default).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 

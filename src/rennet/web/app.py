@@ -80,8 +80,13 @@ async def home(request: Request) -> Response:
 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
+    status = error.status_code
+    index = request.path_params.get("index")
+    if status == 405 and request.method in _READ and index is not None and index not in registry(request).indexes:
+        # /favicon.ico, /robots.txt: the shape of an upload URL (/<index>/), but no index of that name.
+        status = 404
     messages = {404: "nothing here: see / for the indexes this server offers", 405: "method not allowed here"}
-    return error_response(request, error.status_code, messages.get(error.status_code, str(error.detail)))
+    return error_response(request, status, messages.get(status, str(error.detail)))
 
 
 async def _refused(request: Request, error: Exception) -> Response:
