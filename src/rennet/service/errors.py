@@ -23,7 +23,8 @@ class NotFound(ServiceError):
 
 
 class Unavailable(ServiceError):
-    """Something rennet depends on (the database) is down for now: 503, and when to try again."""
+    """Something rennet depends on cannot be used now: the database (503, and when to try again) or the disk
+    (507). Pages served before stay served meanwhile."""
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(503, message, {"Retry-After": str(retry_after)})
+    def __init__(self, message: str, status: int = 503, retry_after: int | None = None) -> None:
+        super().__init__(status, message, {"Retry-After": str(retry_after)} if retry_after is not None else None)

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from rennet.storage.errors import StorageFull, full_disk_named
+
 __all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256", "same_file"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -69,9 +71,14 @@ class BlobWriter:
 
     def write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            with full_disk_named("a file in the data directory"):
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+        except StorageFull:
+            self.abort()
+            raise
         self._sha256.update(chunk)
         for digest in self._extra.values():
             digest.update(chunk)
@@ -105,13 +112,15 @@ class BlobWriter:
         """Make the verified bytes durable and visible under their sha256."""
         assert self._verified is not None, "verify() comes first"
         try:
-            os.fsync(self._fd)
+            with full_disk_named("a file in the data directory"):
+                os.fsync(self._fd)
             # Another process may have replaced the file at our temporary path (a crashed run's leftover
             # removed by a new start): publish only the bytes this writer wrote and hashed.
             written, named = os.fstat(self._fd), self.temp_path.stat()
             if (written.st_dev, written.st_ino) != (named.st_dev, named.st_ino):
                 raise OSError(f"{self.temp_path} was replaced by another process; not publishing it")
-            self._store._publish(self.temp_path, self._verified)
+            with full_disk_named("a file in the data directory"):
+                self._store._publish(self.temp_path, self._verified)
         except BaseException:
             self.abort()
             raise
@@ -149,7 +158,8 @@ class LocalBlobStore:
         temp_dir.mkdir(parents=True, exist_ok=True)
 
     def writer(self, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
-        fd, name = tempfile.mkstemp(prefix="blob-", suffix=".part", dir=self.temp_dir)
+        with full_disk_named("a file in the data directory"):
+            fd, name = tempfile.mkstemp(prefix="blob-", suffix=".part", dir=self.temp_dir)
         return BlobWriter(self, fd, Path(name), extra_hashes)
 
     def writer_at(self, path: Path, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:

@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, exc, func, select, text
 from sqlalchemy.engine import ExceptionContext, make_url
 
+from rennet.storage.errors import StorageFull
+
 __all__ = [
     "DatabaseUnavailable",
     "SchemaTooNew",
@@ -61,12 +63,24 @@ def connect(url: str) -> Engine:
 
 
 def _unavailable(context: ExceptionContext) -> BaseException | None:
-    """Errors of the database server or file, as opposed to errors in rennet's statements, become one type."""
+    """Errors of the database server or file, as opposed to errors in rennet's statements, become one type; a
+    full disk another."""
     error = context.sqlalchemy_exception
+    original = context.original_exception
+    if "database or disk is full" in str(original) or _sqlstate(original) == _DISK_FULL:
+        return StorageFull("no space left to write to the database")
     if context.is_disconnect or isinstance(error, exc.OperationalError | exc.InterfaceError):
         cause = str(context.original_exception).strip().splitlines()
         return DatabaseUnavailable(cause[0] if cause else type(context.original_exception).__name__)
     return None
+
+
+_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE for "disk full"
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a PostgreSQL error: psycopg 3 calls it sqlstate, psycopg2 pgcode."""
+    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,16 +23,14 @@ from starlette.routing import Route
 
 from rennet import __version__
 from rennet.config import Settings, load_settings
-from rennet.service.errors import ServiceError
 from rennet.service.registry import PREPARED_VARIABLE, Registry
-from rennet.storage.database import DatabaseUnavailable
 from rennet.web.accesslog import AccessLog
 from rennet.web.context import registry
 from rennet.web.files import distribution_file
 from rennet.web.hotpaths import HotPaths
 from rennet.web.manage import manage
 from rennet.web.pypi_json import project_json
-from rennet.web.responses import error_response, unhandled_refusal
+from rennet.web.responses import REFUSALS, error_response, unhandled_refusal
 from rennet.web.simple import project_list, project_page, redirect_to_slash
 from rennet.web.uploads import upload
 
@@ -135,7 +133,7 @@ def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | 
             await app.state.registry.close()
             logged.flush()
 
-    handlers = {HTTPException: _http_error, ServiceError: _refused, DatabaseUnavailable: _refused}
+    handlers: dict[Any, Any] = {HTTPException: _http_error} | dict.fromkeys(REFUSALS, _refused)
     app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False
     logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log or sys.stderr)

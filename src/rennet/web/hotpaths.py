@@ -15,10 +15,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from rennet.service.errors import ServiceError
-from rennet.storage.database import DatabaseUnavailable
 from rennet.web.files import distribution_file
-from rennet.web.responses import unhandled_refusal
+from rennet.web.responses import REFUSALS, unhandled_refusal
 from rennet.web.simple import project_page
 
 __all__ = ["HotPaths"]
@@ -40,7 +38,7 @@ class HotPaths:
                 request = Request(scope, receive)
                 try:
                     response = await handler(request)
-                except (ServiceError, DatabaseUnavailable) as error:  # as the router's exception handlers do
+                except REFUSALS as error:  # as the router's exception handlers do
                     response = unhandled_refusal(request, error)
                 await response(scope, receive, send)
                 return

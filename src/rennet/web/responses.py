@@ -22,10 +22,12 @@ from rennet.domain.ranges import Unsatisfiable, parse_range
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.downloads import Download
 from rennet.service.runtime.openblobs import PROC_FD, BlobLease
-from rennet.service.runtime.resources import database_unavailable
+from rennet.service.runtime.resources import database_unavailable, storage_full
 from rennet.storage.database import DatabaseUnavailable
+from rennet.storage.errors import StorageFull
 
 __all__ = [
+    "REFUSALS",
     "BytesResponse",
     "FileSend",
     "StreamSend",
@@ -228,11 +230,17 @@ def prefer_json_errors(request: Request) -> None:
     request.scope[_JSON_ERRORS] = True
 
 
+# What a handler may let through to be answered by unhandled_refusal (the router and the hot paths both do).
+REFUSALS = (ServiceError, DatabaseUnavailable, StorageFull)
+
+
 def unhandled_refusal(request: Request, error: Exception) -> Response:
     """A refusal that no handler turned into a response: a service's (authentication reaching a database that is
     down, say) or the database's own unavailability."""
     if isinstance(error, DatabaseUnavailable):
         error = database_unavailable()
+    elif isinstance(error, StorageFull):
+        error = storage_full()
     assert isinstance(error, ServiceError)
     return refusal(request, error)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rennet.domain.names import canonical_name
 from rennet.domain.simple import root_html_chunks, root_json_chunks
+from rennet.storage.errors import full_disk_named
 
 __all__ = ["SUFFIXES", "merged_names", "read_names", "write_listing"]
 
@@ -23,12 +24,18 @@ SUFFIXES = (".names", ".html", ".json", ".html.gz", ".json.gz")
 
 
 def write_listing(directory: Path, names: Iterable[str]) -> tuple[Path, str, int]:
-    """Write the list under `directory`; returns (stem, digest, count). Old renders beyond one are removed."""
+    """Write the list under `directory`; returns (stem, digest, count). Old renders beyond one are removed.
+    Raises StorageFull when the disk is; no temporary file stays behind, whatever fails."""
+    with full_disk_named("a project list"):
+        return _write_listing(directory, names)
+
+
+def _write_listing(directory: Path, names: Iterable[str]) -> tuple[Path, str, int]:
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     count = 0
     fd, temp_name = tempfile.mkstemp(dir=directory, prefix=".names-")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
+    with _removed_on_failure(temp_name), os.fdopen(fd, "w", encoding="utf-8") as out:
         for name in names:
             line = name + "\n"
             out.write(line)
@@ -36,7 +43,8 @@ def write_listing(directory: Path, names: Iterable[str]) -> tuple[Path, str, int
             count += 1
     hexdigest = digest.hexdigest()
     stem = directory / hexdigest
-    os.replace(temp_name, stem.with_name(hexdigest + ".names"))
+    with _removed_on_failure(temp_name):
+        os.replace(temp_name, stem.with_name(hexdigest + ".names"))
     _render(stem, root_html_chunks(read_names(stem)), ".html")
     _render(stem, root_json_chunks(read_names(stem)), ".json")
     _prune(directory, keep={hexdigest})
@@ -64,8 +72,10 @@ def _render(stem: Path, chunks: Iterable[str], suffix: str) -> None:
     plain = stem.with_name(stem.name + suffix)
     packed = stem.with_name(stem.name + suffix + ".gz")
     fd_plain, temp_plain = tempfile.mkstemp(dir=stem.parent, prefix=".render-")
-    fd_packed, temp_packed = tempfile.mkstemp(dir=stem.parent, prefix=".render-")
+    with _removed_on_failure(temp_plain):
+        fd_packed, temp_packed = tempfile.mkstemp(dir=stem.parent, prefix=".render-")
     with (
+        _removed_on_failure(temp_plain, temp_packed),
         os.fdopen(fd_plain, "wb") as out,
         os.fdopen(fd_packed, "wb") as raw,
         gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as zipped,
@@ -80,10 +90,21 @@ def _render(stem: Path, chunks: Iterable[str], suffix: str) -> None:
                 _flush(buffer, out, zipped)
                 size = 0
         _flush(buffer, out, zipped)
-    os.chmod(temp_plain, 0o644)
-    os.chmod(temp_packed, 0o644)
-    os.replace(temp_plain, plain)
-    os.replace(temp_packed, packed)
+    with _removed_on_failure(temp_plain, temp_packed):
+        os.chmod(temp_plain, 0o644)
+        os.chmod(temp_packed, 0o644)
+        os.replace(temp_plain, plain)
+        os.replace(temp_packed, packed)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(*paths: str) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+        raise
 
 
 def _flush(buffer: list[bytes], out: object, zipped: gzip.GzipFile) -> None:

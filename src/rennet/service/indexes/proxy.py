@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 from collections.abc import Hashable
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
@@ -26,7 +27,7 @@ from rennet.service.indexes.interface import listed_file
 from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
-from rennet.service.runtime.resources import DATABASE_RETRY, WorkerResources
+from rennet.service.runtime.resources import DATABASE_RETRY, WorkerResources, storage_full
 from rennet.service.singleflight import SingleFlight
 from rennet.service.upkeep.eviction import CacheBound
 from rennet.storage.blobs import BlobWriter, DigestMismatch
@@ -259,6 +260,9 @@ class ProxyService:
         raise ServiceError(503, f"{filename} is being fetched by another worker; try again")
 
     async def _stream(self, record: FileRecord) -> StreamingFile:
+        if record.size is not None and shutil.disk_usage(self.shared.blobs.temp_dir).free < record.size:
+            # Refused before anything is sent: later, a full disk could only break the transfer off.
+            raise storage_full()
         key = f"{self.name}/{record.project}/{record.filename}"
 
         async def fetch(download: Download, writer: BlobWriter) -> str:

@@ -22,10 +22,11 @@ from rennet.service.runtime.pagecache import CachedPage, PageCache
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import DatabaseUnavailable
+from rennet.storage.errors import StorageFull
 from rennet.storage.generations import Generation, Generations
 from rennet.upstream.client import SessionHolder
 
-__all__ = ["DATABASE_RETRY", "Storage", "WorkerResources", "database_unavailable", "page_changed"]
+__all__ = ["DATABASE_RETRY", "Storage", "WorkerResources", "database_unavailable", "page_changed", "storage_full"]
 
 log = logging.getLogger("rennet.database")
 
@@ -40,6 +41,11 @@ DATABASE_RETRY = 2.0
 def database_unavailable() -> Unavailable:
     """What a client is told while the database is down (the cause goes to the log, not to the client)."""
     return Unavailable("the package database is unavailable right now; try again in a few seconds", retry_after=5)
+
+
+def storage_full() -> Unavailable:
+    """What a client is told when the disk is full: nothing was kept of what it sent or asked for."""
+    return Unavailable("rennet's disk is full, so nothing was stored; its operator must free space", status=507)
 
 
 @dataclass(slots=True)
@@ -71,6 +77,9 @@ class WorkerResources:
             raise database_unavailable()
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
+        except StorageFull as error:
+            log.error("%s", error)
+            raise storage_full() from None
         except DatabaseUnavailable as error:
             if self.clock.monotonic() >= self.database_down_until:
                 log.error("the database is unavailable (pages in memory are served stale meanwhile): %s", error)
