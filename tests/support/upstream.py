@@ -320,7 +320,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.upstream.json_api(name, version)
         if body is None:
             return self._send(404, b'{"message": "Not Found"}', "application/json")
-        self._send(200, body, "application/json", {"X-PyPI-Last-Serial": "7"})
+        validator = {"ETag": '"' + hashlib.sha256(body).hexdigest()[:16] + '"'}
+        if self.headers.get("If-None-Match") == validator["ETag"]:
+            return self._send(304, b"", None, validator)
+        self._send(200, body, "application/json", validator | {"X-PyPI-Last-Serial": "7"})
 
     def _file(self, filename: str, fault: str | None) -> None:
         is_metadata = filename.endswith(".metadata")

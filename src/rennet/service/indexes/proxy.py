@@ -11,8 +11,9 @@ import asyncio
 import logging
 import os
 import shutil
+from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
 from rennet.domain.changes import PageChanges
@@ -42,6 +43,16 @@ log = logging.getLogger("rennet.proxy")
 
 MAX_UNANNOUNCED_SIZE = 64 << 30  # a file whose size nobody stated
 MAX_METADATA_FETCH = 16 << 20
+
+
+MAX_DOCUMENTS = 512  # JSON API documents kept per proxy and worker (a large one is a few hundred KiB)
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    body: bytes | None  # None: the upstream has no such document
+    validators: UpstreamValidators
+    fresh_until: float
 
 
 def metadata_url(file_url: str) -> str:
@@ -74,6 +85,8 @@ class ProxyService:
         self._bound = CacheBound(shared, config.name, config.max_cache_size) if config.max_cache_size else None
         self._failing_until = 0.0
         self._listing: tuple[float, Listing] | None = None
+        self._documents: OrderedDict[str, _Document] = OrderedDict()
+        self._document_flights: SingleFlight[bytes | None] = SingleFlight()
 
     # -- pages ---------------------------------------------------------------------------------------------------
 
@@ -403,6 +416,43 @@ class ProxyService:
         finally:
             answer.release()
         return await asyncio.to_thread(self.shared.blobs.put_bytes, data)
+
+    # -- PyPI's JSON API ---------------------------------------------------------------------------------------------
+
+    async def upstream_document(self, url: str) -> bytes | None:
+        """The upstream's JSON API document at `url` (None when it has none), kept in memory like a page: fresh
+        for page_ttl, then revalidated with a conditional request; one upstream request however many clients
+        ask at once; on an upstream failure, the copy held is served for retry_after."""
+        held = self._documents.get(url)
+        now = self.shared.clock.now()
+        if held is not None and (now < held.fresh_until or now < self._failing_until):
+            self._documents.move_to_end(url)
+            return held.body
+        return await self._document_flights.run(url, lambda: self._fetch_document(url, held))
+
+    async def _fetch_document(self, url: str, held: _Document | None) -> bytes | None:
+        validators = held.validators if held is not None and held.body is not None else None
+        try:
+            fetched = await self.client.fetch_page(url, validators, accept="application/json")
+        except UpstreamError as error:
+            self._failing_until = self.shared.clock.now() + self.config.retry_after
+            if held is not None and held.body is not None:
+                log.warning("serving the held JSON document %s: %s", redact(url), error)
+                return held.body
+            raise ServiceError(error.status, f"{self.name}: {error}") from None
+        now = self.shared.clock.now()
+        if fetched.status == "not_modified" and held is not None:
+            body, found = held.body, held.validators
+        elif fetched.status == "ok":
+            body, found = fetched.body, fetched.validators
+        else:
+            body, found = None, UpstreamValidators()
+        ttl = self.config.page_ttl if body is not None else self.config.negative_ttl
+        self._documents[url] = _Document(body, found, now + ttl)
+        self._documents.move_to_end(url)
+        while len(self._documents) > MAX_DOCUMENTS:
+            self._documents.popitem(last=False)
+        return body
 
     # -- the project list ------------------------------------------------------------------------------------------
 

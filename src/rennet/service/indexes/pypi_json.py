@@ -32,7 +32,6 @@ from rennet.service.indexes.proxy import ProxyService
 from rennet.service.runtime.resources import WorkerResources
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import ProjectRecord
-from rennet.upstream.client import UpstreamError
 
 __all__ = ["JsonAnswer", "json_answer"]
 
@@ -130,14 +129,11 @@ async def _upstream(proxy: ProxyService, project: str, version: str | None, link
         return None
     if proxy.shared.offline:
         raise NotFound(f"{proxy.name}: rennet is offline, and the JSON API of a mirror needs its upstream")
-    try:
-        fetched = await proxy.client.fetch_page(url, accept=JSON_ACCEPT)
-    except UpstreamError as error:
-        raise ServiceError(error.status, f"{proxy.name}: {error}") from None
-    if fetched.status != "ok":
+    body = await proxy.upstream_document(url)
+    if body is None:
         return None
     try:
-        document = rewrite_upstream(await asyncio.to_thread(json.loads, fetched.body), project, links)
+        document = rewrite_upstream(await asyncio.to_thread(json.loads, body), project, links)
     except (ValueError, RecursionError) as error:
         raise ServiceError(
             502, f"{proxy.name}: the upstream's JSON API sent an unreadable answer ({error})"
