@@ -127,10 +127,10 @@ class Server:
         return f"{self.url}/simple/"
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=30, **kwargs)
+        return httpx.get(self.url + path, **({"timeout": 30} | kwargs))
 
     def head(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.head(self.url + path, timeout=30, **kwargs)
+        return httpx.head(self.url + path, **({"timeout": 30} | kwargs))
 
     def raw(self, method: str, target: str, headers: dict[str, str] | None = None) -> RawResponse:
         """A request with the target sent byte for byte (httpx would normalize dot segments and escapes)."""

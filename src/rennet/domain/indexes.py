@@ -80,6 +80,7 @@ class ProxyIndex:
     connect_timeout: float = _option("duration", 10.0)
     read_timeout: float = _option("duration", 30.0)
     retry_after: float = _option("duration", 30.0)  # after an upstream failure, stale pages this long
+    stale_after: float = _option("duration", 2.0)  # a slow refresh serves the held page after this long
     username: str | None = _option("text", None)
     password: str | None = _option("text", None, repr=False)
     max_cache_size: int | None = _option("size", None)

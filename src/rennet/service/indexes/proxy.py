@@ -86,6 +86,7 @@ class ProxyService:
         self._failing_until = 0.0
         self._listing: tuple[float, Listing] | None = None
         self._documents: OrderedDict[str, _Document] = OrderedDict()
+        self._refreshes: dict[str, asyncio.Task[CachedPage]] = {}  # page refreshes under way, per project
         self._document_flights: SingleFlight[bytes | None] = SingleFlight()
 
     # -- pages ---------------------------------------------------------------------------------------------------
@@ -104,8 +105,34 @@ class ProxyService:
             return await self._remember(project, record, dependency, cached, "hit")
         if self.shared.offline:
             return self._absent(project, dependency, f"{project} is not cached and rennet is offline", now + 5)
-        if record is not None and not record.missing and now < self._failing_until:
+        held = record is not None and not record.missing
+        if record is not None and held and now < self._failing_until:
             return await self._remember(project, record, dependency, cached, "stale", now + 1)
+        running = self._refreshes.get(project)
+        if running is None:
+            running = self.shared.spawn(self._refresh_or_stale(project, record, dependency, cached))
+            self._refreshes[project] = running
+            running.add_done_callback(lambda done: self._refreshed(project, done))
+        elif record is not None and held:
+            return await self._remember(project, record, dependency, cached, "stale", now + 1)
+        if record is None or not held:
+            return await asyncio.shield(running)  # nothing to serve meanwhile
+        try:
+            return await asyncio.wait_for(asyncio.shield(running), self.config.stale_after)
+        except TimeoutError:
+            # pip gives up after 15 s, uv after 30: a held page now beats a fresh one too late. The refresh goes
+            # on in the background and is served from the moment it is done.
+            log.warning("serving stale page %s/%s: the upstream is slow; refreshing it meanwhile", self.name, project)
+            return await self._remember(project, record, dependency, cached, "stale", now + 1)
+
+    def _refreshed(self, project: str, done: asyncio.Future[CachedPage]) -> None:
+        self._refreshes.pop(project, None)
+        if not done.cancelled() and (error := done.exception()) is not None and not isinstance(error, ServiceError):
+            log.warning("refreshing %s/%s failed: %s", self.name, project, error)  # nobody waits for it any more
+
+    async def _refresh_or_stale(
+        self, project: str, record: ProjectRecord | None, dependency: Generation, cached: CachedPage | None
+    ) -> CachedPage:
         try:
             return await self._refresh(project, record, dependency, cached)
         except UpstreamError as error:
