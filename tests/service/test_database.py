@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from rennet.domain.access import Access
+from rennet.domain.names import file_identity
 from rennet.storage.accounts import Accounts, PasswordCost
 from rennet.storage.catalog import Catalog, DuplicateFile, HostedUpload
 from rennet.storage.database import (
@@ -46,6 +47,7 @@ def _upload(filename: str, sha256: str = "a" * 64) -> HostedUpload:
         metadata_sha256=None,
         uploaded_by="alice",
         upload_time=time.time(),
+        identity=file_identity(filename),
     )
 
 
@@ -111,7 +113,7 @@ def test_concurrent_migrations_take_turns(database: Database, tmp_path: Path) ->
     with ThreadPoolExecutor(len(engines)) as pool:
         list(pool.map(start, engines))
     with engines[0].connect() as connection:
-        assert schema_revision(connection) == "0004"
+        assert schema_revision(connection) == "0005"
     for engine in engines:
         engine.dispose()
 
@@ -123,7 +125,7 @@ def test_a_newer_schema_is_refused_with_a_sentence(database: Database, tmp_path:
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     with pytest.raises(SchemaTooNew) as refused:
         migrate(engine, tmp_path / "migrate.lock")
-    assert str(refused.value) == "this database has schema 0099; this rennet knows up to 0004; upgrade rennet"
+    assert str(refused.value) == "this database has schema 0099; this rennet knows up to 0005; upgrade rennet"
     engine.dispose()
 
 

@@ -26,7 +26,9 @@ __all__ = [
     "canonical_name",
     "check_filename",
     "check_project_name",
+    "file_identity",
     "parse_dist_filename",
+    "release_key",
     "same_version",
     "version_or_none",
 ]
@@ -161,6 +163,24 @@ def _parse_legacy(filename: str) -> DistName | None:
 # Pages are parsed and rendered again after every change to their project, and a big project has thousands of
 # files: the latest few thousand file names and version strings are remembered (small, immutable results).
 @lru_cache(maxsize=8192)
+def release_key(version: str | Version) -> str:
+    """One spelling per release: "1.0", "1.0.0" and "1" are the same release, as installers compare them."""
+    return canonicalize_version(version, strip_trailing_zero=True)
+
+
+def file_identity(filename: str) -> str | None:
+    """What a file is within its project, whatever the spelling of its name: a release has one sdist, and one wheel
+    per set of tags (a build number does not make another wheel). None for legacy formats."""
+    try:
+        if filename.endswith(".whl"):
+            _, version, _, tags = parse_wheel_filename(filename)
+            return f"wheel {release_key(version)} {'.'.join(sorted(str(tag) for tag in tags))}"
+        _, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return f"sdist {release_key(version)}"
+
+
 def same_version(a: str | Version, b: str | Version) -> bool:
     """Whether two versions name one release: equal as PEP 440 versions ("1.0" and "1.0.0"), or, when one of them
     is not a PEP 440 version, equal once canonicalized."""

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.metadata import InvalidMetadata, Metadata
-from packaging.version import Version
 
 from rennet.domain.names import (
     DistName,
@@ -138,22 +137,46 @@ def check_metadata(raw: bytes, dist: DistName, filename: str) -> FileMetadata:
     )
 
 
-def check_against_release(
-    filename: str, sha256: str, kind: str, version: Version, existing: Mapping[str, tuple[str | None, str | None]]
-) -> bool:
-    """Rules against what the project already holds; returns True when the very same file is already there.
+def check_archive_directory(directory: str, dist: DistName, filename: str) -> None:
+    """A wheel's .dist-info directory, and an sdist's top directory, name the project and version of the file
+    name: installers take the project from there, and a wheel of one project named as another is a swap."""
+    kind = "its .dist-info directory" if dist.kind == "wheel" else "its top directory"
+    stem = directory.removesuffix(".dist-info") if dist.kind == "wheel" else directory
+    name, _, version = stem.rpartition("-")
+    try:
+        project = check_project_name(name)
+    except InvalidName:
+        project = None
+    if project != dist.project or dist.version is None or not version or not same_version(version, dist.version):
+        raise UploadRejected(
+            f"Invalid distribution file: {kind} {directory[:100]!r} does not match {filename} "
+            f"(project {dist.project}, version {dist.version})"
+        )
 
-    `existing` maps filenames of the project to (sha256, version).
+
+def check_against_release(
+    filename: str, sha256: str, identity: str | None, existing: Mapping[str, tuple[str | None, str | None]]
+) -> bool:
+    """Rules against what the project already holds; True when the very same file is already there.
+
+    `existing` maps filenames of the project to (sha256, file identity): the file of this name and the files
+    that are the same file of the same release under another spelling (names.file_identity). Other bytes under
+    another spelling of a published name would change what an exact pin installs.
     """
     if filename in existing:
         if existing[filename][0] == sha256:
             return True
         raise UploadRejected(f"File already exists: {filename} was uploaded before with other contents")
-    if kind == "sdist":
-        for other, (_, other_version) in existing.items():
-            parsed = parse_dist_filename(other)
-            if parsed and parsed.kind == "sdist" and other_version and same_version(other_version, version):
-                raise UploadRejected(f"Only one sdist may be uploaded per release: {other} exists already")
+    for other, (other_sha256, other_identity) in existing.items():
+        if identity is None or other_identity != identity:
+            continue
+        if identity.startswith("sdist"):
+            raise UploadRejected(f"Only one sdist may be uploaded per release: {other} exists already")
+        if other_sha256 == sha256:
+            return True
+        raise UploadRejected(
+            f"File already exists: {other} is the same release and tags as {filename}, with other contents"
+        )
     return False
 
 

@@ -9,12 +9,21 @@ from __future__ import annotations
 import gzip
 import tarfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from rennet.domain.names import canonical_name, parse_dist_filename
 
-__all__ = ["MAX_METADATA_BYTES", "NoMetadata", "read_metadata", "read_sdist_metadata", "read_wheel_metadata"]
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "MetadataFile",
+    "NoMetadata",
+    "read_metadata",
+    "read_metadata_file",
+    "read_sdist_metadata",
+    "read_wheel_metadata",
+]
 
 MAX_METADATA_BYTES = 4 << 20
 MAX_TAR_MEMBERS = 100_000
@@ -25,14 +34,36 @@ class NoMetadata(ValueError):
     """The archive is unreadable or has no single, reasonably sized metadata file."""
 
 
+@dataclass(frozen=True, slots=True)
+class MetadataFile:
+    data: bytes
+    directory: str  # where it was: a wheel's <name>-<version>.dist-info, an sdist's top directory
+
+
 def read_metadata(path: Path, filename: str) -> bytes:
+    return read_metadata_file(path, filename).data
+
+
+def read_metadata_file(path: Path, filename: str) -> MetadataFile:
+    """The core metadata of a wheel or sdist, and the directory of the archive it was found in."""
     if filename.lower().endswith(".whl"):
-        return read_wheel_metadata(path, filename)
-    return read_sdist_metadata(path, filename)
+        return _wheel_metadata(path, filename)
+    if filename.lower().endswith(".zip"):
+        return _zip_pkg_info(path, filename)
+    return _tar_pkg_info(path, filename)
 
 
 def read_wheel_metadata(path: Path, filename: str) -> bytes:
     """The bytes of <name>-<version>.dist-info/METADATA."""
+    return _wheel_metadata(path, filename).data
+
+
+def read_sdist_metadata(path: Path, filename: str) -> bytes:
+    """The bytes of <name>-<version>/PKG-INFO of a .tar.gz or .zip source distribution."""
+    return read_metadata_file(path, filename).data
+
+
+def _wheel_metadata(path: Path, filename: str) -> MetadataFile:
     parsed = parse_dist_filename(filename)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -46,15 +77,12 @@ def read_wheel_metadata(path: Path, filename: str) -> bytes:
             if len(candidates) != 1:
                 raise NoMetadata(f"{filename} has {len(candidates)} .dist-info/METADATA files, not one")
             with archive.open(candidates[0]) as member:
-                return _bounded(member, filename)
+                return MetadataFile(_bounded(member, filename), candidates[0].filename.split("/")[0])
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
         raise NoMetadata(f"{filename} is not a readable wheel (zip archive): {error}") from None
 
 
-def read_sdist_metadata(path: Path, filename: str) -> bytes:
-    """The bytes of <name>-<version>/PKG-INFO of a .tar.gz or .zip source distribution."""
-    if filename.lower().endswith(".zip"):
-        return _zip_pkg_info(path, filename)
+def _tar_pkg_info(path: Path, filename: str) -> MetadataFile:
     try:
         with gzip.open(path, "rb") as raw, tarfile.open(fileobj=_Counting(raw), mode="r|") as archive:  # type: ignore[call-overload]
             for count, member in enumerate(archive):
@@ -65,20 +93,20 @@ def read_sdist_metadata(path: Path, filename: str) -> bytes:
                     extracted = archive.extractfile(member)
                     if extracted is None:
                         break
-                    return _bounded(extracted, filename)
+                    return MetadataFile(_bounded(extracted, filename), parts[0])
     except (tarfile.TarError, OSError, EOFError, ValueError) as error:
         raise NoMetadata(f"{filename} is not a readable source distribution (tar.gz): {error}") from None
     raise NoMetadata(f"{filename} has no PKG-INFO at its top level")
 
 
-def _zip_pkg_info(path: Path, filename: str) -> bytes:
+def _zip_pkg_info(path: Path, filename: str) -> MetadataFile:
     try:
         with zipfile.ZipFile(path) as archive:
             found = [i for i in archive.infolist() if i.filename.count("/") == 1 and i.filename.endswith("/PKG-INFO")]
             if len(found) != 1:
                 raise NoMetadata(f"{filename} has no single top-level PKG-INFO")
             with archive.open(found[0]) as member:
-                return _bounded(member, filename)
+                return MetadataFile(_bounded(member, filename), found[0].filename.split("/")[0])
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
         raise NoMetadata(f"{filename} is not a readable source distribution (zip): {error}") from None
 

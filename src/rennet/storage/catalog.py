@@ -86,13 +86,16 @@ class HostedUpload:
     metadata_sha256: str | None
     uploaded_by: str
     upload_time: float
+    identity: str | None  # names.file_identity of the filename
 
 
 class DuplicateFile(Exception):
-    """Another upload of the same filename won the race; its sha256 is attached."""
+    """The project holds this file already (another upload won the race): the filename it holds it under (the
+    same, or another spelling of the same release and tags) and its sha256."""
 
-    def __init__(self, sha256: str | None) -> None:
-        super().__init__(sha256)
+    def __init__(self, filename: str, sha256: str | None) -> None:
+        super().__init__(filename, sha256)
+        self.filename = filename
         self.sha256 = sha256
 
 
@@ -344,21 +347,21 @@ class Catalog:
     # -- hosted projects ------------------------------------------------------------------------------------------
 
     def release_files(
-        self, index_name: str, project: str, filename: str, sdists: bool
+        self, index_name: str, project: str, filename: str, identity: str | None
     ) -> dict[str, tuple[str | None, str | None]]:
-        """Filename -> (sha256, version) of what an upload of `filename` is checked against: the file of that name
-        and (with `sdists`) every sdist of the project. A project may hold thousands of wheels; a new wheel need
-        not read them all."""
-        wanted = [files.c.filename == filename]
-        if sdists:
-            wanted += [files.c.filename.like("%.tar.gz"), files.c.filename.like("%.zip")]
+        """Filename -> (sha256, identity) of what an upload of `filename` is checked against: the file of that
+        name and the files with its identity (the same release and tags, spelled otherwise). A project may hold
+        thousands of wheels; a new wheel need not read them all."""
+        wanted = files.c.filename == filename
+        if identity is not None:
+            wanted = or_(wanted, files.c.identity == identity)
         query = (
-            select(files.c.filename, files.c.blob_sha256, files.c.version)
+            select(files.c.filename, files.c.blob_sha256, files.c.identity)
             .join(projects, files.c.project_id == projects.c.id)
-            .where(projects.c.index_name == index_name, projects.c.name == project, or_(*wanted))
+            .where(projects.c.index_name == index_name, projects.c.name == project, wanted)
         )
         with self.engine.connect() as conn:
-            return {row.filename: (row.blob_sha256, row.version) for row in conn.execute(query)}
+            return {row.filename: (row.blob_sha256, row.identity) for row in conn.execute(query)}
 
     def add_hosted_file(self, index_name: str, project: str, display_name: str, upload: HostedUpload) -> bool:
         """List an uploaded file; True when the project is new. Raises DuplicateFile if the name is taken."""
@@ -385,14 +388,21 @@ class Catalog:
                 "md5": upload.md5,
                 "blake2b_256": upload.blake2b_256,
                 "uploaded_by": upload.uploaded_by,
+                "identity": upload.identity,
             }
-            if not _insert_unless_present(conn, files, values, ("project_id", "filename")):
+            if not _insert_unless_present(conn, files, values, None):
+                # The filename is taken, or (another spelling of) the same release and tags: the database refused
+                # the row atomically, whatever other writers did meanwhile.
+                same = files.c.filename == upload.filename
+                if upload.identity is not None:
+                    same = or_(same, files.c.identity == upload.identity)
                 taken = conn.execute(
-                    select(files.c.blob_sha256).where(
-                        files.c.project_id == project_id, files.c.filename == upload.filename
-                    )
-                ).scalar()
-                raise DuplicateFile(taken)
+                    select(files.c.filename, files.c.blob_sha256)
+                    .where(files.c.project_id == project_id, same)
+                    .order_by(files.c.filename != upload.filename)
+                ).first()
+                assert taken is not None
+                raise DuplicateFile(taken.filename, taken.blob_sha256)
             version = {"project_id": project_id, "version": upload.version}
             _insert_unless_present(conn, versions, version, ("project_id", "version"))
             self._bump(conn, project_id)
@@ -533,8 +543,11 @@ def _lock_project(conn: Connection, project_id: int) -> bool:
     return held.first() is not None
 
 
-def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> bool:
-    """Insert a row unless one with the same unique `keys` exists; True when this call inserted it.
+def _insert_unless_present(
+    conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...] | None
+) -> bool:
+    """Insert a row unless one with the same unique `keys` (None: any unique key of the table) exists; True when
+    this call inserted it.
 
     One statement (INSERT ... ON CONFLICT DO NOTHING), so the database decides atomically: a SELECT first and an
     INSERT after would let two writers both see nothing, and the second fail on the unique constraint.
@@ -543,9 +556,9 @@ def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any
     """
     statement: Any
     if conn.dialect.name == "sqlite":
-        statement = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=list(keys))
+        statement = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=_columns(keys))
     elif conn.dialect.name == "postgresql":
-        statement = postgresql_insert(table).values(values).on_conflict_do_nothing(index_elements=list(keys))
+        statement = postgresql_insert(table).values(values).on_conflict_do_nothing(index_elements=_columns(keys))
     else:  # no portable upsert: a savepoint keeps the failed insert from spoiling the transaction
         try:
             with conn.begin_nested():
@@ -555,6 +568,10 @@ def _insert_unless_present(conn: Connection, table: Table, values: dict[str, Any
         return True
     inserted = conn.execute(statement.returning(*table.primary_key.columns)).first()
     return inserted is not None
+
+
+def _columns(keys: tuple[str, ...] | None) -> list[str] | None:
+    return list(keys) if keys is not None else None
 
 
 def _project_record(row: Row[Any]) -> ProjectRecord:

@@ -75,12 +75,15 @@ files = Table(
     Column("md5", String(32)),  # hosted uploads: the other digests PyPI's JSON API reports
     Column("blake2b_256", String(64)),
     Column("uploaded_by", String(100)),
+    # Hosted files: the release and tags the file is, whatever the spelling of its name (names.file_identity).
+    Column("identity", Text),
     UniqueConstraint("project_id", "filename", name="uq_files_project_filename"),
 )
 
 Index("ix_files_blob_sha256", files.c.blob_sha256)
 Index("ix_files_last_access", files.c.last_access)
 Index("ix_files_metadata_sha256", files.c.metadata_sha256)  # which rows refer to a blob, for gc and eviction
+Index("uq_files_project_identity", files.c.project_id, files.c.identity, unique=True)
 
 listings = Table(
     "listings",

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from rennet.domain.files import ProjectStatus
 from rennet.domain.indexes import HostedIndex
-from rennet.domain.names import DistName
-from rennet.domain.uploads import UploadRejected, check_against_release, check_metadata
-from rennet.service.archives import NoMetadata, read_metadata
+from rennet.domain.names import DistName, file_identity
+from rennet.domain.uploads import UploadRejected, check_against_release, check_archive_directory, check_metadata
+from rennet.service.archives import NoMetadata, read_metadata_file
 from rennet.service.runtime.resources import Storage, page_changed
 from rennet.storage.blobs import BlobWriter
 from rennet.storage.catalog import DuplicateFile, HostedUpload
@@ -50,18 +50,20 @@ def publish(
     """
     digests = writer.hexdigests()
     try:
-        raw = read_metadata(writer.temp_path, filename)
+        found = read_metadata_file(writer.temp_path, filename)
     except NoMetadata as error:
         raise UploadRejected(f"Invalid distribution file: {error}") from None
+    raw = found.data
     metadata = check_metadata(raw, dist, filename)
+    check_archive_directory(found.directory, dist, filename)
     project, catalog = dist.project, storage.catalog
     record = catalog.project(index.name, project)
     if record is not None and record.status in CLOSED:
         assert record.status is not None
         raise UploadRejected(f"Project {project} is {record.status.value} and takes no uploads", 400)
-    assert dist.version is not None
-    existing = catalog.release_files(index.name, project, filename, sdists=dist.kind == "sdist")
-    if check_against_release(filename, digests["sha256"], dist.kind, dist.version, existing):
+    identity = file_identity(filename)
+    existing = catalog.release_files(index.name, project, filename, identity)
+    if check_against_release(filename, digests["sha256"], identity, existing):
         return UploadOutcome(filename, project, created=False)
     sha256 = writer.commit()
     upload = HostedUpload(
@@ -75,13 +77,15 @@ def publish(
         metadata_sha256=storage.blobs.put_bytes(raw),
         uploaded_by=uploader,
         upload_time=time.time() if upload_time is None else upload_time,
+        identity=identity,
     )
     try:
         new_project = catalog.add_hosted_file(index.name, project, metadata.name, upload)
     except DuplicateFile as taken:
-        if taken.sha256 == sha256:
+        # A rival upload won meanwhile: the same rules, now against what it stored.
+        if check_against_release(filename, sha256, identity, {taken.filename: (taken.sha256, identity)}):
             return UploadOutcome(filename, project, created=False)
-        raise UploadRejected(f"File already exists: {filename} was uploaded before with other contents") from None
+        raise AssertionError("a file taken under its identity is always refused") from None
     page_changed(storage, index.name, project)
     if new_project:
         page_changed(storage, index.name)
