@@ -4,6 +4,7 @@ and the access-log note."""
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -79,13 +80,31 @@ def refuse_cross_site(request: Request) -> Response | None:
     """403 for a request a browser sends on behalf of another site (a form or a script of a page elsewhere).
 
     A browser that remembers a user's credentials for rennet would send them along: such a page could upload,
-    yank or delete in the user's name. Browsers say where a request comes from in Sec-Fetch-Site; installers
-    and upload tools never send it."""
-    if request.headers.get("sec-fetch-site", "").strip().lower() != "cross-site":
-        return None
-    return error_response(
-        request, 403, "requests made by a page of another site are refused: changes come from tools, not browsers"
-    )
+    yank or delete in the user's name. Browsers say where a request comes from in Sec-Fetch-Site, and whose page
+    sent it in Origin (which must then be this server's own: "same-site" still allows a sibling host).
+    Installers and upload tools send neither."""
+    if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        return error_response(
+            request, 403, "requests made by a page of another site are refused: changes come from tools, not browsers"
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and _origin(origin) != _origin(f"{request.url.scheme}://{request.url.netloc}"):
+        return error_response(
+            request, 403, f"requests made by a page of {origin[:100]!r} are refused: only this server's own pages"
+        )
+    return None
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port, lower-cased, with the scheme's default port; "" for what is not an origin ("null")."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ""
+    if not parts.scheme or not parts.hostname:
+        return ""
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}:{port}"
 
 
 AccessNote = CacheOutcome | Literal["error", "rejected", "created", "exists", "aborted"]
