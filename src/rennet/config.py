@@ -10,6 +10,7 @@ worker process loads the same settings.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import math
 import os
 import re
@@ -208,6 +209,20 @@ def _hosts(where: str, value: Any) -> frozenset[str]:
         raise InvalidConfig(f"{where}: {error}") from None
 
 
+def _proxies(where: str, value: Any) -> frozenset[str]:
+    """A list, or a comma-separated string (a variable or a flag): "*" or addresses and networks."""
+    entries = value.split(",") if isinstance(value, str) else _list(where, value)
+    found = frozenset(str(entry).strip() for entry in entries if str(entry).strip())
+    for entry in found - {"*"}:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InvalidConfig(
+                f"{where}: {entry!r} is neither an address, a network like 10.0.0.0/8, nor *"
+            ) from None
+    return found
+
+
 def _upstream_url(where: str, value: Any) -> str:
     # The URL is left out of the message: it may carry a password.
     url = _text(where, value)
@@ -261,6 +276,12 @@ class Settings:
     max_listing_bytes: int = setting(1 << 30, _size, "the largest upstream project list read")
     page_memory_bytes: int = setting(256 << 20, _size, "rendered pages kept in each worker's memory")
     shutdown_timeout: float = setting(10.0, _duration, "how long open requests get on SIGTERM")
+    forwarded_allow_ips: frozenset[str] = setting(
+        frozenset(),
+        _proxies,
+        "reverse proxies whose X-Forwarded-For/-Proto/-Host are believed: addresses, networks or *",
+        flag="--forwarded-allow-ips",
+    )
     # argon2 for new passwords (a stored hash is checked with its own cost); tests make it cheap.
     argon2_time_cost: int = setting(3, _at_least(1), "argon2 iterations for new password hashes")
     argon2_memory_cost: int = setting(64 << 20, _size, "argon2 memory for new password hashes")

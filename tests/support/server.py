@@ -268,7 +268,10 @@ class LocalServer(Server):
     @property
     def registry(self) -> Any:
         """The running application's Registry (its accounts, store and index services)."""
-        return self.app.app.app.state.registry
+        layer = self.app
+        while not hasattr(layer, "state"):  # the ASGI wrappers around Starlette
+            layer = layer.app
+        return layer.state.registry
 
     @property
     def thread_prefix(self) -> str:

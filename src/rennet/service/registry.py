@@ -130,6 +130,7 @@ class Registry:
         await self.shared.downloads.close()
         await self.shared.sessions.close()
         await asyncio.gather(*self.shared.background, return_exceptions=True)
+        self.authenticator.close()
         await self.shared.accesses.close()
         self.shared.open_blobs.close()
         if self.counters is not None:

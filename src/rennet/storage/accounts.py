@@ -22,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from rennet.domain.access import Access
 from rennet.storage.schema import tokens, users
 
-__all__ = ["AccountError", "Accounts", "PasswordCost", "TokenRecord", "UserRecord"]
+__all__ = ["TOKEN_USER", "AccountError", "Accounts", "PasswordCost", "TokenRecord", "UserRecord"]
 
 TOKEN_PREFIX = "rnt_"  # noqa: S105 - a prefix, not a secret
+TOKEN_USER = "__token__"  # noqa: S105 - the user name that says "the password is a token", as on PyPI
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _TOKEN = re.compile(r"^rnt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 
@@ -88,7 +89,7 @@ class Accounts:
     # -- users -------------------------------------------------------------------------------------------------
 
     def add_user(self, name: str, password: str, admin: bool = False) -> UserRecord:
-        if not _USER_NAME.match(name) or name == "__token__":
+        if not _USER_NAME.match(name) or name == TOKEN_USER:
             raise AccountError(
                 f"{name!r} is not a valid user name: 1-100 letters, digits, '.', '_', '@' or '-', not __token__"
             )
@@ -206,8 +207,9 @@ class Accounts:
         if done is None:
             raise AccountError(f"there is no active token {key!r}")
 
-    def check_token(self, token: str) -> tuple[UserRecord, TokenRecord] | None:
-        """The owner and the token, if it is well-formed, known, matching, not revoked and not expired."""
+    def check_token(self, token: str, now: float | None = None) -> tuple[UserRecord, TokenRecord] | None:
+        """The owner and the token, if it is well-formed, known, matching, not revoked and not expired (at `now`,
+        the time of the caller's clock)."""
         match = _TOKEN.match(token)
         if not match:
             return None
@@ -221,7 +223,7 @@ class Accounts:
         if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
             return None
         record = _token_record(row)
-        if not record.usable(time.time()):
+        if not record.usable(time.time() if now is None else now):
             return None
         return UserRecord(row.user_id, row.name, bool(row.admin), row.user_created), record
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from rennet import __version__
 from rennet.config import Settings, load_settings
@@ -27,6 +28,7 @@ from rennet.service.registry import PREPARED_VARIABLE, Registry
 from rennet.web.accesslog import AccessLog
 from rennet.web.context import registry
 from rennet.web.files import distribution_file
+from rennet.web.forwarded import ForwardedHeaders
 from rennet.web.hotpaths import HotPaths
 from rennet.web.manage import manage
 from rennet.web.pypi_json import project_json
@@ -121,7 +123,7 @@ def routes() -> list[Route]:
 _UPLOAD_PATHS = ("/", "/legacy", "/legacy/", "/{index}", "/{index}/", "/{index}/legacy", "/{index}/legacy/")
 
 
-def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | None = None) -> AccessLog:
+def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | None = None) -> ASGIApp:
     """The application; `access_log` is where request lines go (standard error by default)."""
 
     @asynccontextmanager
@@ -137,10 +139,12 @@ def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | 
     app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False
     logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log or sys.stderr)
+    if settings.forwarded_allow_ips:
+        return ForwardedHeaders(logged, settings.forwarded_allow_ips)
     return logged
 
 
-def create_app_from_env() -> AccessLog:
+def create_app_from_env() -> ASGIApp:
     settings = load_settings()
     configure_logging(settings.log_level)
     return create_app(settings, migrated=os.environ.get(PREPARED_VARIABLE) == "1")

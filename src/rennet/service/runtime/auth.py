@@ -1,8 +1,13 @@
 """Authentication for HTTP Basic credentials: user + password, or `__token__` + API token, as PyPI does.
 
-argon2 is slow by design, so a verified credential is remembered (as a hash, never in clear) for a minute;
-any change to users or tokens, in any worker, forgets them all at once. Failed attempts, and attempts still
-being verified, are counted per client address and answered with 429 past a limit.
+argon2 is slow by design, so a verified credential is remembered (as a hash, never in clear) for a minute, never
+past the token's expiry; any change to users or tokens, in any worker, forgets them all at once.
+
+Guessing is limited per client address *and* user name: failed password attempts, and attempts still being
+verified, count against that pair only, and past the limit that pair gets 429. So nobody's failures lock out
+another user at the same address (behind a reverse proxy or a company NAT every client may share one; see
+`forwarded_allow_ips`). Tokens are not limited: their 256-bit secrets cannot be guessed, and a CI job's valid
+token is never refused because of what someone else tried.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import hashlib
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from rennet.domain.access import Identity
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.resources import WorkerResources, database_unavailable
 from rennet.service.singleflight import SingleFlight
-from rennet.storage.accounts import Accounts
+from rennet.storage.accounts import TOKEN_USER, Accounts
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.generations import Generation
 
@@ -34,20 +40,35 @@ FAILURE_WINDOW = 60.0
 # burst of logins takes, and keep them off the database threads that every page and file request needs.
 PASSWORD_THREADS = 2
 
+Who = tuple[str, str]  # (client address, user name): what failures are counted against
+
 
 class AuthFailed(ServiceError):
     def __init__(self, message: str, status: int = 401) -> None:
         super().__init__(status, message)
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    identity: Identity
+    expires_at: float | None  # a token's expiry (wall clock), None for passwords and tokens that never expire
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    until: float  # monotonic
+    dependency: Generation
+    identity: Identity
+
+
 class Authenticator:
     def __init__(self, shared: WorkerResources, accounts: Accounts) -> None:
         self.shared = shared
         self.accounts = accounts
-        self._remembered: OrderedDict[str, tuple[float, Generation, Identity]] = OrderedDict()
-        self._failures: dict[str, deque[float]] = {}
-        self._attempts: Counter[str] = Counter()  # per address: verifications under way
-        self._flights: SingleFlight[Identity | None] = SingleFlight()
+        self._remembered: OrderedDict[str, _Remembered] = OrderedDict()
+        self._failures: dict[Who, deque[float]] = {}
+        self._attempts: Counter[Who] = Counter()  # verifications under way
+        self._flights: SingleFlight[_Verified | None] = SingleFlight()
         self._passwords: ThreadPoolExecutor | None = None
 
     async def identify(self, authorization: str | None, client: str) -> Identity | None:
@@ -60,54 +81,60 @@ class Authenticator:
         try:
             user, _, secret = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            self._check_rate(client)
             raise AuthFailed("malformed Basic credentials") from None
         key = hashlib.sha256(f"{user}\0{secret}".encode()).hexdigest()
         dependency = self.shared.dependency(*ACCOUNTS_SLOT)
+        clock = self.shared.clock
         remembered = self._remembered.get(key)
-        if remembered and remembered[0] > self.shared.clock.monotonic() and remembered[1] == dependency:
+        if remembered and remembered.until > clock.monotonic() and remembered.dependency == dependency:
             # Proven right moments ago: no guessing to slow down, so a throttled address still gets in.
-            return remembered[2]
-        identity = await self._attempt(key, user, secret, client)
-        if identity is None:
-            raise AuthFailed("invalid credentials" if user != "__token__" else "invalid, expired or revoked token")
-        self._remembered[key] = (self.shared.clock.monotonic() + REMEMBER_SECONDS, dependency, identity)
+            return remembered.identity
+        verified = await self._attempt(key, user, secret, (client, user))
+        if verified is None:
+            raise AuthFailed("invalid credentials" if user != TOKEN_USER else "invalid, expired or revoked token")
+        lifetime = REMEMBER_SECONDS
+        if verified.expires_at is not None:
+            lifetime = min(lifetime, verified.expires_at - clock.now())
+        self._remembered[key] = _Remembered(clock.monotonic() + lifetime, dependency, verified.identity)
         while len(self._remembered) > MAX_REMEMBERED:
             self._remembered.popitem(last=False)
-        return identity
+        return verified.identity
 
-    async def _attempt(self, key: str, user: str, secret: str, client: str) -> Identity | None:
-        """Verify the credentials, counted against the address's limit from the start, not once they failed:
-        otherwise many guesses sent at once would all be verified before the first failure counts.
+    async def _attempt(self, key: str, user: str, secret: str, who: Who) -> _Verified | None:
+        """Verify the credentials, counted against the limit from the start, not once they failed: otherwise many
+        guesses sent at once would all be verified before the first failure counts.
 
         The same credentials from the same address while they are being verified share that verification (an
         installer sends its first requests in parallel), and count once."""
-        return await self._flights.run((client, key), lambda: self._start(user, secret, client))
+        return await self._flights.run((who, key), lambda: self._start(user, secret, who))
 
-    def _start(self, user: str, secret: str, client: str) -> Awaitable[Identity | None]:
+    def _start(self, user: str, secret: str, who: Who) -> Awaitable[_Verified | None]:
+        if user == TOKEN_USER:
+            return self._verify_token(secret)
         # Raises (429) before anything is under way; a verification begun counts at once.
-        self._check_rate(client)
-        self._attempts[client] += 1
-        return self._settle(user, secret, client)
+        self._check_rate(who)
+        self._attempts[who] += 1
+        return self._settle(user, secret, who)
 
-    async def _settle(self, user: str, secret: str, client: str) -> Identity | None:
+    async def _settle(self, user: str, secret: str, who: Who) -> _Verified | None:
         try:
-            identity = await self._verify(user, secret)
+            verified = await self._verify_password(user, secret)
         finally:
-            self._attempts[client] -= 1
-            if self._attempts[client] <= 0:
-                del self._attempts[client]
-        if identity is None:
-            self._fail(client)
-        return identity
+            self._attempts[who] -= 1
+            if self._attempts[who] <= 0:
+                del self._attempts[who]
+        if verified is None:
+            self._fail(who)
+        return verified
 
-    async def _verify(self, user: str, secret: str) -> Identity | None:
-        if user == "__token__":
-            found = await self.shared.db(self.accounts.check_token, secret)
-            if found is None:
-                return None
-            owner, token = found
-            return Identity(owner.name, owner.admin, token.index_name, token.scope)
+    async def _verify_token(self, secret: str) -> _Verified | None:
+        found = await self.shared.db(self.accounts.check_token, secret, self.shared.clock.now())
+        if found is None:
+            return None
+        owner, token = found
+        return _Verified(Identity(owner.name, owner.admin, token.index_name, token.scope), token.expires_at)
+
+    async def _verify_password(self, user: str, secret: str) -> _Verified | None:
         if self._passwords is None:
             self._passwords = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="rennet-argon2")
         loop = asyncio.get_running_loop()
@@ -115,21 +142,25 @@ class Authenticator:
             account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
         except DatabaseUnavailable:
             raise database_unavailable() from None  # not a failed login: nobody's limit counts it
-        return Identity(account.name, account.admin) if account else None
+        return _Verified(Identity(account.name, account.admin), None) if account else None
 
-    def _check_rate(self, client: str) -> None:
-        """429 once the address's recent failures and its attempts under way reach the limit."""
-        recent = self._failures.get(client)
+    def _check_rate(self, who: Who) -> None:
+        """429 once the recent failures and the attempts under way of this address and user reach the limit."""
+        recent = self._failures.get(who)
         if recent is not None:
             cutoff = self.shared.clock.monotonic() - FAILURE_WINDOW
             while recent and recent[0] < cutoff:
                 recent.popleft()
             if not recent:
-                del self._failures[client]
-        if len(recent or ()) + self._attempts[client] >= MAX_FAILURES:
-            raise AuthFailed("too many failed logins from this address; wait a minute", 429)
+                del self._failures[who]
+        if len(recent or ()) + self._attempts[who] >= MAX_FAILURES:
+            raise AuthFailed(f"too many failed logins as {who[1][:100]!r} from this address; wait a minute", 429)
 
-    def _fail(self, client: str) -> None:
-        self._failures.setdefault(client, deque()).append(self.shared.clock.monotonic())
+    def _fail(self, who: Who) -> None:
+        self._failures.setdefault(who, deque()).append(self.shared.clock.monotonic())
         if len(self._failures) > MAX_REMEMBERED:
             self._failures.pop(next(iter(self._failures)))
+
+    def close(self) -> None:
+        if self._passwords is not None:
+            self._passwords.shutdown(wait=False, cancel_futures=True)
