@@ -395,6 +395,11 @@ class ProxyService:
         return found
 
     async def _obtain_metadata(self, record: FileRecord) -> str:
+        # The caller read `record` before this flight began: a flight that ended meanwhile may have recorded the
+        # metadata already (a download asks the catalog again once it holds its lock, for the same reason).
+        current = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
+        if current is not None and current.metadata_sha256 and self.shared.blobs.exists(current.metadata_sha256):
+            return current.metadata_sha256
         if record.core_metadata is not None and record.source_url and not self.shared.offline:
             sha256 = await self._fetch_metadata(record)
             # The page advertised this metadata already and stays as it is: no worker need re-read it (an
