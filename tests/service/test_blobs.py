@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import stat
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rennet.storage.blobs import DigestMismatch, LocalBlobStore, is_sha256
+from rennet.storage.blobs import DigestMismatch, LocalBlobStore, is_sha256, remove_abandoned
 
 DATA = b"wheel bytes " * 1000
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -22,7 +23,8 @@ def store(tmp_path: Path) -> LocalBlobStore:
 
 
 def temp_files(store: LocalBlobStore) -> list[Path]:
-    return list(store.temp_dir.iterdir())
+    """Temporary files left, besides the lock that says this process owns its temporary directory."""
+    return [path for path in store.temp_dir.iterdir() if path.name != "owner.lock"]
 
 
 def blobs(store: LocalBlobStore) -> list[Path]:
@@ -151,7 +153,7 @@ def test_memoryview_and_large_chunks(store: LocalBlobStore) -> None:
 
 
 def test_writer_at_a_chosen_path(store: LocalBlobStore) -> None:
-    path = store.temp_dir / "download-abc.part"
+    path = store.shared_temp / "download-abc.part"
     path.write_bytes(b"leftover of a crashed process")
     writer = store.writer_at(path)
     writer.write(DATA)
@@ -181,3 +183,32 @@ def test_only_sha256_names_reach_the_file_system(store: LocalBlobStore, bad: str
         store.path_for(bad)
     with pytest.raises(ValueError):
         store.exists(bad)
+
+
+def test_temporary_directories_of_processes_that_are_gone_are_removed(tmp_path: Path) -> None:
+    alive = LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    gone = LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    alive_writer = alive.writer()
+    alive_writer.write(DATA)
+    gone_writer = gone.writer()
+    gone_writer.write(DATA)
+    gone._owner, owner = -1, gone._owner
+    os.close(owner)  # as a killed process would: its lock goes, its files stay
+    downloads = tmp_path / "tmp" / "downloads"
+    downloads.mkdir()
+    (downloads / "abandoned.part").write_bytes(DATA)
+    (downloads / "abandoned.lock").touch()
+    (downloads / "running.part").write_bytes(DATA)
+    running = os.open(downloads / "running.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(running, fcntl.LOCK_EX)
+    try:
+        remove_abandoned(tmp_path / "tmp")
+    finally:
+        os.close(running)
+    assert alive_writer.temp_path.exists()  # another server's upload under way
+    assert not gone.temp_dir.exists()
+    assert not (downloads / "abandoned.part").exists()
+    assert (downloads / "running.part").exists()
+    alive_writer.abort()
+    alive.close()
+    assert not alive.temp_dir.exists()

@@ -85,7 +85,7 @@ def run(scenario: Callable[[LocalBlobStore, list[Downloads]], Awaitable[None]], 
 
 
 def leftovers(blobs: LocalBlobStore) -> list[str]:
-    return sorted(path.name for path in (blobs.temp_dir / "downloads").glob("*.part"))
+    return sorted(path.name for path in (blobs.shared_temp / "downloads").glob("*.part"))
 
 
 def test_readers_share_one_transfer_and_the_last_bytes_wait_for_verification(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_readers_share_one_transfer_and_the_last_bytes_wait_for_verification(tmp
         assert all(len(r.received) == len(DATA) - HELD_BACK for r in readers)
         assert not any(r.task.done() for r in readers)
         assert not blobs.exists(SHA)
-        assert lock_held(blobs.temp_dir / "downloads" / f"{hashlib.sha256(KEY.encode()).hexdigest()[:40]}.lock")
+        assert lock_held(blobs.shared_temp / "downloads" / f"{hashlib.sha256(KEY.encode()).hexdigest()[:40]}.lock")
 
         transfer.release.set()
         assert await asyncio.gather(*(r.task for r in readers)) == [DATA] * 4

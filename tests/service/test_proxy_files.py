@@ -21,7 +21,7 @@ from tests.support.services import Services, Worker, read_answer, until
 
 def _parts(w: Worker) -> list[str]:
     """Temporary files of downloads left in the data directory."""
-    return sorted(path.name for path in (w.shared.blobs.temp_dir / "downloads").glob("*.part"))
+    return sorted(path.name for path in (w.shared.blobs.shared_temp / "downloads").glob("*.part"))
 
 
 def test_a_first_download_streams_verified_bytes_and_the_file_is_held_afterwards(services: Services) -> None:

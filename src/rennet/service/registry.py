@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +25,7 @@ from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import PageCache
 from rennet.service.runtime.resources import WorkerResources
 from rennet.storage.accounts import PasswordCost
+from rennet.storage.blobs import remove_abandoned
 from rennet.storage.counters import RequestCounters, reset_counters
 from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
@@ -47,9 +47,7 @@ PREPARED_VARIABLE = "RENNET_PREPARED"  # set by `rennet serve` for its workers: 
 def prepare_data_dir(settings: Settings) -> None:
     """Once per server start, before workers exist: migrate, and drop temporary files of a previous run."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    temp = settings.data_dir / "tmp"
-    if temp.exists():
-        shutil.rmtree(temp, ignore_errors=True)
+    remove_abandoned(settings.data_dir / "tmp")
     engine = connect(settings.database)
     try:
         migrate(engine, settings.data_dir / "run" / "migrate.lock")

@@ -8,9 +8,12 @@ enough for an object store later (one without local paths answers `local_path` w
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
+import secrets
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +21,16 @@ from typing import Any, BinaryIO, Protocol
 
 from rennet.storage.errors import StorageFull, full_disk_named
 
-__all__ = ["BlobStore", "BlobWriter", "DigestMismatch", "LocalBlobStore", "is_sha256", "same_file"]
+__all__ = [
+    "BlobStore",
+    "BlobWriter",
+    "DigestMismatch",
+    "LocalBlobStore",
+    "is_sha256",
+    "owned",
+    "remove_abandoned",
+    "same_file",
+]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Names an index may put in a page that hashlib can compute without parameters (shake_* need a length).
@@ -28,6 +40,39 @@ _HASHES = (frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 def is_sha256(value: str) -> bool:
     # fullmatch: `$` would accept a trailing newline, and the name becomes a path.
     return _SHA256.fullmatch(value) is not None
+
+
+def remove_abandoned(temp_root: Path) -> None:
+    """Remove the temporary directories of processes that are gone (their owner lock is free), and downloads
+    nobody runs any more; leave the rest alone: an upload or a download may be under way in another server on
+    this data directory."""
+    if not temp_root.is_dir():
+        return
+    for directory in temp_root.glob("process-*"):
+        if not owned(directory):
+            shutil.rmtree(directory, ignore_errors=True)
+    for lock_path in (temp_root / "downloads").glob("*.lock"):
+        if not _locked(lock_path):
+            lock_path.with_suffix(".part").unlink(missing_ok=True)
+
+
+def owned(directory: Path) -> bool:
+    """Whether the process whose temporary directory this is still lives."""
+    return _locked(directory / OWNER_LOCK)
+
+
+def _locked(lock_path: Path) -> bool:
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def same_file(fd: int, path: Path | None) -> bool:
@@ -148,14 +193,30 @@ class BlobStore(Protocol):
     def delete(self, sha256: str) -> None: ...
 
 
-class LocalBlobStore:
-    """Blobs at <root>/<ab>/<cd>/<sha256>; temporary files in a sibling directory on the same file system."""
+OWNER_LOCK = "owner.lock"
 
-    def __init__(self, root: Path, temp_dir: Path) -> None:
+
+class LocalBlobStore:
+    """Blobs at <root>/<ab>/<cd>/<sha256>; temporary files on the same file system, below `temp_root`: in a
+    directory of this process's own (held by a lock while it lives), and in `shared_temp` for what other processes
+    must find by name (downloads that several workers read)."""
+
+    def __init__(self, root: Path, temp_root: Path) -> None:
         self.root = root
-        self.temp_dir = temp_dir
+        self.shared_temp = temp_root
         root.mkdir(parents=True, exist_ok=True)
-        temp_dir.mkdir(parents=True, exist_ok=True)
+        temp_root.mkdir(parents=True, exist_ok=True)
+        self.temp_dir = temp_root / f"process-{os.getpid()}-{secrets.token_hex(4)}"
+        self.temp_dir.mkdir()
+        self._owner = os.open(self.temp_dir / OWNER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._owner, fcntl.LOCK_EX)
+
+    def close(self) -> None:
+        """This process is done: its temporary directory goes (anything left there was never published)."""
+        if self._owner >= 0:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            os.close(self._owner)
+            self._owner = -1
 
     def writer(self, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
         with full_disk_named("a file in the data directory"):
@@ -163,8 +224,8 @@ class LocalBlobStore:
         return BlobWriter(self, fd, Path(name), extra_hashes)
 
     def writer_at(self, path: Path, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
-        """A writer on a chosen temporary path inside temp_dir (so other processes can find it)."""
-        if self.temp_dir not in path.parents:
+        """A writer on a chosen temporary path below the shared temporary directory (other processes find it)."""
+        if self.shared_temp not in path.parents:
             raise ValueError("temporary files stay inside the temporary directory")
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a leftover of a crashed process; its readers keep their inode

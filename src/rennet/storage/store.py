@@ -28,6 +28,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
         self.generations.close()
+        self.blobs.close()
 
 
 def open_store(

@@ -155,7 +155,7 @@ class Downloads:
 
     def __init__(self, blobs: LocalBlobStore) -> None:
         self.blobs = blobs
-        self.work_dir = blobs.temp_dir / "downloads"
+        self.work_dir = blobs.shared_temp / "downloads"
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._active: dict[str, Download] = {}
         self._tasks: set[asyncio.Task[None]] = set()

@@ -20,7 +20,7 @@ from rennet.domain.indexes import IndexConfig, ProxyIndex
 from rennet.service.runtime.downloads import lock_held
 from rennet.service.runtime.resources import Storage
 from rennet.service.upkeep.eviction import Eviction, evict, remove_blob
-from rennet.storage.blobs import is_sha256
+from rennet.storage.blobs import is_sha256, owned
 from rennet.storage.maintenance import CatalogMaintenance
 
 __all__ = ["Collection", "collect_garbage"]
@@ -129,12 +129,13 @@ def _stale_temporaries(temp: Path, cutoff: float, report: Collection) -> None:
     """Temporary files older than the cutoff that no process is writing."""
     if not temp.is_dir():
         return
+    live = {directory for directory in temp.glob("process-*") if owned(directory)}
     for path in sorted(p for p in temp.rglob("*") if p.is_file() and p.suffix != ".lock"):
         try:
             status = path.stat()
         except FileNotFoundError:
             continue
-        if status.st_mtime > cutoff or lock_held(path.with_suffix(".lock")):
+        if status.st_mtime > cutoff or lock_held(path.with_suffix(".lock")) or path.parent in live:
             continue
         if not report.dry_run:
             try:
