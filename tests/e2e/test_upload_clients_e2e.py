@@ -1,7 +1,8 @@
 """Real publishing clients against rennet: twine, uv publish, poetry publish and pdm publish.
 
 Every client runs with a throw-away HOME, no keyring, no configuration of its own, and proxies pointing at a
-closed local port (loopback excepted), so nothing can reach a public index even by accident.
+closed local port (loopback excepted), so nothing can reach a public index even by accident. The server is a real
+`rennet serve`, one per module (per catalog): every test publishes its own project names.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.accounts import create_token, serving
+from tests.support.accounts import add_user, create_token
+from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import clean_env, uv_binary
 from tests.support.server import RennetServer
 from tests.support.upstream import FakeUpstream
-
-pytestmark = pytest.mark.e2e
 
 ALICE = ("alice", "alice-clients-0001")
 CONFIG = """
@@ -32,13 +32,19 @@ JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[RennetServer]:
     # The default group asks its mirror about names it does not host: a reachable (fake) upstream that does
     # not know them lets `uv publish --check-url` see a plain 404 for a new project.
     upstream = FakeUpstream().start()
-    with serving(tmp_path_factory.mktemp("clients"), CONFIG, [ALICE], upstream_url=upstream.url) as rennet:
+    data_dir = tmp_path_factory.mktemp("clients") / "data"
+    rennet = RennetServer(data_dir, upstream_url=upstream.url, config=CONFIG, database_url=database.new_url())
+    try:
+        rennet.start()
+        add_user(rennet, *ALICE)
         yield rennet
-    upstream.stop()
+    finally:
+        rennet.stop()
+        upstream.stop()
 
 
 @pytest.fixture(scope="module")

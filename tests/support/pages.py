@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
-from tests.support.server import RennetServer
+from tests.support.server import Server
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
@@ -80,7 +80,7 @@ def all_keys(value: Any) -> set[str]:
     return set()
 
 
-def json_files(server: RennetServer, path: str) -> dict[str, dict[str, Any]]:
+def json_files(server: Server, path: str) -> dict[str, dict[str, Any]]:
     """filename -> file entry of the JSON project page at `path`."""
     response = server.get(path, headers={"accept": JSON_V1})
     assert response.status_code == 200, response.text
