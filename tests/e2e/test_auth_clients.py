@@ -71,4 +71,7 @@ def test_pip_and_uv_install_from_a_private_default_group(
     assert uv_netrc.returncode == 0, uv_netrc.stderr
     assert installed_version(tmp_path / "uv-netrc", "publicdep") == "1.0"
 
+    # Access lines go out in batches: once a last request's line is there, every line before it is too.
+    assert server.get("/simple/", auth=("bob", PASSWORDS["bob"])).status_code == 200
+    server.wait_for_access("/simple/")
     assert PASSWORDS["bob"] not in server.log()

@@ -285,6 +285,9 @@ def test_secrets_never_reach_the_log(server: LocalServer) -> None:
     get(server, "/team/simple/", auth=("bob", "bob-Wrong-9999"))
     get(server, f"/team/simple/?token={token}&password={PASSWORDS['carol']}")
     get(server, "/team/simple/", headers={"authorization": "Basic " + base64.b64encode(b"bob:\xff\xfe").decode()})
+    # Access lines go out in batches: once a last request's line is there, every line before it is too.
+    get(server, "/local/simple/after-the-secrets/")
+    server.wait_for_access("/local/simple/after-the-secrets/")
     log = server.log()
     assert "POST /local/" in log, "the log is the one of this server"
     secrets = [*PASSWORDS.values(), "alice-Wrong-9999", "bob-Wrong-9999", token, wrong_token]

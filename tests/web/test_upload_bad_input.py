@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from tests.support.dists import (
     zip_bomb_wheel,
 )
 from tests.support.server import LocalServer
+from tests.support.store import wait_until
 from tests.support.uploads import Multipart, form_fields, post_upload, stored
 
 ALICE = ("alice", "alice-bad-input-1")
@@ -295,13 +295,6 @@ def test_client_gone_mid_upload_leaves_nothing(server: LocalServer, tmp_path: Pa
     with pytest.raises((httpx.HTTPError, ConnectionAbortedError)):
         httpx.post(server.url + "/local/", content=half_then_stop(), headers=form.headers(), auth=ALICE, timeout=60)
     assert sent.is_set()
-    _wait_for(lambda: stored(server) == before, "the server to drop the partial upload")
+    wait_until(lambda: stored(server) == before, "the server drops the partial upload")
     assert server.get("/local/simple/gone/").status_code == 404
     assert "Traceback" not in server.log()
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
