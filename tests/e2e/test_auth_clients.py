@@ -1,5 +1,7 @@
-"""Real installers against a private default group: pip and uv log in with credentials in the URL or from netrc,
-and get nothing without them (the rules themselves are tested over HTTP in tests/web/test_auth.py)."""
+"""Real installers against a private default group of a real `rennet serve`: pip and uv log in with credentials in
+the URL or from netrc, and get nothing without them; the password shows nowhere in the whole output of the server
+process (an in-process server's log holds only the records of its own threads). The rules themselves are tested
+over HTTP in tests/web/test_auth.py."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.installers import installed_version, pip_install, uv_install
-from tests.support.server import LocalServer
+from tests.support.server import RennetServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
@@ -35,10 +37,10 @@ KEYRING_OFF = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
 
 
 def test_pip_and_uv_install_from_a_private_default_group(
-    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream, tmp_path: Path
+    process_factory: Callable[..., RennetServer], upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     upstream.add(make_wheel("publicdep", "1.0"))
-    server = rennet_factory(config=CONFIG, upstream_url=upstream.url)
+    server = process_factory(config=CONFIG, upstream_url=upstream.url)
     for user, password in PASSWORDS.items():
         add_user(server, user, password)
     teamlib = make_wheel("teamlib", "1.0", requires=("publicdep",))
