@@ -2,7 +2,8 @@
 
 The attack: your private project `acme-secret` 1.0 lives in a hosted index; someone registers the same name on
 PyPI with version 9.0. An installer that merges both (pip's --extra-index-url) picks 9.0. rennet's groups show
-a project that exists in a hosted member from the hosted members only, whatever the member order.
+a project that exists in a hosted member from the hosted members only, whatever the member order. What pip and uv
+install from such groups is in tests/e2e/test_groups_clients.py.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import pytest
 
 from rennet.config import InvalidConfig, load_settings
 from tests.support.accounts import serving
+from tests.support.databases import Database
 from tests.support.dists import make_wheel
-from tests.support.installers import installed_version, pip_install, uv_install
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
@@ -49,7 +50,8 @@ PUBLIC = make_wheel("acme-secret", "9.0")  # the attacker's upload to PyPI
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
+def upstream(database: Database) -> Iterator[FakeUpstream]:
+    """One per catalog: the tests count what the upstream was asked."""
     fake = FakeUpstream().start()
     fake.add(PUBLIC, make_wheel("late-name", "5.0"), make_wheel("publicdep", "2.0"))
     yield fake
@@ -57,23 +59,23 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
-    with serving(tmp_path_factory.mktemp("groups"), CONFIG, [ALICE], upstream_url=upstream.url) as rennet:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream, database: Database
+) -> Iterator[LocalServer]:
+    base = tmp_path_factory.mktemp("groups")
+    with serving(base, CONFIG, [ALICE], upstream_url=upstream.url, database=database) as rennet:
         assert post_upload(rennet.url + "/local/", PRIVATE, auth=ALICE).status_code == 200
         yield rennet
 
 
-def listed(server: RennetServer, group: str, project: str) -> tuple[list[str], list[str]]:
+def listed(server: LocalServer, group: str, project: str) -> tuple[list[str], list[str]]:
     response = server.get(f"/{group}/simple/{project}/", headers=JSON)
     assert response.status_code == 200, response.text
     body = response.json()
     return [f["filename"] for f in body["files"]], body["versions"]
 
 
-@pytest.mark.e2e
-def test_private_name_never_receives_public_files(
-    server: RennetServer, upstream: FakeUpstream, tmp_path: Path
-) -> None:
+def test_private_name_never_receives_public_files(server: LocalServer, upstream: FakeUpstream) -> None:
     for group in ("default", "proxyfirst", "outer"):
         assert listed(server, group, "acme-secret") == ([PRIVATE.filename], ["1.0"]), group
         html = server.get(f"/{group}/simple/acme-secret/").text
@@ -83,40 +85,31 @@ def test_private_name_never_receives_public_files(
             assert response.status_code == 404, (group, suffix)
     assert PUBLIC.filename not in server.get("/simple/acme-secret/").text  # the default group's own URL
 
-    pip = pip_install(server.simple, "acme-secret", target=tmp_path / "pip")
-    assert pip.returncode == 0, pip.stderr
-    assert installed_version(tmp_path / "pip", "acme_secret") == "1.0"
-    uv = uv_install(
-        f"{server.url}/proxyfirst/simple/", "acme-secret", target=tmp_path / "uv", cache_dir=tmp_path / "uv-cache"
-    )
-    assert uv.returncode == 0, uv.stderr
-    assert installed_version(tmp_path / "uv", "acme_secret") == "1.0"
-    # A pin on the public version finds nothing rather than the public file.
-    pinned = pip_install(server.simple, "acme-secret==9.0", target=tmp_path / "pinned")
-    assert pinned.returncode != 0
+    for group in GROUPS[:3]:  # the project's JSON API document too
+        found = server.get(f"/{group}/pypi/acme-secret/json")
+        assert found.status_code == 200, (group, found.text)
+        assert list(found.json()["releases"]) == ["1.0"], group
+        assert server.get(f"/{group}/pypi/acme-secret/9.0/json").status_code == 404, group
 
     # The public file was never even fetched, nor was PyPI asked about the private name through these groups.
     assert upstream.count(f"/files/{PUBLIC.filename}") == 0
     assert upstream.count("/simple/acme-secret/") == 0
+    assert upstream.count("/pypi/acme-secret/") == 0
     # The mirror itself still mirrors: asked by its own name, it shows PyPI's project.
     assert listed(server, "pypi", "acme-secret")[0] == [PUBLIC.filename]
 
 
-@pytest.mark.e2e
-def test_allow_upstream_merges_both_on_purpose(server: RennetServer, tmp_path: Path) -> None:
+def test_allow_upstream_merges_both_on_purpose(server: LocalServer) -> None:
     files, versions = listed(server, "mixed", "acme-secret")
     assert sorted(files) == sorted([PRIVATE.filename, PUBLIC.filename])
     assert versions == ["1.0", "9.0"]
     public = server.get(f"/mixed/files/acme-secret/{PUBLIC.filename}")
     assert public.status_code == 200 and public.content == PUBLIC.data
-    pip = pip_install(f"{server.url}/mixed/simple/", "acme-secret", target=tmp_path / "pip")
-    assert pip.returncode == 0, pip.stderr
-    assert installed_version(tmp_path / "pip", "acme_secret") == "9.0"
     # allow_upstream is per group: the default group still hides it.
     assert listed(server, "default", "acme-secret")[0] == [PRIVATE.filename]
 
 
-def test_uploading_a_private_name_hides_the_public_one_at_once(server: RennetServer) -> None:
+def test_uploading_a_private_name_hides_the_public_one_at_once(server: LocalServer) -> None:
     """A name first served from PyPI becomes private the moment a hosted member holds it: cached group pages
     must not keep offering the public files."""
     public = "late_name-5.0-py3-none-any.whl"
@@ -132,7 +125,7 @@ def test_uploading_a_private_name_hides_the_public_one_at_once(server: RennetSer
     assert listed(server, "mixed", "late-name")[0] == [private.filename]
 
 
-def test_new_uploads_appear_in_every_group_at_once(server: RennetServer) -> None:
+def test_new_uploads_appear_in_every_group_at_once(server: LocalServer) -> None:
     for group in GROUPS:
         listed(server, group, "acme-secret")  # cached now
     newer = make_wheel("acme-secret", "1.1")
@@ -145,7 +138,7 @@ def test_new_uploads_appear_in_every_group_at_once(server: RennetServer) -> None
         assert hashlib.sha256(metadata.content).hexdigest() == hashlib.sha256(newer.metadata).hexdigest()
 
 
-def test_public_projects_still_come_through(server: RennetServer) -> None:
+def test_public_projects_still_come_through(server: LocalServer) -> None:
     for group in GROUPS:
         assert listed(server, group, "publicdep")[0] == ["publicdep-2.0-py3-none-any.whl"], group
 

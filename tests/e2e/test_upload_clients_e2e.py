@@ -1,7 +1,8 @@
 """Real publishing clients against rennet: twine, uv publish, poetry publish and pdm publish.
 
 Every client runs with a throw-away HOME, no keyring, no configuration of its own, and proxies pointing at a
-closed local port (loopback excepted), so nothing can reach a public index even by accident.
+closed local port (loopback excepted), so nothing can reach a public index even by accident. One server per module
+(per catalog): every test publishes its own project names.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.accounts import create_token, serving
+from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import clean_env, uv_binary
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
 from tests.support.upstream import FakeUpstream
-
-pytestmark = pytest.mark.e2e
 
 ALICE = ("alice", "alice-clients-0001")
 CONFIG = """
@@ -32,17 +32,20 @@ JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[LocalServer]:
     # The default group asks its mirror about names it does not host: a reachable (fake) upstream that does
     # not know them lets `uv publish --check-url` see a plain 404 for a new project.
     upstream = FakeUpstream().start()
-    with serving(tmp_path_factory.mktemp("clients"), CONFIG, [ALICE], upstream_url=upstream.url) as rennet:
-        yield rennet
-    upstream.stop()
+    base = tmp_path_factory.mktemp("clients")
+    try:
+        with serving(base, CONFIG, [ALICE], upstream_url=upstream.url, database=database) as rennet:
+            yield rennet
+    finally:
+        upstream.stop()
 
 
 @pytest.fixture(scope="module")
-def token(server: RennetServer) -> str:
+def token(server: LocalServer) -> str:
     return create_token(server, "alice", index="local")
 
 
@@ -94,7 +97,7 @@ def project_dir(base: Path, name: str, version: str, *dists: Dist) -> Path:
     return root
 
 
-def listed(server: RennetServer, project: str, index: str = "local") -> dict[str, str]:
+def listed(server: LocalServer, project: str, index: str = "local") -> dict[str, str]:
     """filename -> sha256 on the index's page."""
     response = server.get(f"/{index}/simple/{project}/", headers=JSON)
     if response.status_code == 404:
@@ -102,7 +105,7 @@ def listed(server: RennetServer, project: str, index: str = "local") -> dict[str
     return {f["filename"]: f["hashes"]["sha256"] for f in response.json()["files"]}
 
 
-def test_twine_with_pypirc(server: RennetServer, token: str, tmp_path: Path) -> None:
+def test_twine_with_pypirc(server: LocalServer, token: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = sealed_env(home)
     (home / ".pypirc").write_text(
@@ -149,7 +152,7 @@ def test_twine_with_pypirc(server: RennetServer, token: str, tmp_path: Path) -> 
     assert refused.returncode == 1 and "403" in refused.stdout + refused.stderr
 
 
-def test_twine_skip_existing_decision(server: RennetServer, tmp_path: Path) -> None:
+def test_twine_skip_existing_decision(server: LocalServer, tmp_path: Path) -> None:
     """twine (6.2 and later) refuses --skip-existing for any index but PyPI's own, before uploading anything.
     What it still does is decide from the answer whether a failed upload means "already there": run its upload
     and that decision against rennet's real answer, so older twines and the tools reusing it keep working."""
@@ -175,7 +178,7 @@ def test_twine_skip_existing_decision(server: RennetServer, tmp_path: Path) -> N
         repository.close()
 
 
-def test_uv_publish(server: RennetServer, token: str, tmp_path: Path) -> None:
+def test_uv_publish(server: LocalServer, token: str, tmp_path: Path) -> None:
     env = sealed_env(tmp_path / "home")
     uv = [
         uv_binary(),
@@ -222,7 +225,7 @@ def test_uv_publish(server: RennetServer, token: str, tmp_path: Path) -> None:
     assert refused.returncode != 0 and "403" in refused.stderr
 
 
-def test_poetry_publish(server: RennetServer, token: str, tmp_path: Path) -> None:
+def test_poetry_publish(server: LocalServer, token: str, tmp_path: Path) -> None:
     poetry = [tool("poetry"), "publish", "--no-interaction", "-r", "rennet"]
     repository = {"POETRY_REPOSITORIES_RENNET_URL": f"{server.url}/local/"}
     with_password = sealed_env(
@@ -253,7 +256,7 @@ def test_poetry_publish(server: RennetServer, token: str, tmp_path: Path) -> Non
     assert listed(server, "via-poetry")[wheel.filename] == wheel.sha256
 
 
-def test_pdm_publish(server: RennetServer, token: str, tmp_path: Path) -> None:
+def test_pdm_publish(server: LocalServer, token: str, tmp_path: Path) -> None:
     env = sealed_env(tmp_path / "home")
     pdm = [tool("pdm"), "publish", "--no-build", "--repository", f"{server.url}/local/"]
     wheel, sdist = make_wheel("via-pdm", "1.0"), make_sdist("via-pdm", "1.0")

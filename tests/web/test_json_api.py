@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from tests.support.accounts import serving
+from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
@@ -49,7 +50,8 @@ WHEEL_RC = make_wheel("json.proj", "3.0rc1")
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
+def upstream(database: Database) -> Iterator[FakeUpstream]:
+    """One per catalog: the tests count what the upstream was asked, and break it on purpose."""
     fake = FakeUpstream().start()
     fake.add(make_wheel("pubproj", "1.0"), make_wheel("pubproj", "2.0"), make_sdist("pubproj", "2.0"))
     fake.add(make_wheel("shared-name", "9.0"))
@@ -58,7 +60,9 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream, database: Database
+) -> Iterator[LocalServer]:
     config = f"""
 [index.local]
 type = "hosted"
@@ -84,18 +88,19 @@ type = "proxy"
 upstream = "http://127.0.0.1:{upstream.port}/other/"
 """
     users = (ALICE, READER, STRANGER)
-    with serving(tmp_path_factory.mktemp("json"), config, users, upstream_url=upstream.url) as rennet:
+    base = tmp_path_factory.mktemp("json")
+    with serving(base, config, users, upstream_url=upstream.url, database=database) as rennet:
         for dist in (WHEEL_1, WHEEL_2, SDIST_2, WHEEL_RC, make_wheel("shared-name", "1.0")):
             upload(rennet, dist)
         yield rennet
 
 
-def upload(server: RennetServer, dist: Dist, index: str = "local") -> None:
+def upload(server: LocalServer, dist: Dist, index: str = "local") -> None:
     response = post_upload(f"{server.url}/{index}/", dist, auth=ALICE)
     assert response.status_code == 200, response.text
 
 
-def document(server: RennetServer, path: str, **kwargs: Any) -> dict[str, Any]:
+def document(server: LocalServer, path: str, **kwargs: Any) -> dict[str, Any]:
     response = server.get(path, **kwargs)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
@@ -103,7 +108,7 @@ def document(server: RennetServer, path: str, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
-def test_hosted_project_document_has_pypi_shape(server: RennetServer) -> None:
+def test_hosted_project_document_has_pypi_shape(server: LocalServer) -> None:
     found = document(server, "/local/pypi/json-proj/json")
     assert set(found) == {"info", "last_serial", "releases", "urls", "vulnerabilities"}
     info = found["info"]
@@ -162,7 +167,7 @@ def test_hosted_project_document_has_pypi_shape(server: RennetServer) -> None:
         assert httpx.get(entry["url"]).content == dist.data
 
 
-def test_release_endpoint(server: RennetServer) -> None:
+def test_release_endpoint(server: LocalServer) -> None:
     found = document(server, "/local/pypi/json-proj/1.0/json")
     assert "releases" not in found
     assert found["info"]["version"] == "1.0"
@@ -184,14 +189,14 @@ def test_release_endpoint(server: RennetServer) -> None:
         ("/plain/pypi/pubproj/json", 404, "plain has no JSON API"),
     ],
 )
-def test_what_is_not_there_is_a_json_error(server: RennetServer, path: str, status: int, message: str) -> None:
+def test_what_is_not_there_is_a_json_error(server: LocalServer, path: str, status: int, message: str) -> None:
     response = server.get(path)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     assert message in response.json()["message"]
 
 
-def test_names_are_normalized_with_a_redirect(server: RennetServer) -> None:
+def test_names_are_normalized_with_a_redirect(server: LocalServer) -> None:
     for path, target in [
         ("/local/pypi/Json_Proj/json", "/local/pypi/json-proj/json"),
         ("/pypi/JSON.proj/2.0/json", "/pypi/json-proj/2.0/json"),
@@ -200,7 +205,7 @@ def test_names_are_normalized_with_a_redirect(server: RennetServer) -> None:
         assert response.status_code == 301 and response.headers["location"] == target
 
 
-def test_latest_release_skips_yanked_then_prereleases(server: RennetServer) -> None:
+def test_latest_release_skips_yanked_then_prereleases(server: LocalServer) -> None:
     for version in ("1.0", "2.0", "3.0rc1"):
         upload(server, make_wheel("choosy", version))
 
@@ -221,7 +226,7 @@ def test_latest_release_skips_yanked_then_prereleases(server: RennetServer) -> N
     assert release["urls"][0]["yanked"] is True and release["urls"][0]["yanked_reason"] == "bad"
 
 
-def test_default_index_and_groups_serve_hosted_projects_with_their_own_urls(server: RennetServer) -> None:
+def test_default_index_and_groups_serve_hosted_projects_with_their_own_urls(server: LocalServer) -> None:
     for path in ("/pypi/json-proj/json", "/default/pypi/json-proj/json"):
         found = document(server, path)
         assert found["info"]["version"] == "2.0"
@@ -233,7 +238,7 @@ def test_default_index_and_groups_serve_hosted_projects_with_their_own_urls(serv
     )
 
 
-def test_proxy_passes_the_upstream_document_through_rennet(server: RennetServer, upstream: FakeUpstream) -> None:
+def test_proxy_passes_the_upstream_document_through_rennet(server: LocalServer, upstream: FakeUpstream) -> None:
     for index in ("pypi", "default"):
         found = document(server, f"/{index}/pypi/pubproj/json")
         assert found["info"]["version"] == "2.0" and found["info"]["summary"] == "pubproj for tests"
@@ -259,7 +264,7 @@ def test_proxy_passes_the_upstream_document_through_rennet(server: RennetServer,
     ],
 )
 def test_upstream_failures(
-    server: RennetServer, upstream: FakeUpstream, fault: str, status: int, message: str
+    server: LocalServer, upstream: FakeUpstream, fault: str, status: int, message: str
 ) -> None:
     upstream.fault("/pypi/pubproj/", fault)
     try:
@@ -271,7 +276,7 @@ def test_upstream_failures(
     assert message in response.json()["message"]
 
 
-def test_a_hosted_name_never_shows_public_data(server: RennetServer, upstream: FakeUpstream) -> None:
+def test_a_hosted_name_never_shows_public_data(server: LocalServer, upstream: FakeUpstream) -> None:
     before = upstream.count("/pypi/shared-name/")
     for path in ("/pypi/shared-name/json", "/default/pypi/shared-name/json"):
         found = document(server, path)
@@ -286,7 +291,7 @@ def test_a_hosted_name_never_shows_public_data(server: RennetServer, upstream: F
     assert mixed["urls"][0]["url"] == f"{server.url}/mixed/files/shared-name/shared_name-9.0-py3-none-any.whl"
 
 
-def test_private_index_needs_read_permission(server: RennetServer) -> None:
+def test_private_index_needs_read_permission(server: LocalServer) -> None:
     upload(server, make_wheel("hush", "1.0"), index="secret")
     anonymous = server.get("/secret/pypi/hush/json")
     assert anonymous.status_code == 401
@@ -300,7 +305,7 @@ def test_private_index_needs_read_permission(server: RennetServer) -> None:
     assert response.headers["cache-control"].startswith("private")
 
 
-def test_routes_do_not_clash_with_the_pypi_index(server: RennetServer) -> None:
+def test_routes_do_not_clash_with_the_pypi_index(server: LocalServer) -> None:
     assert "pubproj" in server.get("/pypi/simple/").text
     assert server.get("/pypi/simple/pubproj/").status_code == 200
     assert server.get("/pypi/simple").status_code == 301
@@ -311,7 +316,7 @@ def test_routes_do_not_clash_with_the_pypi_index(server: RennetServer) -> None:
     assert document(server, "/pypi/pypi/pubproj/json")["info"]["name"] == "pubproj"
 
 
-def test_conditional_requests_and_serial(server: RennetServer) -> None:
+def test_conditional_requests_and_serial(server: LocalServer) -> None:
     first = server.get("/local/pypi/json-proj/json")
     assert first.headers["x-pypi-last-serial"] == str(first.json()["last_serial"])
     assert first.headers["cache-control"] == "public, max-age=0, must-revalidate"

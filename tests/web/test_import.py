@@ -1,6 +1,7 @@
 """`rennet import DIR`: existing wheels and sdists into a hosted index, checked as uploads, while a server runs.
 
-One server per module: every test imports its own project names.
+One server per module (per catalog): every test imports its own project names. That pip installs what was
+imported is in tests/e2e/test_import_clients.py.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.accounts import rennet_cli, serving
+from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
-from tests.support.installers import installed_version, pip_install
 from tests.support.pages import json_files as files
-from tests.support.server import RennetServer
-from tests.support.uploads import file_row, post_upload, stored
+from tests.support.server import LocalServer
+from tests.support.uploads import hosted_file_row, post_upload, stored
 from tests.support.upstream import FakeUpstream
 
 ALICE = ("alice", "alice-imports-1")
@@ -35,8 +36,11 @@ members = ["local", "pypi"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream) -> Iterator[RennetServer]:
-    with serving(tmp_path_factory.mktemp("import"), CONFIG, [ALICE], upstream_url=module_upstream.url) as rennet:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
+) -> Iterator[LocalServer]:
+    base = tmp_path_factory.mktemp("import")
+    with serving(base, CONFIG, [ALICE], upstream_url=module_upstream.url, database=database) as rennet:
         yield rennet
 
 
@@ -47,7 +51,7 @@ def put(directory: Path, dist: Dist, name: str | None = None) -> Path:
     return path
 
 
-def test_import_a_tree_while_the_server_runs(server: RennetServer, tmp_path: Path) -> None:
+def test_import_a_tree_while_the_server_runs(server: LocalServer, tmp_path: Path) -> None:
     wheel, sdist, other = make_wheel("impa", "1.0"), make_sdist("impa", "1.0"), make_wheel("Imp.B", "2.0")
     put(tmp_path / "tree" / "a", wheel)
     put(tmp_path / "tree" / "a" / "deeper", sdist)
@@ -73,14 +77,12 @@ def test_import_a_tree_while_the_server_runs(server: RennetServer, tmp_path: Pat
     assert entries[wheel.filename]["core-metadata"] == {"sha256": hashlib.sha256(wheel.metadata).hexdigest()}
     assert server.get(f"/local/files/impa/{wheel.filename}.metadata").content == wheel.metadata
     assert server.get(f"/local/files/impa/{sdist.filename}").content == sdist.data
-    row = file_row(server.data_dir, "local", wheel.filename)
+    row = hosted_file_row(server, "local", wheel.filename)
     assert row is not None and row["uploaded_by"] == "carol"
     assert row["md5"] == hashlib.md5(wheel.data).hexdigest()
     assert server.get("/local/pypi/impa/json").json()["info"]["summary"] == "impa for tests"
 
-    installed = pip_install(server.simple, "impa", "imp.b", target=tmp_path / "target")
-    assert installed.returncode == 0, installed.stderr
-    assert installed_version(tmp_path / "target", "imp_b") == "2.0"
+    assert server.get(f"/local/files/imp-b/{other.filename}").content == other.data
 
     again = rennet_cli(server, "import", str(tmp_path / "tree"), "--index", "local")
     assert again.returncode == 0, again.stderr
@@ -88,7 +90,7 @@ def test_import_a_tree_while_the_server_runs(server: RennetServer, tmp_path: Pat
     assert "the same file is there already" in again.stderr
 
 
-def test_every_refused_file_is_reported_and_nothing_of_it_stays(server: RennetServer, tmp_path: Path) -> None:
+def test_every_refused_file_is_reported_and_nothing_of_it_stays(server: LocalServer, tmp_path: Path) -> None:
     original = make_wheel("impc", "1.0")
     assert post_upload(server.url + "/local/", original, auth=ALICE).status_code == 200
     assert post_upload(server.url + "/local/", make_wheel("impg", "1.0"), auth=ALICE).status_code == 200
@@ -105,7 +107,7 @@ def test_every_refused_file_is_reported_and_nothing_of_it_stays(server: RennetSe
         put(source, make_sdist("impd", "1.0.0")): None,  # the first sdist of a release is fine...
         put(source / "zz", make_sdist("impd", "1.0")): "Only one sdist",  # ...a second one for 1.0 is not
     }
-    before = stored(server.data_dir)
+    before = stored(server)
 
     done = rennet_cli(server, "import", str(source), "--index", "local")
     assert done.returncode == 1
@@ -116,7 +118,7 @@ def test_every_refused_file_is_reported_and_nothing_of_it_stays(server: RennetSe
         if reason is not None:
             assert any(line.startswith(f"failed {path}: ") and reason in line for line in failures), (path, failures)
 
-    after = stored(server.data_dir)
+    after = stored(server)
     assert after.temp_files == (), "no temporary file may stay behind"
     assert after.hosted_files - before.hosted_files == {
         ("local", "impd", good.filename),
@@ -127,7 +129,7 @@ def test_every_refused_file_is_reported_and_nothing_of_it_stays(server: RennetSe
     assert server.get("/local/simple/impe/").status_code == 404
 
 
-def test_where_an_import_may_go(server: RennetServer, tmp_path: Path) -> None:
+def test_where_an_import_may_go(server: LocalServer, tmp_path: Path) -> None:
     dist = make_wheel("imph", "1.0")
     path = put(tmp_path / "one", dist)
     for args, message in [

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from rennet.config import InvalidConfig
 from tests.support.accounts import add_user, create_token, elsewhere, rennet_cli, serving, token_key
+from tests.support.databases import Database
 from tests.support.dists import make_wheel
-from tests.support.installers import installed_version, pip_install, uv_install
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
@@ -51,7 +52,9 @@ members = ["team", "local", "pypi"]
 private = true
 read = ["alice", "bob", "dave"]
 """
-KEYRING_OFF = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+# Failed logins are counted per address for a minute (rennet.service.runtime.auth), and a verified login is
+# remembered for as long.
+WINDOW = 60.0
 
 
 def creds(user: str) -> tuple[str, str]:
@@ -59,7 +62,8 @@ def creds(user: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
+def upstream(database: Database) -> Iterator[FakeUpstream]:
+    """One per catalog: the tests count what the upstream was asked."""
     fake = FakeUpstream().start()
     fake.add(make_wheel("publicdep", "1.0"))
     yield fake
@@ -67,20 +71,29 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> Iterator[RennetServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream, database: Database
+) -> Iterator[LocalServer]:
     base = tmp_path_factory.mktemp("auth")
-    with serving(base, CONFIG, PASSWORDS.items(), admins={"root"}, upstream_url=upstream.url) as rennet:
+    users = PASSWORDS.items()
+    with serving(base, CONFIG, users, admins={"root"}, upstream_url=upstream.url, database=database) as rennet:
         yield rennet
+
+
+@pytest.fixture
+def lone_server(rennet_factory: Callable[..., LocalServer]) -> LocalServer:
+    """A server of the test's own, with no users yet: the login limits of the shared one are not disturbed."""
+    return rennet_factory(config=CONFIG, upstream_url="http://127.0.0.1:9/simple/")
 
 
 # Every request of the shared server comes from an address of its own: the failed logins these tests make on
 # purpose would otherwise hit the per-address limit (tested on its own server below).
-def get(server: RennetServer, path: str, auth: tuple[str, str] | None = None, **options: object) -> httpx.Response:
+def get(server: LocalServer, path: str, auth: tuple[str, str] | None = None, **options: object) -> httpx.Response:
     with elsewhere() as client:
         return client.get(server.url + path, auth=auth, **options)  # type: ignore[arg-type]
 
 
-def upload(server: RennetServer, index: str, version: str, auth: tuple[str, str] | None) -> httpx.Response:
+def upload(server: LocalServer, index: str, version: str, auth: tuple[str, str] | None) -> httpx.Response:
     with elsewhere() as client:
         return post_upload(f"{server.url}/{index}/", make_wheel(f"perm-{index}", version), auth=auth, client=client)
 
@@ -91,7 +104,7 @@ def assert_challenged(response: httpx.Response) -> None:
     assert response.text.strip(), "a sentence in the body"
 
 
-def test_private_reads_need_credentials(server: RennetServer) -> None:
+def test_private_reads_need_credentials(server: LocalServer) -> None:
     assert upload(server, "team", "1.0", creds("alice")).status_code == 200
     private_paths = [
         "/team/simple/",
@@ -123,7 +136,7 @@ def test_private_reads_need_credentials(server: RennetServer) -> None:
     assert get(server, "/team/simple/perm-team/", auth=("__token__", local_only)).status_code == 403
 
 
-def test_files_of_private_indexes_are_not_for_shared_caches(server: RennetServer, upstream: FakeUpstream) -> None:
+def test_files_of_private_indexes_are_not_for_shared_caches(server: LocalServer, upstream: FakeUpstream) -> None:
     """A proxy or CDN between rennet and its users must not keep a file someone had to log in for."""
     secret, mirrored = make_wheel("perm-cached", "1.0"), make_wheel("perm-mirrored", "1.0")
     upstream.add(mirrored)
@@ -150,7 +163,7 @@ def test_files_of_private_indexes_are_not_for_shared_caches(server: RennetServer
     assert upstream.count(f"/files/{mirrored.filename}") == 1, "the first answer was the streamed one"
 
 
-def test_uploads_need_upload_rights(server: RennetServer) -> None:
+def test_uploads_need_upload_rights(server: LocalServer) -> None:
     alice_local = create_token(server, "alice", index="local")
     alice_anywhere = create_token(server, "alice")
     alice_other = create_token(server, "alice", index="other")
@@ -196,7 +209,7 @@ def test_uploads_need_upload_rights(server: RennetServer) -> None:
     assert get(server, "/team/simple/perm-default/", auth=creds("bob")).status_code == 200
 
 
-def test_cli_changes_take_effect_at_once(server: RennetServer) -> None:
+def test_cli_changes_take_effect_at_once(server: LocalServer) -> None:
     """The server remembers verified credentials for speed; revoking or changing them must still win at once."""
     add_user(server, "dave", "dave-Secret-0005")
     token = create_token(server, "alice", index="local")
@@ -222,7 +235,7 @@ def test_cli_changes_take_effect_at_once(server: RennetServer) -> None:
     assert_challenged(get(server, "/simple/", auth=("__token__", dave_token)))
 
 
-def test_cli_users_and_tokens(server: RennetServer) -> None:
+def test_cli_users_and_tokens(server: LocalServer) -> None:
     add_user(server, "erin", "erin-Secret-0006")
     listed = rennet_cli(server, "user", "list")
     assert listed.returncode == 0
@@ -261,7 +274,7 @@ def test_cli_users_and_tokens(server: RennetServer) -> None:
     assert rennet_cli(server, "user", "remove", "erin").returncode == 1
 
 
-def test_secrets_never_reach_the_log(server: RennetServer) -> None:
+def test_secrets_never_reach_the_log(server: LocalServer) -> None:
     token = create_token(server, "alice", index="local")
     wrong_token = token[:-6] + "AAAAAA"
     upload(server, "local", "3.0", creds("alice"))
@@ -272,6 +285,9 @@ def test_secrets_never_reach_the_log(server: RennetServer) -> None:
     get(server, "/team/simple/", auth=("bob", "bob-Wrong-9999"))
     get(server, f"/team/simple/?token={token}&password={PASSWORDS['carol']}")
     get(server, "/team/simple/", headers={"authorization": "Basic " + base64.b64encode(b"bob:\xff\xfe").decode()})
+    # Access lines go out in batches: once a last request's line is there, every line before it is too.
+    get(server, "/local/simple/after-the-secrets/")
+    server.wait_for_access("/local/simple/after-the-secrets/")
     log = server.log()
     assert "POST /local/" in log, "the log is the one of this server"
     secrets = [*PASSWORDS.values(), "alice-Wrong-9999", "bob-Wrong-9999", token, wrong_token]
@@ -281,25 +297,31 @@ def test_secrets_never_reach_the_log(server: RennetServer) -> None:
         assert secret not in log, f"a secret ({secret[:5]}...) is in the server log"
 
 
-def test_failed_logins_are_rate_limited_per_address(tmp_path: Path) -> None:
-    server = RennetServer(tmp_path / "data", config=CONFIG, upstream_url="http://127.0.0.1:9/simple/").start()
-    try:
-        add_user(server, "alice", PASSWORDS["alice"])
-        wheel = make_wheel("limited", "1.0")
-        statuses = [
-            post_upload(server.url + "/local/", wheel, auth=("alice", f"wrong-{n}")).status_code for n in range(10)
-        ]
-        assert set(statuses) == {403}
-        limited = post_upload(server.url + "/local/", wheel, auth=creds("alice"))
-        assert limited.status_code == 429, "even the right password waits once an address failed too often"
-        assert "too many failed logins" in limited.text
-        assert server.get("/team/simple/", auth=creds("alice")).status_code == 429
-        # Another address is not affected (the whole 127/8 is loopback on Linux).
-        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
-            response = other.get(server.url + "/team/simple/", auth=creds("alice"))
-        assert response.status_code == 200, "another address is not throttled"
-    finally:
-        server.stop()
+def test_failed_logins_are_rate_limited_per_address(lone_server: LocalServer) -> None:
+    server = lone_server
+    clock = server.registry.shared.clock
+    add_user(server, "alice", PASSWORDS["alice"])
+    add_user(server, "bob", PASSWORDS["bob"])
+    wheel = make_wheel("limited", "1.0")
+    statuses = [
+        post_upload(server.url + "/local/", wheel, auth=("alice", f"wrong-{n}")).status_code for n in range(10)
+    ]
+    assert set(statuses) == {403}
+    limited = post_upload(server.url + "/local/", wheel, auth=creds("alice"))
+    assert limited.status_code == 429, "even the right password waits once an address failed too often"
+    assert "too many failed logins" in limited.text
+    assert server.get("/team/simple/", auth=creds("alice")).status_code == 429
+    # The failures count for a minute: shortly before it is over, the address still waits, whoever logs in.
+    clock.advance(WINDOW - 5)
+    assert server.get("/team/simple/", auth=creds("bob")).status_code == 429
+    # Another address is not affected (the whole 127/8 is loopback on Linux).
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+        response = other.get(server.url + "/team/simple/", auth=creds("alice"))
+    assert response.status_code == 200, "another address is not throttled"
+    # Once the minute is over, the address may log in again (bob's password was never verified before).
+    clock.advance(10)
+    assert server.get("/team/simple/", auth=creds("bob")).status_code == 200
+    assert post_upload(server.url + "/local/", wheel, auth=creds("alice")).status_code == 200
 
 
 async def _concurrent_gets(url: str, logins: list[tuple[str, str]], address: str) -> list[int]:
@@ -313,81 +335,55 @@ async def _concurrent_gets(url: str, logins: list[tuple[str, str]], address: str
     return list(await asyncio.gather(*(one(login) for login in logins)))
 
 
-def test_failed_logins_are_limited_when_sent_at_once(tmp_path: Path) -> None:
+def test_failed_logins_are_limited_when_sent_at_once(lone_server: LocalServer) -> None:
     """Guesses sent together count from the moment they arrive, not once they have failed."""
-    server = RennetServer(tmp_path / "data", config=CONFIG, upstream_url="http://127.0.0.1:9/simple/").start()
-    try:
-        add_user(server, "bob", PASSWORDS["bob"])
-        url = server.url + "/team/simple/"
-        guesses = [("bob", f"guess-{n:04}") for n in range(40)]
-        statuses = asyncio.run(_concurrent_gets(url, guesses, "127.0.0.3"))
-        assert set(statuses) == {401, 429}
-        assert statuses.count(401) <= 10, "at most the limit of guesses was verified"
-        # A user's parallel first requests (an installer's) are one login, not many.
-        statuses = asyncio.run(_concurrent_gets(url, [creds("bob")] * 20, "127.0.0.4"))
-        assert statuses == [200] * 20
-    finally:
-        server.stop()
+    server = lone_server
+    add_user(server, "bob", PASSWORDS["bob"])
+    url = server.url + "/team/simple/"
+    guesses = [("bob", f"guess-{n:04}") for n in range(40)]
+    statuses = asyncio.run(_concurrent_gets(url, guesses, "127.0.0.3"))
+    assert set(statuses) == {401, 429}
+    assert statuses.count(401) <= 10, "at most the limit of guesses was verified"
+    # A user's parallel first requests (an installer's) are one login, not many.
+    statuses = asyncio.run(_concurrent_gets(url, [creds("bob")] * 20, "127.0.0.4"))
+    assert statuses == [200] * 20
 
 
-@pytest.mark.e2e
-def test_pip_and_uv_install_from_a_private_default_group(
-    server: RennetServer, upstream: FakeUpstream, tmp_path: Path
-) -> None:
-    teamlib = make_wheel("teamlib", "1.0", requires=("publicdep",))
-    with elsewhere() as client:
-        assert post_upload(server.url + "/team/", teamlib, auth=creds("alice"), client=client).status_code == 200
-    host = server.url.removeprefix("http://")
-    with_password = f"http://bob:{PASSWORDS['bob']}@{host}/simple/"
-
-    anonymous = pip_install(server.simple, "teamlib", target=tmp_path / "anon", env=KEYRING_OFF)
-    assert anonymous.returncode != 0
-    assert '"GET /simple/teamlib/" 401' in server.log()
-
-    pip_url = pip_install(with_password, "teamlib", target=tmp_path / "pip-url", env=KEYRING_OFF)
-    assert pip_url.returncode == 0, pip_url.stderr
-    assert installed_version(tmp_path / "pip-url", "teamlib") == "1.0"
-    assert installed_version(tmp_path / "pip-url", "publicdep") == "1.0"
-
-    uv_url = uv_install(with_password, "teamlib", target=tmp_path / "uv-url", cache_dir=tmp_path / "uv1")
-    assert uv_url.returncode == 0, uv_url.stderr
-    assert installed_version(tmp_path / "uv-url", "teamlib") == "1.0"
-
-    netrc = tmp_path / "netrc"
-    netrc.write_text(f"machine 127.0.0.1\nlogin bob\npassword {PASSWORDS['bob']}\n")
-    netrc.chmod(0o600)
-    env = {"NETRC": str(netrc), "HOME": str(tmp_path)} | KEYRING_OFF
-    pip_netrc = pip_install(server.simple, "teamlib", target=tmp_path / "pip-netrc", env=env)
-    assert pip_netrc.returncode == 0, pip_netrc.stderr
-    assert installed_version(tmp_path / "pip-netrc", "teamlib") == "1.0"
-    uv_netrc = uv_install(server.simple, "teamlib", target=tmp_path / "uv-netrc", cache_dir=tmp_path / "uv2", env=env)
-    assert uv_netrc.returncode == 0, uv_netrc.stderr
-    assert installed_version(tmp_path / "uv-netrc", "publicdep") == "1.0"
-
-    assert PASSWORDS["bob"] not in server.log()
-
-
-def test_a_throttled_address_keeps_credentials_proven_moments_ago(tmp_path: Path) -> None:
+def test_a_throttled_address_keeps_credentials_proven_moments_ago(lone_server: LocalServer) -> None:
     """Throttling slows guessing; a login verified within the last minute is no guess."""
-    server = RennetServer(tmp_path / "data", config=CONFIG, upstream_url="http://127.0.0.1:9/simple/").start()
-    try:
-        add_user(server, "alice", PASSWORDS["alice"])
-        add_user(server, "bob", PASSWORDS["bob"])
-        assert server.get("/team/simple/", auth=creds("alice")).status_code == 200
-        for n in range(10):
-            assert server.get("/team/simple/", auth=("bob", f"wrong-{n}")).status_code == 401
-        assert server.get("/team/simple/", auth=creds("bob")).status_code == 429, "a fresh check is throttled"
-        assert server.get("/team/simple/", auth=creds("alice")).status_code == 200, "a proven one is not"
-    finally:
-        server.stop()
+    server = lone_server
+    clock = server.registry.shared.clock
+    add_user(server, "alice", PASSWORDS["alice"])
+    add_user(server, "bob", PASSWORDS["bob"])
+    assert server.get("/team/simple/", auth=creds("alice")).status_code == 200
+    clock.advance(WINDOW - 10)
+    for n in range(10):
+        assert server.get("/team/simple/", auth=("bob", f"wrong-{n}")).status_code == 401
+    assert server.get("/team/simple/", auth=creds("bob")).status_code == 429, "a fresh check is throttled"
+    assert server.get("/team/simple/", auth=creds("alice")).status_code == 200, "a proven one is not"
+    # Once a minute has passed since alice's login was verified, hers is a fresh check too, while bob's
+    # failures (ten seconds younger) still count.
+    clock.advance(20)
+    assert server.get("/team/simple/", auth=creds("alice")).status_code == 429, "proven over a minute ago"
+    clock.advance(WINDOW)
+    assert server.get("/team/simple/", auth=creds("alice")).status_code == 200
+    assert server.get("/team/simple/", auth=creds("bob")).status_code == 200
 
 
 def test_a_group_that_would_show_a_private_index_to_others_is_refused_at_start(tmp_path: Path) -> None:
     """Every user may read the group, but only bob (and alice, who uploads) may read team: through the group
     any user could have read team's files. rennet refuses to start with such a configuration."""
     leaky = CONFIG.replace('read = ["alice", "bob", "dave"]', 'read = ["*"]')
-    server = RennetServer(tmp_path / "data", config=leaky, upstream_url="http://127.0.0.1:9/simple/")
-    with pytest.raises(RuntimeError, match="rennet exited") as refused:
+    assert leaky != CONFIG
+    problems = ("group 'default' may be read by every user", "private member 'team' may not")
+    server = LocalServer(tmp_path / "data", config=leaky, upstream_url="http://127.0.0.1:9/simple/")
+    with pytest.raises(InvalidConfig) as refused:
         server.start()
-    assert "group 'default' may be read by every user" in str(refused.value)
-    assert "private member 'team' may not" in str(refused.value)
+    for problem in problems:
+        assert problem in str(refused.value)
+    # The commands load the same settings before doing anything (`rennet serve` included), and refuse alike.
+    command = server.cli("user", "list")
+    assert command.returncode == 2, command
+    assert command.stderr.startswith("rennet: configuration error: ")
+    for problem in problems:
+        assert problem in command.stderr

@@ -1,8 +1,8 @@
 """Uploads that must be refused: a clear 4xx with a sentence, and nothing stored anywhere.
 
 "Nothing stored" is checked on disk after every case: no new blob under data_dir/blobs, no temporary file left
-in data_dir/tmp, no new catalog row. Then the faults: a client that goes away mid-upload, and a server killed
-mid-upload.
+in data_dir/tmp, no new catalog row. Then a fault: a client that goes away mid-upload (a server killed mid-upload
+is in tests/e2e/test_upload_bad_input_processes.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.accounts import add_user, create_token, rennet_cli, serving, token_key
+from tests.support.accounts import create_token, rennet_cli, serving, token_key
+from tests.support.databases import Database
 from tests.support.dists import (
     Dist,
     gzip_bomb_sdist,
@@ -31,7 +31,8 @@ from tests.support.dists import (
     write_large_wheel,
     zip_bomb_wheel,
 )
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
+from tests.support.store import wait_until
 from tests.support.uploads import Multipart, form_fields, post_upload, stored
 
 ALICE = ("alice", "alice-bad-input-1")
@@ -55,8 +56,9 @@ WHEEL_NAME = WHEEL.filename  # victim-1.0-py3-none-any.whl
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RennetServer]:
-    with serving(tmp_path_factory.mktemp("bad-input"), CONFIG, [ALICE]) as rennet:
+def server(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[LocalServer]:
+    base, nowhere = tmp_path_factory.mktemp("bad-input"), "http://127.0.0.1:9/simple/"  # pypi is never asked
+    with serving(base, CONFIG, [ALICE], upstream_url=nowhere, database=database) as rennet:
         yield rennet
 
 
@@ -235,9 +237,9 @@ def _confusable(name: str) -> Case:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_refused_and_nothing_stored(server: RennetServer, case: str) -> None:
+def test_refused_and_nothing_stored(server: LocalServer, case: str) -> None:
     request = CASES[case]()
-    before = stored(server.data_dir)
+    before = stored(server)
     for accept_json in (False, True):
         response = httpx.post(
             f"{server.url}/{request.index}/",
@@ -250,17 +252,17 @@ def test_refused_and_nothing_stored(server: RennetServer, case: str) -> None:
         message = response.json()["message"] if accept_json else response.text
         assert request.says.lower() in message.lower(), message
         assert len(message) < 2000, "a sentence, not a dump"
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
     assert server.get("/local/simple/victim/").status_code == 404
 
 
-def test_refused_credentials_store_nothing(server: RennetServer) -> None:
+def test_refused_credentials_store_nothing(server: LocalServer) -> None:
     token = create_token(server, "alice", "local")
     revoked = create_token(server, "alice", "local")
     assert rennet_cli(server, "token", "revoke", token_key(revoked)).returncode == 0
     expired = create_token(server, "alice", "local", expires="1ms")
     read_only = create_token(server, "alice", "local", scope="read")
-    before = stored(server.data_dir)
+    before = stored(server)
     for auth in [
         None,
         ("alice", "wrong-password"),
@@ -272,13 +274,13 @@ def test_refused_credentials_store_nothing(server: RennetServer) -> None:
     ]:
         response = post_upload(server.url + "/local/", WHEEL, auth=auth)
         assert response.status_code == 403, (auth, response.text)
-    assert stored(server.data_dir) == before
+    assert stored(server) == before
 
 
-def test_client_gone_mid_upload_leaves_nothing(server: RennetServer, tmp_path: Path) -> None:
+def test_client_gone_mid_upload_leaves_nothing(server: LocalServer, tmp_path: Path) -> None:
     path = write_large_wheel(tmp_path, "gone", "1.0", 20 << 20)
     form = Multipart.for_file(path)
-    before = stored(server.data_dir)
+    before = stored(server)
     sent = threading.Event()
 
     def half_then_stop() -> Iterator[bytes]:
@@ -293,72 +295,6 @@ def test_client_gone_mid_upload_leaves_nothing(server: RennetServer, tmp_path: P
     with pytest.raises((httpx.HTTPError, ConnectionAbortedError)):
         httpx.post(server.url + "/local/", content=half_then_stop(), headers=form.headers(), auth=ALICE, timeout=60)
     assert sent.is_set()
-    _wait_for(lambda: stored(server.data_dir) == before, "the server to drop the partial upload")
+    wait_until(lambda: stored(server) == before, "the server drops the partial upload")
     assert server.get("/local/simple/gone/").status_code == 404
     assert "Traceback" not in server.log()
-
-
-def test_server_killed_mid_upload(tmp_path: Path) -> None:
-    """SIGKILL while a file streams in: after a restart nothing partial is visible and a re-upload works."""
-    server = RennetServer(tmp_path / "data", config=CONFIG).start()
-    try:
-        add_user(server, *ALICE)
-        kept = make_wheel("crash", "0.9")
-        assert post_upload(server.url + "/local/", kept, auth=ALICE).status_code == 200
-        before = stored(server.data_dir)
-        path = write_large_wheel(tmp_path, "crash", "1.0", 30 << 20)
-        form = Multipart.for_file(path)
-        resume = threading.Event()
-        errors: list[BaseException] = []
-
-        def stalled_body() -> Iterator[bytes]:
-            total = 0
-            for chunk in form.chunks():
-                yield chunk
-                total += len(chunk)
-                if total > len(form) // 2 and not resume.is_set():
-                    resume.wait(60)
-
-        def upload() -> None:
-            try:
-                httpx.post(
-                    server.url + "/local/", content=stalled_body(), headers=form.headers(), auth=ALICE, timeout=60
-                )
-            except BaseException as error:
-                errors.append(error)
-
-        thread = threading.Thread(target=upload)
-        thread.start()
-        temp = server.data_dir / "tmp"
-        _wait_for(
-            lambda: any(p.is_file() and p.stat().st_size > (10 << 20) for p in temp.rglob("*")),
-            "half the file to reach the server's temporary file",
-        )
-        server.kill()
-        resume.set()
-        thread.join(60)
-        assert errors and isinstance(errors[0], httpx.HTTPError)
-
-        server.start()
-        after = stored(server.data_dir)
-        assert after.blobs == before.blobs
-        assert after.hosted_files == before.hosted_files
-        assert after.temp_files == ()
-        crash_page = server.get("/local/simple/crash/")
-        assert crash_page.status_code == 200
-        assert path.name not in crash_page.text and kept.filename in crash_page.text
-        assert server.get(f"/local/files/crash/{path.name}").status_code == 404
-
-        again = post_upload(server.url + "/local/", Multipart.for_file(path), auth=ALICE, timeout=120)
-        assert again.status_code == 200, again.text
-        assert path.name in server.get("/local/simple/crash/").text
-        assert server.get(f"/local/files/crash/{path.name}").headers["content-length"] == str(path.stat().st_size)
-    finally:
-        server.stop()
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)

@@ -1,6 +1,8 @@
-"""The upload API (the legacy API of twine, uv, poetry and pdm) against a real server, request by request.
+"""The upload API (the legacy API of twine, uv, poetry and pdm) over HTTP, request by request.
 
-One server per module: every test uploads its own project names, so they do not disturb each other.
+One server per module (per catalog): every test uploads its own project names, so they do not disturb each other.
+The memory an upload takes in a server's workers is measured on real processes in
+tests/e2e/test_uploads_processes.py.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ import pytest
 from rennet.storage.catalog import DuplicateFile, HostedUpload
 from rennet.storage.store import open_store
 from tests.support.accounts import serving
-from tests.support.dists import make_sdist, make_wheel, write_large_wheel
+from tests.support.databases import Database
+from tests.support.dists import make_sdist, make_wheel
 from tests.support.pages import json_files as page
-from tests.support.procs import memory_kib
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
 from tests.support.uploads import Multipart, hosted_file_row, post_upload, stored
 from tests.support.upstream import FakeUpstream
 
@@ -50,12 +52,15 @@ members = ["default", "small"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream) -> Iterator[RennetServer]:
-    with serving(tmp_path_factory.mktemp("uploads"), CONFIG, [ALICE], upstream_url=module_upstream.url) as rennet:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
+) -> Iterator[LocalServer]:
+    base = tmp_path_factory.mktemp("uploads")
+    with serving(base, CONFIG, [ALICE], upstream_url=module_upstream.url, database=database) as rennet:
         yield rennet
 
 
-def test_upload_is_listed_at_once_with_everything_pypi_lists(server: RennetServer) -> None:
+def test_upload_is_listed_at_once_with_everything_pypi_lists(server: LocalServer) -> None:
     wheel = make_wheel("Listed.Pkg", "1.0", requires_python=">=3.8")
     sdist = make_sdist("listed_pkg", "1.0", requires_python=">=3.8")
     # Read the pages first, so that a cached page would show if an upload did not invalidate it.
@@ -98,7 +103,7 @@ def test_upload_is_listed_at_once_with_everything_pypi_lists(server: RennetServe
     assert row["uploaded_by"] == "alice"
 
 
-def test_same_file_again_is_accepted_other_bytes_are_refused(server: RennetServer) -> None:
+def test_same_file_again_is_accepted_other_bytes_are_refused(server: LocalServer) -> None:
     first = make_wheel("twice", "1.0")
     assert post_upload(server.url + "/local/", first, auth=ALICE).status_code == 200
     again = post_upload(server.url + "/local/", first, auth=ALICE)
@@ -120,7 +125,7 @@ def test_same_file_again_is_accepted_other_bytes_are_refused(server: RennetServe
     assert server.get(f"/local/files/twice/{first.filename}").content == first.data
 
 
-def test_one_sdist_per_release(server: RennetServer) -> None:
+def test_one_sdist_per_release(server: LocalServer) -> None:
     assert post_upload(server.url + "/local/", make_sdist("onesdist", "2.0"), auth=ALICE).status_code == 200
     # 2.0.0 is the same release as 2.0 (versions compare normalized), under another filename.
     response = post_upload(server.url + "/local/", make_sdist("onesdist", "2.0.0"), auth=ALICE)
@@ -130,7 +135,7 @@ def test_one_sdist_per_release(server: RennetServer) -> None:
     assert post_upload(server.url + "/local/", make_wheel("onesdist", "2.0"), auth=ALICE).status_code == 200
 
 
-def test_every_upload_url_works_without_redirect(server: RennetServer) -> None:
+def test_every_upload_url_works_without_redirect(server: LocalServer) -> None:
     """twine and poetry abort on redirects: each spelling of the URL must answer the upload itself."""
     paths = ["/", "/legacy", "/legacy/", "/local", "/local/", "/local/legacy", "/local/legacy/", "/default/legacy/"]
     for number, path in enumerate(paths):
@@ -141,7 +146,7 @@ def test_every_upload_url_works_without_redirect(server: RennetServer) -> None:
     assert len(page(server, "/local/simple/routes/")) == len(paths)
 
 
-def test_upload_to_a_mirror_or_nowhere_is_refused(server: RennetServer) -> None:
+def test_upload_to_a_mirror_or_nowhere_is_refused(server: LocalServer) -> None:
     wheel = make_wheel("nowhere", "1.0")
     to_mirror = post_upload(server.url + "/pypi/", wheel, auth=ALICE)
     assert to_mirror.status_code == 405
@@ -151,7 +156,7 @@ def test_upload_to_a_mirror_or_nowhere_is_refused(server: RennetServer) -> None:
     assert "no-such-index" in unknown.text
 
 
-def test_configured_size_limit_gives_413_and_stores_nothing(server: RennetServer) -> None:
+def test_configured_size_limit_gives_413_and_stores_nothing(server: LocalServer) -> None:
     fits = make_wheel("sizes", "1.0", padding=30 << 10)
     assert post_upload(server.url + "/small/", fits, auth=ALICE).status_code == 200
     before = stored(server)
@@ -168,27 +173,7 @@ def test_configured_size_limit_gives_413_and_stores_nothing(server: RennetServer
     assert stored(server) == before
 
 
-def test_large_upload_streams_with_bounded_memory(server: RennetServer, tmp_path: Path) -> None:
-    """200 MB through the server: its workers' peak memory must not grow anywhere near the file's size."""
-    size = 200 << 20
-    path = write_large_wheel(tmp_path, "bigfile", "1.0", size)
-    # Warm up with the same credentials: the first password check costs argon2's 64 MiB, once.
-    assert post_upload(server.url + "/local/", make_wheel("bigfile", "0.1"), auth=ALICE).status_code == 200
-    workers = server.worker_pids()
-    assert workers, "rennet serve runs its app in worker processes"
-    peak_before = {pid: memory_kib(pid, "VmHWM") for pid in workers}
-
-    response = post_upload(server.url + "/local/", Multipart.for_file(path), auth=ALICE, timeout=600)
-    assert response.status_code == 200, response.text
-
-    growth = max(memory_kib(pid, "VmHWM") - peak_before[pid] for pid in workers) * 1024
-    assert growth < size // 8, f"peak memory grew by {growth >> 20} MiB for a {size >> 20} MiB upload"
-    entry = page(server, "/local/simple/bigfile/")[path.name]
-    assert entry["size"] == path.stat().st_size
-    assert entry["hashes"] == {"sha256": _sha256_of(path)}
-
-
-def test_the_fields_clients_send_besides_are_accepted(server: RennetServer) -> None:
+def test_the_fields_clients_send_besides_are_accepted(server: LocalServer) -> None:
     """twine sends every core-metadata field, repeated ones repeated, and sometimes attestations."""
     wheel = make_wheel("chatty", "1.0")
     extra = [
@@ -209,7 +194,7 @@ def test_the_fields_clients_send_besides_are_accepted(server: RennetServer) -> N
     assert wheel.filename in page(server, "/local/simple/chatty/")
 
 
-def test_uploads_a_browser_sends_for_another_site_are_refused(server: RennetServer) -> None:
+def test_uploads_a_browser_sends_for_another_site_are_refused(server: LocalServer) -> None:
     """A page elsewhere could make a browser that remembers a user's credentials post an upload (a plain form
     needs no permission); browsers say so in Sec-Fetch-Site, and rennet refuses such requests."""
     wheel = make_wheel("cross-site", "1.0")
@@ -231,7 +216,7 @@ def test_uploads_a_browser_sends_for_another_site_are_refused(server: RennetServ
 CROSS_SITE = {"sec-fetch-site": "cross-site"}
 
 
-def test_errors_are_sentences_or_json(server: RennetServer) -> None:
+def test_errors_are_sentences_or_json(server: LocalServer) -> None:
     wheel = make_wheel("errors", "1.0")
     form = Multipart.for_dist(wheel, sha256_digest="0" * 64)
     text = post_upload(server.url + "/local/", form, auth=ALICE)
@@ -246,7 +231,7 @@ def test_errors_are_sentences_or_json(server: RennetServer) -> None:
     }
 
 
-def test_concurrent_uploads_of_a_new_release(server: RennetServer) -> None:
+def test_concurrent_uploads_of_a_new_release(server: LocalServer) -> None:
     """CI jobs upload the wheels of a new release at the same moment: every one must be taken (no 500 from two
     writers creating the same project or version), and of rival files under one name exactly one wins."""
     wheels = [make_wheel("together", "1.0", tag=f"py3-none-platform{n}") for n in range(16)]
@@ -264,9 +249,9 @@ def test_concurrent_uploads_of_a_new_release(server: RennetServer) -> None:
     assert page(server, "/local/simple/rivals/")[winner.filename]["hashes"] == {"sha256": winner.sha256}
 
 
-def test_catalog_writers_racing_for_a_new_project(tmp_path: Path) -> None:
-    """The same race in the catalog alone, many threads released at once on a shared SQLite database."""
-    store = open_store(tmp_path, f"sqlite:///{tmp_path / 'race.sqlite3'}")
+def test_catalog_writers_racing_for_a_new_project(database: Database, tmp_path: Path) -> None:
+    """The same race in the catalog alone, many threads released at once on a shared database."""
+    store = open_store(tmp_path, database.new_url() or f"sqlite:///{tmp_path / 'race.sqlite3'}")
     try:
         for round_number in range(5):
             barrier = threading.Barrier(12)
@@ -296,11 +281,3 @@ def test_catalog_writers_racing_for_a_new_project(tmp_path: Path) -> None:
             assert len(store.catalog.files_of("local", f"race{round_number}", None)) == 6
     finally:
         store.close()
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
