@@ -170,7 +170,11 @@ def stored(server: Server) -> Stored:
     data_dir = server.data_dir
     blobs = frozenset(p.name for p in (data_dir / "blobs").rglob("*") if p.is_file())
     temp = tuple(
-        sorted(str(p) for p in (data_dir / "tmp").rglob("*") if p.is_file() and not p.name.startswith(".ready"))
+        sorted(
+            str(p)
+            for p in (data_dir / "tmp").rglob("*")
+            if p.is_file() and not p.name.startswith(".ready") and p.suffix != ".lock"
+        )
     )
     files = query(
         server, "select p.index_name, p.name, f.filename from files f join projects p on f.project_id = p.id"

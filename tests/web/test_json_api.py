@@ -260,17 +260,21 @@ def test_proxy_passes_the_upstream_document_through_rennet(server: LocalServer, 
     [
         ("500", 502, "the upstream answered 500"),
         ("garbage", 502, "JSON API sent an unreadable answer"),
-        ("404", 404, "no project named 'pubproj' in pypi"),
+        ("404", 404, "no project named 'failing-404' in pypi"),
     ],
 )
 def test_upstream_failures(
     server: LocalServer, upstream: FakeUpstream, fault: str, status: int, message: str
 ) -> None:
-    upstream.fault("/pypi/pubproj/", fault)
+    """A document never fetched before: with nothing held, the failure is the answer (a held one would be
+    served instead, see test_json_api_cache.py)."""
+    project = f"failing-{fault}"
+    upstream.add(make_wheel(project, "1.0"))
+    upstream.fault(f"/pypi/{project}/", fault)
     try:
-        response = server.get("/pypi/pypi/pubproj/json")
+        response = server.get(f"/pypi/pypi/{project}/json")
     finally:
-        upstream.fault("/pypi/pubproj/", None)
+        upstream.fault(f"/pypi/{project}/", None)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     assert message in response.json()["message"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rennet.domain.names import file_identity
 from rennet.storage.catalog import DuplicateFile, HostedUpload
 from rennet.storage.store import open_store
 from tests.support.accounts import serving
@@ -257,8 +258,9 @@ def test_catalog_writers_racing_for_a_new_project(database: Database, tmp_path: 
             barrier = threading.Barrier(12)
 
             def add(n: int, project: str = f"race{round_number}", barrier: threading.Barrier = barrier) -> str:
+                filename = f"{project}-1.0-py3-none-p{n % 6}.whl"
                 upload = HostedUpload(
-                    filename=f"{project}-1.0-py3-none-p{n % 6}.whl",
+                    filename=filename,
                     version="1.0",
                     sha256=f"{n:064x}",
                     md5="0" * 32,
@@ -268,6 +270,7 @@ def test_catalog_writers_racing_for_a_new_project(database: Database, tmp_path: 
                     metadata_sha256=None,
                     uploaded_by="alice",
                     upload_time=time.time(),
+                    identity=file_identity(filename),
                 )
                 barrier.wait()
                 try:
