@@ -159,10 +159,13 @@ class TestUvLock:
         assert torch_windows.index == "http://127.0.0.1:9/whl/cpu"
         assert torch_windows.marker is None and torch_windows.requires_python is None
 
-    def test_the_editable_project_itself_is_an_entry_error(self) -> None:
-        assert errors(read_uv_lock(UV_LOCK)) == [
-            "uv.lock: package[3] (myapp): comes from an editable project (.), not from an index: cannot be mirrored"
-        ]
+    def test_the_project_itself_is_no_error(self) -> None:
+        """Every uv project locks itself (editable, or virtual when it is not a package) and its workspace members:
+        built from source, nothing to fetch, and no reason to fail."""
+        assert errors(read_uv_lock(UV_LOCK)) == []
+        for source in ('{ virtual = "." }', '{ editable = "packages/member" }'):
+            locked = read_uv_lock(uv_package(f"source = {source}"))
+            assert locked.files == () and locked.errors == ()
 
     @pytest.mark.parametrize(
         ("source", "described"),
@@ -170,7 +173,6 @@ class TestUvLock:
             ('{ git = "https://example.invalid/pkg.git?rev=v1#0123abcd" }', "a git checkout"),
             ('{ path = "wheels/pkg-1.0-py3-none-any.whl" }', "a local path"),
             ('{ directory = "../pkg" }', "a local directory"),
-            ('{ virtual = "." }', "a virtual project"),
             ('{ url = "https://example.invalid/pkg-1.0.tar.gz" }', "a direct URL"),
             ('{ mystery = "x" }', "an unknown source"),
         ],

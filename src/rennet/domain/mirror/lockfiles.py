@@ -40,8 +40,6 @@ _UV_SOURCES = {
     "git": "a git checkout",
     "path": "a local path",
     "directory": "a local directory",
-    "editable": "an editable project",
-    "virtual": "a virtual project",
     "url": "a direct URL",
 }
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -187,6 +185,8 @@ def read_uv_lock(text: str, source: str = "uv.lock") -> LockedFiles:
 
 def _uv_files(entry: Mapping[str, Any], where: str, errors: list[EntryError], source: str) -> list[LockedFile]:
     project = checked_project(entry.get("name"))
+    if _workspace_project(entry.get("source")):
+        return []  # the locked project itself (or a member of its workspace): built from source, not fetched
     registry = _uv_registry(entry.get("source"))
     version = checked_version(entry.get("version"))
     artifacts: list[tuple[str, Any, str]] = []
@@ -219,6 +219,11 @@ def _uv_registry(value: object) -> str:
     if not isinstance(registry, str) or not registry.lower().startswith(("http://", "https://")):
         raise EntryProblem(f"registry {registry!r} is a local directory, not an index")
     return registry
+
+
+def _workspace_project(value: object) -> bool:
+    """uv marks the project a lock belongs to, and its workspace members, as virtual or editable sources."""
+    return isinstance(value, dict) and ("virtual" in value or "editable" in value)
 
 
 def _uv_file(project: NormalizedName, version: Version, registry: str, artifact: object, kind: str) -> LockedFile:
