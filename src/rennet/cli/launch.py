@@ -32,9 +32,12 @@ def main() -> None:
         # uvloop answers a cached page in two thirds of the time asyncio's own loop takes (docs/benchmarks.md).
         loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
         # Granian drains open requests before the app hears of the shutdown: a download from a stalled upstream
-        # would hold a worker as long as the upstream stalls. Partial downloads live in tmp/, which the next
-        # start clears, so stopping a worker hard after the grace period loses nothing.
+        # would hold a worker as long as the upstream stalls. Partial downloads live in tmp/, cleared once their
+        # process is gone, so stopping a worker hard after the grace period loses nothing.
         workers_kill_timeout=max(1, math.ceil(float(env["RENNET_SHUTDOWN_TIMEOUT"]))),
+        # A worker killed (the OOM killer, kill -9) is replaced; the others serve on meanwhile. Granian stops the
+        # server only when one keeps dying (a crash loop: twice within a few seconds).
+        respawn_failed_workers=True,
     )
     server.serve()
 
