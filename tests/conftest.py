@@ -13,10 +13,11 @@ leaves the PostgreSQL runs out (they are reported as deselected, never as passed
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -122,38 +123,42 @@ def module_upstream() -> Iterator[FakeUpstream]:
     fake.stop()
 
 
+S = TypeVar("S", LocalServer, RennetServer)
+
+
+@contextlib.contextmanager
+def _servers(kind: type[S], base: Path, database: Database) -> Iterator[Callable[..., S]]:
+    """A function that starts servers of `kind`, each with its own data directory and catalog; all stopped (and
+    their PostgreSQL databases emptied for the next test) at the end."""
+    servers: list[S] = []
+
+    def make(**options: Any) -> S:
+        options.setdefault("database_url", database.new_url())
+        server = kind(base.with_name(f"{base.name}{len(servers)}"), **options)
+        servers.append(server)
+        server.start()
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
+            database.release(server.database_url)
+
+
 @pytest.fixture
 def rennet_factory(tmp_path: Path, database: Database) -> Iterator[Callable[..., LocalServer]]:
     """Start in-process servers (each with its own data directory and database); all stopped at the end."""
-    servers: list[LocalServer] = []
-
-    def make(**options: Any) -> LocalServer:
-        options.setdefault("database_url", database.new_url())
-        server = LocalServer(tmp_path / f"data{len(servers)}", **options)
-        servers.append(server)
-        return server.start()
-
-    yield make
-    for server in servers:
-        server.stop()
-        database.release(server.database_url)
+    with _servers(LocalServer, tmp_path / "data", database) as make:
+        yield make
 
 
 @pytest.fixture
 def process_factory(tmp_path: Path, database: Database) -> Iterator[Callable[..., RennetServer]]:
     """Start real `rennet serve` processes; all stopped at the end."""
-    servers: list[RennetServer] = []
-
-    def make(**options: Any) -> RennetServer:
-        options.setdefault("database_url", database.new_url())
-        server = RennetServer(tmp_path / f"process{len(servers)}", **options)
-        servers.append(server)
-        return server.start()
-
-    yield make
-    for server in servers:
-        server.stop()
-        database.release(server.database_url)
+    with _servers(RennetServer, tmp_path / "process", database) as make:
+        yield make
 
 
 @pytest.fixture

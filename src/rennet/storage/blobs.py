@@ -27,6 +27,7 @@ __all__ = [
     "DigestMismatch",
     "LocalBlobStore",
     "is_sha256",
+    "lock_held",
     "owned",
     "remove_abandoned",
     "same_file",
@@ -52,16 +53,17 @@ def remove_abandoned(temp_root: Path) -> None:
         if not owned(directory):
             shutil.rmtree(directory, ignore_errors=True)
     for lock_path in (temp_root / "downloads").glob("*.lock"):
-        if not _locked(lock_path):
+        if not lock_held(lock_path):
             lock_path.with_suffix(".part").unlink(missing_ok=True)
 
 
 def owned(directory: Path) -> bool:
     """Whether the process whose temporary directory this is still lives."""
-    return _locked(directory / OWNER_LOCK)
+    return lock_held(directory / OWNER_LOCK)
 
 
-def _locked(lock_path: Path) -> bool:
+def lock_held(lock_path: Path) -> bool:
+    """Whether a process holds this lock file: its temporary directory, or its download, is still in use."""
     try:
         fd = os.open(lock_path, os.O_RDWR)
     except FileNotFoundError:

@@ -19,7 +19,7 @@ import os
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 
-from rennet.storage.blobs import BlobWriter, LocalBlobStore, same_file
+from rennet.storage.blobs import BlobWriter, LocalBlobStore, lock_held, same_file
 
 __all__ = ["HOLDBACK", "Download", "DownloadFailed", "Downloads", "Fetch", "TryAgain", "lock_held"]
 
@@ -224,18 +224,3 @@ def _open_when_present(part: Path) -> int:
     except FileNotFoundError:
         # The download has just finished (and renamed the file), or has not created it yet.
         raise TryAgain() from None
-
-
-def lock_held(lock_path: Path) -> bool:
-    """Whether a process holds this download lock: the download is still running (also asked by `rennet gc`)."""
-    try:
-        fd = os.open(lock_path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
