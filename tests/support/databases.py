@@ -60,11 +60,14 @@ class _Pool:
     def take(self, driver: str) -> str:
         if self.idle:
             return self.postgres.url(self.idle.pop(), driver)
-        return self.postgres.create_database(driver, template=_migrated_template(self.postgres))
+        return self.postgres.create_database(driver, template=_migrated_template(self.postgres)[0])
 
     def give_back(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
         self.postgres.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE", database=name)
+        # A test may have pretended that a newer rennet migrated it.
+        revision = _migrated_template(self.postgres)[1]
+        self.postgres.execute(f"UPDATE alembic_version SET version_num = '{revision}'", database=name)
         self.idle.append(name)
 
 
@@ -74,19 +77,22 @@ def _pool(postgres: PostgresServer) -> _Pool:
 
 
 @functools.cache
-def _migrated_template(postgres: PostgresServer) -> str:
-    from rennet.storage.database import connect, migrate
+def _migrated_template(postgres: PostgresServer) -> tuple[str, str]:
+    """The name of a database migrated to the newest schema, and that schema's revision."""
+    from rennet.storage.database import connect, migrate, schema_revision
 
     name = f"rennet_template_{os.getpid()}"
     url = postgres.create_database()
     engine = connect(url)
     try:
         migrate(engine, Path(tempfile.gettempdir()) / "rennet-template.lock")
+        with engine.connect() as connection:
+            revision = schema_revision(connection)
     finally:
         engine.dispose()  # a template must have no connections when it is copied
-    template = url.rsplit("/", 1)[1]
-    postgres.rename_database(template, name)
-    return name
+    assert revision is not None
+    postgres.rename_database(url.rsplit("/", 1)[1], name)
+    return name, revision
 
 
 @functools.cache
