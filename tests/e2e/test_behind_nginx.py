@@ -15,6 +15,7 @@ from tests.support import nginx
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.installers import pip_install, uv_install
+from tests.support.readme import readme_block
 from tests.support.server import RennetServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
@@ -87,7 +88,7 @@ def behind_nginx(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[Renne
         config='forwarded_allow_ips = ["127.0.0.1"]\n[index.local]\nupload = ["alice"]\n',
     ).start()
     authority, certificate, key = _certificate(tmp_path)
-    block = nginx.readme_block("nginx", "### Behind nginx, with TLS")
+    block = readme_block("nginx", "### Behind nginx, with TLS")
     block = (
         block.replace("listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT ssl;")
         .replace("/etc/ssl/certs/packages.example.com.pem", str(certificate))

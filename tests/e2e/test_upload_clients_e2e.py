@@ -19,6 +19,7 @@ from tests.support.accounts import create_token, serving
 from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.installers import clean_env, uv_binary
+from tests.support.readme import readme_block
 from tests.support.server import LocalServer
 from tests.support.upstream import FakeUpstream
 
@@ -29,6 +30,10 @@ type = "hosted"
 upload = ["alice"]
 """
 JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
+
+
+# Uploads and installs with every client, on SQLite and on PostgreSQL through both drivers.
+pytestmark = pytest.mark.drivers
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +108,19 @@ def listed(server: LocalServer, project: str, index: str = "local") -> dict[str,
     if response.status_code == 404:
         return {}
     return {f["filename"]: f["hashes"]["sha256"] for f in response.json()["files"]}
+
+
+def test_twine_with_the_readmes_pypirc(server: LocalServer, token: str, tmp_path: Path) -> None:
+    """The ~/.pypirc README.md shows, with this server and token filled in, works for twine as written."""
+    home = tmp_path / "home"
+    env = sealed_env(home)
+    pypirc = readme_block("ini", "twine reads repositories from").replace("http://HOST:4040", server.url)
+    (home / ".pypirc").write_text(pypirc.replace("rnt_...", token))
+    wheel = make_wheel("via-readme", "1.0")
+    (tmp_path / wheel.filename).write_bytes(wheel.data)
+    done = run([sys.executable, "-m", "twine", "upload", "-r", "rennet", str(tmp_path / wheel.filename)], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert listed(server, "via-readme") == {wheel.filename: wheel.sha256}
 
 
 def test_twine_with_pypirc(server: LocalServer, token: str, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -13,17 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.upstream import _free_port
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_block(language: str, after: str) -> str:
-    """The first ```language block of README.md after the heading or sentence `after`."""
-    text = README.read_text()
-    start = text.index(after)
-    found = re.search(rf"```{language}\n(.*?)```", text[start:], re.DOTALL)
-    assert found, f"README.md shows a {language} block after {after!r}"
-    return found.group(1)
 
 
 def binary() -> str:
