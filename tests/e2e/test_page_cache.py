@@ -13,6 +13,7 @@ from tests.support.clients import fetch_concurrently
 from tests.support.dists import make_wheel
 from tests.support.pages import JSON_V1
 from tests.support.server import RennetServer, proxy_config
+from tests.support.store import wait_until_held
 from tests.support.upstream import FakeUpstream
 
 # A real TTL: each worker process has its own clock, which the test cannot move.
@@ -23,15 +24,19 @@ TTL = 0.5
 def test_pages_survive_a_restart(
     process_factory: Callable[..., RennetServer], upstream: FakeUpstream, page_ttl: str
 ) -> None:
-    upstream.add(make_wheel("durable", "1.0"), make_wheel("durable", "1.1"))
+    held = make_wheel("durable", "1.1")
+    upstream.add(make_wheel("durable", "1.0"), held)
     config = proxy_config(page_ttl=page_ttl, negative_ttl="10m")
     rennet = process_factory(upstream_url=upstream.url, config=config)
     before = rennet.get("/simple/durable/", headers={"accept": JSON_V1})
     assert before.status_code == 200, before.text
-    wheel = rennet.get("/pypi/files/durable/durable-1.1-py3-none-any.whl")
+    wheel = rennet.get(f"/pypi/files/durable/{held.filename}")
     assert wheel.status_code == 200
+    assert wheel.content == held.data
     missing = rennet.get("/simple/never-was/")
     assert missing.status_code == 404
+    # The client may finish once the bytes are verified; they are recorded right after: before the restart.
+    wait_until_held(rennet, held.filename, held.sha256)
     upstream.stop()
     rennet.restart()
     assert rennet.get("/pypi/simple/durable/").status_code == 200
@@ -39,8 +44,8 @@ def test_pages_survive_a_restart(
     after = rennet.get("/simple/durable/", headers={"accept": JSON_V1})
     assert after.status_code == 200, after.text
     assert after.content == before.content
-    again = rennet.get("/pypi/files/durable/durable-1.1-py3-none-any.whl")
-    assert again.content == wheel.content
+    again = rennet.get(f"/pypi/files/durable/{held.filename}")
+    assert again.content == held.data
     # The negative entry survives too: a 404, not a 502 about the upstream being down.
     assert rennet.get("/simple/never-was/").status_code == 404
 

@@ -17,6 +17,7 @@ from tests.support.databases import Database
 from tests.support.dists import make_wheel
 from tests.support.pages import JSON_V1
 from tests.support.server import LocalServer, proxy_config
+from tests.support.store import wait_until_held
 from tests.support.upstream import Blackhole, FakeUpstream
 
 # Long enough never to run out by itself during a test: time passes when the test moves the server's clock.
@@ -253,6 +254,9 @@ def test_offline_never_contacts_the_upstream(
     assert server.get(f"/pypi/files/cached-only/{wheel.filename}.metadata").content == wheel.metadata
     assert server.get("/pypi/simple/").status_code == 200
     before = sum(upstream.requests.values())
+    # Clients may finish once the bytes are verified; they are recorded right after: before the restart.
+    for held in (wheel, bare):
+        wait_until_held(server, held.filename, held.sha256)
 
     server.restart(offline=True)
     # Offline, only held files are listed: an installer would pick a listed one and then fail to get it.

@@ -17,7 +17,7 @@ from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.pages import JSON_V1, parse_html
 from tests.support.server import LocalServer, proxy_config
-from tests.support.store import wait_until
+from tests.support.store import wait_until, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -69,8 +69,8 @@ def test_first_request_streams_then_disk_serves(env: Fixture, rennet: LocalServe
     assert first.headers["etag"] == f'"{wheel.sha256}"'
     assert first.headers["cache-control"] == IMMUTABLE
     assert "content-encoding" not in first.headers
-    # The client may finish once the bytes are verified; the blob is published right after.
-    wait_until(lambda: wheel.sha256 in rennet.blobs(), "the verified file becomes a blob")
+    # The client may finish once the bytes are verified; the blob is published and recorded right after.
+    wait_until_held(rennet, wheel.filename, wheel.sha256)
 
     second = httpx.get(file_url(rennet, wheel))
     assert second.content == wheel.data
@@ -351,6 +351,8 @@ def test_other_hash_algorithms_are_passed_through_and_verified(env: Fixture, ren
     assert not rennet.blobs() & {wheel.sha256, hashlib.sha256(outcome.body).hexdigest()}
 
     assert httpx.get(file_url(rennet, wheel)).content == wheel.data
+    # The client may finish once the bytes are verified; they are recorded (with their sha256) right after.
+    wait_until_held(rennet, wheel.filename, wheel.sha256)
     entry = json.loads(rennet.get(page, headers={"accept": JSON_V1}).content)["files"][0]
     assert entry["hashes"] == {"md5": md5, "sha512": sha512, "sha256": wheel.sha256}, "learned by holding it"
 
