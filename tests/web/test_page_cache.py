@@ -19,6 +19,7 @@ from tests.support.databases import Database
 from tests.support.dists import make_wheel
 from tests.support.pages import JSON_V1
 from tests.support.server import LocalServer, proxy_config
+from tests.support.store import wait_until_held
 from tests.support.upstream import FakeUpstream
 
 # Long enough never to run out by themselves during a test: time passes when a test moves the server's clock.
@@ -145,6 +146,8 @@ def test_a_project_dropped_upstream_keeps_its_held_files(env: Fixture) -> None:
     env.fast_up.add(held, other)
     assert filenames(env.rennet, "/fast/simple/dropped/") == [held.filename, other.filename]
     assert env.rennet.get(f"/fast/files/dropped/{held.filename}").content == held.data
+    # The client may finish once the bytes are verified; they are recorded as held right after.
+    wait_until_held(env.rennet, held.filename, held.sha256)
     env.fast_up.remove(held.filename)
     env.fast_up.remove(other.filename)
     del env.fast_up.projects["dropped"]
