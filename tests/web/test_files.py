@@ -149,6 +149,24 @@ def test_if_none_match_on_a_file(env: Fixture, rennet: LocalServer) -> None:
     assert again.content == b""
 
 
+def test_if_none_match_on_a_file_not_yet_held(env: Fixture, rennet: LocalServer) -> None:
+    """Held or still arriving, a file answers a conditional request alike: by its verified bytes, 304 when the
+    client has them (never the whole body under the ETag the client named), the whole file when it has others."""
+    wheel, other = make_wheel("cold-conditional", "1.0", padding=200_000), make_wheel("cold-conditional", "2.0")
+    env.add(wheel, other)
+    unchanged = httpx.get(file_url(rennet, wheel), headers={"if-none-match": f'"{wheel.sha256}"'})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged.headers["etag"] == f'"{wheel.sha256}"'
+    assert wheel.sha256 in rennet.blobs(), "answered once the file was verified and kept"
+    changed = httpx.get(file_url(rennet, other), headers={"if-none-match": f'"{wheel.sha256}"'})
+    assert changed.status_code == 200
+    assert changed.content == other.data
+    assert changed.headers["etag"] == f'"{other.sha256}"'
+    assert env.upstream.count(f"/files/{wheel.filename}") == 1
+    assert env.upstream.count(f"/files/{other.filename}") == 1
+
+
 # -- ranges --------------------------------------------------------------------------------------------------------
 
 
