@@ -32,8 +32,10 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
             answer = await index.open_metadata(project, filename[: -len(METADATA_SUFFIX)])
         else:
             answer = await index.open_file(project, filename)
-        if isinstance(answer, StreamingFile) and (request.method == "HEAD" or "range" in request.headers):
-            # Ranges and sizes need the whole file: let the download finish, then answer from disk.
+        needs_whole_file = request.method == "HEAD" or "range" in request.headers
+        if isinstance(answer, StreamingFile) and (needs_whole_file or "if-none-match" in request.headers):
+            # Ranges and sizes need the whole file, and a conditional request its verified ETag (a 304 for the
+            # client that has those bytes): let the download finish, then answer from disk.
             answer = await on_disk(answer, lambda: index.open_file(project, filename))
     except (ServiceError, DownloadFailed) as error:
         note_cache(request, "error", counted="file")

@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from tests.support.pages import (
     all_keys,
     parse_html,
 )
-from tests.support.server import LocalServer, RennetServer, proxy_config
+from tests.support.server import LocalServer, proxy_config
+from tests.support.store import query, wait_until
 from tests.support.upstream import FakeUpstream
 
 PROVENANCE = "https://attestations.invalid/rich/rich-1.0-py3-none-any.whl.provenance"
@@ -96,7 +97,9 @@ NEGOTIATION = [
 
 @pytest.mark.parametrize("path", ["/simple/rich/", "/pypi/simple/rich/", "/simple/", "/pypi/simple/"])
 @pytest.mark.parametrize(("accept", "expected"), NEGOTIATION)
-def test_negotiation_honours_q_values(rennet: RennetServer, path: str, accept: str | None, expected: str) -> None:
+def test_negotiation_honours_q_values(
+    rennet: LocalServer, path: str, accept: str | None, expected: str | None
+) -> None:
     headers = {"accept": accept} if accept is not None else {}
     response = rennet.get(path, headers=headers)
     assert response.status_code == 200, response.text
@@ -121,7 +124,7 @@ def test_negotiation_honours_q_values(rennet: RennetServer, path: str, accept: s
         ("format=application/vnd.pypi.simple.v1%2Bhtml", HTML_V1),
     ],
 )
-def test_format_query_parameter_overrides_accept(rennet: RennetServer, query: str, expected: str) -> None:
+def test_format_query_parameter_overrides_accept(rennet: LocalServer, query: str, expected: str) -> None:
     for path in ("/pypi/simple/rich/", "/simple/"):
         accept = "text/html" if expected == JSON_V1 else JSON_V1
         response = rennet.raw("GET", f"{path}?{query}", {"accept": accept})
@@ -129,7 +132,7 @@ def test_format_query_parameter_overrides_accept(rennet: RennetServer, query: st
         assert response.headers["content-type"].split(";")[0] == expected, (path, query)
 
 
-def test_content_type_on_every_page_response(rennet: RennetServer) -> None:
+def test_content_type_on_every_page_response(rennet: LocalServer) -> None:
     for path in ("/simple/rich/", "/pypi/simple/rich/", "/simple/", "/pypi/simple/"):
         for method in ("GET", "HEAD"):
             response = httpx.request(method, rennet.url + path, headers={"accept": UV_ACCEPT})
@@ -154,13 +157,13 @@ def test_content_type_on_every_page_response(rennet: RennetServer) -> None:
         ("/simple/Rich/?format=text/html", "/simple/rich/?format=text/html"),
     ],
 )
-def test_non_canonical_urls_redirect_permanently(rennet: RennetServer, target: str, location: str) -> None:
+def test_non_canonical_urls_redirect_permanently(rennet: LocalServer, target: str, location: str) -> None:
     response = rennet.raw("GET", target)
     assert response.status == 301
     assert response.headers["location"] in (location, rennet.url + location)
 
 
-def test_redirect_leads_to_the_page(rennet: RennetServer) -> None:
+def test_redirect_leads_to_the_page(rennet: LocalServer) -> None:
     response = httpx.get(rennet.url + "/simple/Quiet_Lib", follow_redirects=True, headers={"accept": JSON_V1})
     assert response.status_code == 200
     assert json.loads(response.content)["name"] == "quiet-lib"
@@ -174,7 +177,7 @@ def _by_name(files: list[dict[str, object]]) -> dict[str, dict[str, object]]:
 
 
 @pytest.mark.parametrize("index", ["pypi", "jsonup", "htmlup"])
-def test_html_page_carries_every_field(rennet: RennetServer, index: str) -> None:
+def test_html_page_carries_every_field(rennet: LocalServer, index: str) -> None:
     page_url = f"{rennet.url}/{index}/simple/rich/"
     response = httpx.get(page_url, headers={"accept": "text/html"})
     assert response.status_code == 200
@@ -204,7 +207,7 @@ def test_html_page_carries_every_field(rennet: RennetServer, index: str) -> None
 
 
 @pytest.mark.parametrize("index", ["pypi", "jsonup"])
-def test_json_page_carries_every_field(rennet: RennetServer, index: str) -> None:
+def test_json_page_carries_every_field(rennet: LocalServer, index: str) -> None:
     page_url = f"{rennet.url}/{index}/simple/rich/"
     response = httpx.get(page_url, headers={"accept": JSON_V1})
     data = json.loads(response.content)
@@ -236,7 +239,19 @@ def test_json_page_carries_every_field(rennet: RennetServer, index: str) -> None
         assert "?" not in file["url"]
 
 
-def test_html_upstream_fields_and_size_after_caching(rennet: RennetServer, env: Fixture) -> None:
+def _held_by(server: LocalServer, index: str, filename: str) -> str | None:
+    """The blob of a file of one index (the same file may be listed by several)."""
+    rows = query(
+        server,
+        "SELECT f.blob_sha256 FROM files f JOIN projects p ON f.project_id = p.id "
+        "WHERE p.index_name = ? AND f.filename = ?",
+        index,
+        filename,
+    )
+    return str(rows[0][0]) if rows and rows[0][0] else None
+
+
+def test_html_upstream_fields_and_size_after_caching(rennet: LocalServer, env: Fixture) -> None:
     page_url = f"{rennet.url}/htmlup/simple/rich/"
     wheel, yanked, sdist = _rich()
     data = json.loads(httpx.get(page_url, headers={"accept": JSON_V1}).content)
@@ -252,13 +267,15 @@ def test_html_upstream_fields_and_size_after_caching(rennet: RennetServer, env: 
 
     fetched = httpx.get(f"{rennet.url}/htmlup/files/rich/{sdist.filename}")
     assert fetched.content == sdist.data
+    # The client may finish once the bytes are verified; what holding them taught is recorded right after.
+    wait_until(lambda: _held_by(rennet, "htmlup", sdist.filename) == sdist.sha256, f"{sdist.filename} held by htmlup")
     data = json.loads(httpx.get(page_url, headers={"accept": JSON_V1}).content)
     entry = _by_name(data["files"])[sdist.filename]
     assert entry["size"] == len(sdist.data)
     assert entry["upload-time"] == "2024-01-02T03:04:05Z"  # the upstream's Last-Modified
 
 
-def test_rennet_asks_upstreams_for_json_first(env: Fixture, rennet: RennetServer) -> None:
+def test_rennet_asks_upstreams_for_json_first(env: Fixture, rennet: LocalServer) -> None:
     rennet.get("/pypi/simple/quiet-lib/")
     seen = env.negotiating.seen_headers("/simple/quiet-lib/")
     assert seen, "the page must have been fetched from the upstream"
@@ -269,7 +286,7 @@ def test_rennet_asks_upstreams_for_json_first(env: Fixture, rennet: RennetServer
     assert all("size" in f and "upload-time" in f for f in data["files"])
 
 
-def test_legacy_json_key_is_read_but_never_written(rennet: RennetServer, env: Fixture) -> None:
+def test_legacy_json_key_is_read_but_never_written(rennet: LocalServer, env: Fixture) -> None:
     wheel = make_wheel("legacy-meta", "1.0")
     digest = hashlib.sha256(wheel.metadata or b"").hexdigest()
     env.json_only.add(replace(wheel, metadata=None, extra={"dist-info-metadata": {"sha256": digest}}))
@@ -281,7 +298,7 @@ def test_legacy_json_key_is_read_but_never_written(rennet: RennetServer, env: Fi
     assert anchor.attrs["data-core-metadata"] == anchor.attrs["data-dist-info-metadata"] == f"sha256={digest}"
 
 
-def test_quarantined_project_lists_no_files(rennet: RennetServer) -> None:
+def test_quarantined_project_lists_no_files(rennet: LocalServer) -> None:
     data = json.loads(rennet.get("/pypi/simple/locked/", headers={"accept": JSON_V1}).content)
     assert data["files"] == []
     assert data["project-status"]["status"] == "quarantined"
@@ -290,14 +307,14 @@ def test_quarantined_project_lists_no_files(rennet: RennetServer) -> None:
     assert page.meta["pypi:project-status"] == "quarantined"
 
 
-def test_quarantined_project_files_are_not_served_either(rennet: RennetServer) -> None:
+def test_quarantined_project_files_are_not_served_either(rennet: LocalServer) -> None:
     """PEP 792: a quarantined project offers nothing, not even by a file's direct URL."""
     refused = rennet.get("/pypi/files/locked/locked-1.0-py3-none-any.whl")
     assert refused.status_code == 404
     assert rennet.get("/pypi/files/locked/locked-1.0-py3-none-any.whl.metadata").status_code == 404
 
 
-def test_file_urls_drop_the_upstream_query_string(rennet: RennetServer, env: Fixture) -> None:
+def test_file_urls_drop_the_upstream_query_string(rennet: LocalServer, env: Fixture) -> None:
     wheel = make_wheel("signed-url", "1.0")
     env.negotiating.add(replace(wheel, extra={"url": env.negotiating.file_url(wheel.filename) + "?sig=abc&exp=1"}))
     data = json.loads(rennet.get("/pypi/simple/signed-url/", headers={"accept": JSON_V1}).content)
@@ -311,22 +328,19 @@ def test_file_urls_drop_the_upstream_query_string(rennet: RennetServer, env: Fix
     assert metadata.content == wheel.metadata
 
 
-def test_an_upstream_with_relative_urls(rennet: RennetServer, tmp_path: Path) -> None:
+def test_an_upstream_with_relative_urls(rennet: LocalServer, rennet_factory: Callable[..., LocalServer]) -> None:
     """Another rennet as the upstream: its pages have relative file URLs, in JSON and in HTML."""
     config = proxy_config("viahtml", rennet.url + "/htmlup/simple/")
-    chained = RennetServer(tmp_path / "data", upstream_url=rennet.url + "/pypi/simple/", config=config).start()
-    try:
-        wheel, yanked, sdist = _rich()
-        for index in ("pypi", "viahtml"):
-            data = json.loads(chained.get(f"/{index}/simple/rich/", headers={"accept": JSON_V1}).content)
-            files = _by_name(data["files"])
-            assert set(files) == {wheel.filename, yanked.filename, sdist.filename}
-            assert files[yanked.filename]["yanked"] == "broken <build>"
-            fetched = chained.get(f"/{index}/files/rich/{wheel.filename}")
-            assert fetched.content == wheel.data
-            assert chained.get(f"/{index}/files/rich/{wheel.filename}.metadata").content == wheel.metadata
-    finally:
-        chained.stop()
+    chained = rennet_factory(upstream_url=rennet.url + "/pypi/simple/", config=config)
+    wheel, yanked, sdist = _rich()
+    for index in ("pypi", "viahtml"):
+        data = json.loads(chained.get(f"/{index}/simple/rich/", headers={"accept": JSON_V1}).content)
+        files = _by_name(data["files"])
+        assert set(files) == {wheel.filename, yanked.filename, sdist.filename}
+        assert files[yanked.filename]["yanked"] == "broken <build>"
+        fetched = chained.get(f"/{index}/files/rich/{wheel.filename}")
+        assert fetched.content == wheel.data
+        assert chained.get(f"/{index}/files/rich/{wheel.filename}.metadata").content == wheel.metadata
 
 
 # -- conditional requests, compression, caching headers ------------------------------------------------------------
@@ -334,7 +348,7 @@ def test_an_upstream_with_relative_urls(rennet: RennetServer, tmp_path: Path) ->
 
 @pytest.mark.parametrize("path", ["/pypi/simple/rich/", "/simple/rich/", "/pypi/simple/", "/simple/"])
 @pytest.mark.parametrize("accept", ["text/html", JSON_V1])
-def test_pages_are_conditional_and_compressed(rennet: RennetServer, path: str, accept: str) -> None:
+def test_pages_are_conditional_and_compressed(rennet: LocalServer, path: str, accept: str) -> None:
     plain = rennet.get(path, headers={"accept": accept, "accept-encoding": "identity"})
     assert plain.status_code == 200
     assert "content-encoding" not in plain.headers
@@ -376,7 +390,7 @@ def test_pages_are_conditional_and_compressed(rennet: RennetServer, path: str, a
 )
 @pytest.mark.parametrize("path", ["/pypi/simple/rich/", "/pypi/simple/"])
 def test_gzip_only_when_accept_encoding_allows_it(
-    rennet: RennetServer, path: str, accept_encoding: str, gzipped: bool
+    rennet: LocalServer, path: str, accept_encoding: str, gzipped: bool
 ) -> None:
     response = rennet.raw("GET", path, {"accept-encoding": accept_encoding})
     assert response.status == 200
@@ -385,7 +399,7 @@ def test_gzip_only_when_accept_encoding_allows_it(
     assert b"rich" in body
 
 
-def test_proxy_pages_have_a_positive_max_age(rennet: RennetServer) -> None:
+def test_proxy_pages_have_a_positive_max_age(rennet: LocalServer) -> None:
     response = rennet.get("/pypi/simple/rich/")
     match = re.search(r"max-age=(\d+)", response.headers["cache-control"])
     assert match and 0 < int(match[1]) <= 600
@@ -394,7 +408,7 @@ def test_proxy_pages_have_a_positive_max_age(rennet: RennetServer) -> None:
 # -- the project list ---------------------------------------------------------------------------------------------
 
 
-def test_project_list_json_and_html(rennet: RennetServer, env: Fixture) -> None:
+def test_project_list_json_and_html(rennet: LocalServer, env: Fixture) -> None:
     for path in ("/simple/", "/pypi/simple/"):
         data = json.loads(rennet.get(path, headers={"accept": JSON_V1}).content)
         assert data["meta"]["api-version"] == "1.4"
@@ -405,7 +419,7 @@ def test_project_list_json_and_html(rennet: RennetServer, env: Fixture) -> None:
         assert hrefs["rich"] == f"{rennet.url}{path}rich/"
 
 
-def test_project_list_is_rendered_to_files_with_gzip_twins(rennet: RennetServer) -> None:
+def test_project_list_is_rendered_to_files_with_gzip_twins(rennet: LocalServer) -> None:
     plain = rennet.get("/pypi/simple/", headers={"accept": JSON_V1, "accept-encoding": "identity"})
     raw = httpx.get(rennet.url + "/pypi/simple/", headers={"accept": JSON_V1, "accept-encoding": "gzip"})
     assert raw.headers["content-encoding"] == "gzip"
@@ -416,7 +430,7 @@ def test_project_list_is_rendered_to_files_with_gzip_twins(rennet: RennetServer)
     assert any(gzip.decompress(p.read_bytes()) == plain.content for p in on_disk.glob("*.json.gz"))
 
 
-def test_unknown_project_is_a_clear_404(rennet: RennetServer) -> None:
+def test_unknown_project_is_a_clear_404(rennet: LocalServer) -> None:
     for path in ("/simple/no-such-project/", "/pypi/simple/no-such-project/"):
         response = rennet.get(path)
         assert response.status_code == 404

@@ -1,9 +1,11 @@
-"""The upstream fails: stale pages while it does, clear 502/504 sentences when nothing is cached, offline mode."""
+"""The upstream fails: stale pages while it does, clear 502/504 sentences when nothing is cached, offline mode.
+
+Page TTLs and retry windows pass on the server's clock (moved forward by the tests); network timeouts are real.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,19 +13,22 @@ import httpx
 import pytest
 
 from tests.support.clients import fetch_once
+from tests.support.databases import Database
 from tests.support.dists import make_wheel
 from tests.support.pages import JSON_V1
-from tests.support.server import RennetServer, proxy_config
+from tests.support.server import LocalServer, proxy_config
+from tests.support.store import wait_until_held
 from tests.support.upstream import Blackhole, FakeUpstream
 
-TTL = 0.3
+# Long enough never to run out by itself during a test: time passes when the test moves the server's clock.
+TTL = 60.0
 FAULT_INDEXES = ("down", "err500", "garbage", "hang", "html-garbage", "recovers", "dl", "secret", "listing")
 
 
 class Fixture:
     """One proxy index per test, each with its own fake upstream: failures of one never touch another."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, database: Database) -> None:
         self.upstreams = {name: FakeUpstream().start() for name in FAULT_INDEXES}
         config = ""
         for name, upstream in self.upstreams.items():
@@ -42,7 +47,11 @@ class Fixture:
         self.blackhole = Blackhole()
         # Reading may take a minute: only the connect timeout can end a request to the blackhole in time.
         config += proxy_config("unreachable", self.blackhole.url, connect_timeout="0.5s", read_timeout="60s")
-        self.rennet = RennetServer(root / "data", config=config).start()
+        self.rennet = LocalServer(root / "data", config=config, database_url=database.new_url()).start()
+
+    def expire(self) -> None:
+        """Past every page TTL, listing TTL and retry window of the server."""
+        self.rennet.registry.shared.clock.advance(TTL + 1)
 
     def close(self) -> None:
         self.rennet.stop()
@@ -52,13 +61,13 @@ class Fixture:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("faults"))
+def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
+    fixture = Fixture(tmp_path_factory.mktemp("faults"), database)
     yield fixture
     fixture.close()
 
 
-def page(rennet: RennetServer, index: str, project: str) -> httpx.Response:
+def page(rennet: LocalServer, index: str, project: str) -> httpx.Response:
     return rennet.get(f"/{index}/simple/{project}/", headers={"accept": JSON_V1})
 
 
@@ -73,7 +82,7 @@ def cached_then_failing(env: Fixture, index: str, fault: str) -> FakeUpstream:
     upstream.add(make_wheel("kept", "1.0"))
     assert files_of(page(env.rennet, index, "kept")) == ["kept-1.0-py3-none-any.whl"]
     upstream.fault("/simple/", fault)
-    time.sleep(TTL + 0.1)
+    env.expire()
     return upstream
 
 
@@ -92,7 +101,7 @@ def test_stale_page_while_the_upstream_fails(env: Fixture, index: str, fault: st
         assert files_of(stale) == ["kept-1.0-py3-none-any.whl"]
         assert env.rennet.wait_for_access(f"/{index}/simple/kept/", "stale").status == 200
         assert f"serving stale page {index}/kept" in env.rennet.log()
-        time.sleep(TTL + 0.1)  # past retry_after: the upstream is asked again
+        env.expire()  # past retry_after: the upstream is asked again
         nothing = page(env.rennet, index, "never-cached")
         assert nothing.status_code == status
         assert words in nothing.text
@@ -107,10 +116,10 @@ def test_upstream_down(env: Fixture) -> None:
     upstream.add(make_wheel("kept", "1.0"))
     assert files_of(page(env.rennet, "down", "kept")) == ["kept-1.0-py3-none-any.whl"]
     upstream.stop()
-    time.sleep(TTL + 0.1)
+    env.expire()
     assert files_of(page(env.rennet, "down", "kept")) == ["kept-1.0-py3-none-any.whl"]
     env.rennet.wait_for_log("serving stale page down/kept")
-    time.sleep(TTL + 0.1)
+    env.expire()
     missing = page(env.rennet, "down", "other")
     assert missing.status_code == 502
     assert "cannot connect to the upstream" in missing.text
@@ -137,9 +146,13 @@ def test_unreadable_html_page(env: Fixture) -> None:
 def test_recovery_after_retry_after(env: Fixture) -> None:
     upstream = cached_then_failing(env, "recovers", "500")
     assert files_of(page(env.rennet, "recovers", "kept")) == ["kept-1.0-py3-none-any.whl"]
+    assert upstream.answered("/simple/kept/", 500) == 1
     upstream.fault("/simple/", None)
     upstream.add(make_wheel("kept", "2.0"))
-    time.sleep(TTL + 0.1)
+    # Within retry_after the upstream is left alone: the stale page again, without asking.
+    assert files_of(page(env.rennet, "recovers", "kept")) == ["kept-1.0-py3-none-any.whl"]
+    assert upstream.count("/simple/kept/") == 2
+    env.expire()
     assert files_of(page(env.rennet, "recovers", "kept")) == [
         "kept-1.0-py3-none-any.whl",
         "kept-2.0-py3-none-any.whl",
@@ -193,7 +206,7 @@ def test_credentials_stay_out_of_logs_and_messages(env: Fixture) -> None:
     finally:
         upstream.fault("/simple/", None)
     upstream.stop()
-    time.sleep(TTL + 0.1)
+    env.expire()
     page(env.rennet, "secret", "private-dep")
     refused = page(env.rennet, "secret", "another")
     assert "hunter2" not in refused.text
@@ -209,7 +222,7 @@ def test_stale_project_list(env: Fixture) -> None:
     assert {p["name"] for p in json.loads(first.content)["projects"]} == {"listed"}
     upstream.fault("/simple/", "500")
     try:
-        time.sleep(TTL + 0.1)
+        env.expire()
         again = env.rennet.get("/listing/simple/", headers={"accept": JSON_V1})
         assert again.status_code == 200
         assert again.content == first.content
@@ -219,7 +232,7 @@ def test_stale_project_list(env: Fixture) -> None:
     finally:
         upstream.fault("/simple/", None)
     upstream.add(make_wheel("newcomer", "1.0"))
-    time.sleep(TTL + 0.1)
+    env.expire()
     names = {
         p["name"]
         for p in json.loads(env.rennet.get("/listing/simple/", headers={"accept": JSON_V1}).content)["projects"]
@@ -228,7 +241,7 @@ def test_stale_project_list(env: Fixture) -> None:
 
 
 def test_offline_never_contacts_the_upstream(
-    upstream: FakeUpstream, rennet_factory: Callable[..., RennetServer]
+    upstream: FakeUpstream, rennet_factory: Callable[..., LocalServer]
 ) -> None:
     wheel = make_wheel("cached-only", "1.0")
     other = make_wheel("cached-only", "2.0")
@@ -241,6 +254,9 @@ def test_offline_never_contacts_the_upstream(
     assert server.get(f"/pypi/files/cached-only/{wheel.filename}.metadata").content == wheel.metadata
     assert server.get("/pypi/simple/").status_code == 200
     before = sum(upstream.requests.values())
+    # Clients may finish once the bytes are verified; they are recorded right after: before the restart.
+    for held in (wheel, bare):
+        wait_until_held(server, held.filename, held.sha256)
 
     server.restart(offline=True)
     # Offline, only held files are listed: an installer would pick a listed one and then fail to get it.

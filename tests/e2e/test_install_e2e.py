@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,14 @@ import pytest
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.server import RennetServer
+from tests.support.store import wait_until_held
 from tests.support.upstream import FakeUpstream
 
-pytestmark = pytest.mark.e2e
+
+@pytest.fixture
+def rennet(process_factory: Callable[..., RennetServer], upstream: FakeUpstream) -> RennetServer:
+    """A real `rennet serve`, as pip and uv meet it."""
+    return process_factory(upstream_url=upstream.url)
 
 
 @pytest.fixture
@@ -24,6 +30,13 @@ def populated(upstream: FakeUpstream) -> FakeUpstream:
         make_wheel("Gamma.Lib", "0.3"),
     )
     return upstream
+
+
+def _wait_until_held(rennet: RennetServer, upstream: FakeUpstream, filename: str) -> None:
+    """An installer may finish once the bytes are verified; rennet records them right after: before a restart."""
+    dist = upstream.find(filename)
+    assert dist is not None
+    wait_until_held(rennet, filename, dist.sha256)
 
 
 def test_pip_cold_warm_and_upstream_down(populated: FakeUpstream, rennet: RennetServer, tmp_path: Path) -> None:
@@ -63,6 +76,7 @@ def test_uv_cold_warm_and_upstream_down(populated: FakeUpstream, rennet: RennetS
 def test_offline_mode_serves_only_cache(populated: FakeUpstream, rennet: RennetServer, tmp_path: Path) -> None:
     assert pip_install(rennet.simple, "beta", target=tmp_path / "a").returncode == 0
     before = sum(populated.requests.values())
+    _wait_until_held(rennet, populated, "beta-1.5-py3-none-any.whl")
     rennet.restart(offline=True)
     again = pip_install(rennet.simple, "beta", target=tmp_path / "b")
     assert again.returncode == 0, again.stderr
@@ -77,6 +91,7 @@ def test_offline_pages_list_only_held_files(populated: FakeUpstream, rennet: Ren
     assert pinned.returncode == 0, pinned.stderr
     online = rennet.get("/pypi/simple/alpha/").text
     assert "alpha-2.0-py3-none-any.whl" in online, "online, the upstream's whole page is listed"
+    _wait_until_held(rennet, populated, "alpha-1.0-py3-none-any.whl")
     rennet.restart(offline=True)
     page = rennet.get("/pypi/simple/alpha/").text
     assert "alpha-1.0-py3-none-any.whl" in page

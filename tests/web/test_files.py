@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,21 +13,24 @@ import httpx
 import pytest
 
 from tests.support.clients import fetch_concurrently, fetch_once
+from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.pages import JSON_V1, parse_html
-from tests.support.server import RennetServer
-from tests.support.store import wait_until
+from tests.support.server import LocalServer, proxy_config
+from tests.support.store import wait_until, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class Fixture:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, database: Database) -> None:
         self.upstream = FakeUpstream().start()
         self.bare = FakeUpstream(metadata=False).start()  # offers no .metadata files
-        config = f'[index.bare]\ntype = "proxy"\nupstream = "{self.bare.url}"\n'
-        self.rennet = RennetServer(root / "data", upstream_url=self.upstream.url, config=config).start()
+        config = proxy_config("bare", self.bare.url)
+        self.rennet = LocalServer(
+            root / "data", upstream_url=self.upstream.url, config=config, database_url=database.new_url()
+        ).start()
 
     def add(self, *dists: Dist) -> None:
         self.upstream.add(*dists)
@@ -40,25 +42,25 @@ class Fixture:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("files"))
+def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
+    fixture = Fixture(tmp_path_factory.mktemp("files"), database)
     yield fixture
     fixture.close()
 
 
 @pytest.fixture(scope="module")
-def rennet(env: Fixture) -> RennetServer:
+def rennet(env: Fixture) -> LocalServer:
     return env.rennet
 
 
-def file_url(rennet: RennetServer, dist: Dist, index: str = "pypi") -> str:
+def file_url(rennet: LocalServer, dist: Dist, index: str = "pypi") -> str:
     return f"{rennet.url}/{index}/files/{dist.project}/{dist.filename}"
 
 
 # -- first request and cached copies -------------------------------------------------------------------------------
 
 
-def test_first_request_streams_then_disk_serves(env: Fixture, rennet: RennetServer) -> None:
+def test_first_request_streams_then_disk_serves(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("first", "1.0", padding=200_000)
     env.add(wheel)
     first = httpx.get(file_url(rennet, wheel))
@@ -67,8 +69,8 @@ def test_first_request_streams_then_disk_serves(env: Fixture, rennet: RennetServ
     assert first.headers["etag"] == f'"{wheel.sha256}"'
     assert first.headers["cache-control"] == IMMUTABLE
     assert "content-encoding" not in first.headers
-    # The client may finish once the bytes are verified; the blob is published right after.
-    wait_until(lambda: wheel.sha256 in rennet.blobs(), "the verified file becomes a blob")
+    # The client may finish once the bytes are verified; the blob is published and recorded right after.
+    wait_until_held(rennet, wheel.filename, wheel.sha256)
 
     second = httpx.get(file_url(rennet, wheel))
     assert second.content == wheel.data
@@ -79,7 +81,7 @@ def test_first_request_streams_then_disk_serves(env: Fixture, rennet: RennetServ
     assert env.upstream.count(f"/files/{wheel.filename}") == 1
 
 
-def test_bytes_reach_the_client_before_the_upstream_finishes(env: Fixture, rennet: RennetServer) -> None:
+def test_bytes_reach_the_client_before_the_upstream_finishes(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("streamed", "1.0", padding=1_000_000)
     env.add(wheel)
     env.upstream.fault(f"/files/{wheel.filename}", "stall")
@@ -99,7 +101,7 @@ def test_bytes_reach_the_client_before_the_upstream_finishes(env: Fixture, renne
     wait_until(lambda: wheel.sha256 in rennet.blobs(), "the verified file becomes a blob")
 
 
-def test_download_goes_on_when_its_client_leaves(env: Fixture, rennet: RennetServer) -> None:
+def test_download_goes_on_when_its_client_leaves(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("abandoned", "1.0", padding=1_000_000)
     env.add(wheel)
     env.upstream.fault(f"/files/{wheel.filename}", "stall")
@@ -109,15 +111,12 @@ def test_download_goes_on_when_its_client_leaves(env: Fixture, rennet: RennetSer
         # The client is gone; the upstream goes on.
     finally:
         env.upstream.fault(f"/files/{wheel.filename}", None)
-    deadline = time.monotonic() + 20
-    while wheel.sha256 not in rennet.blobs() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert wheel.sha256 in rennet.blobs(), "the download was dropped with its first client"
+    wait_until(lambda: wheel.sha256 in rennet.blobs(), "the download goes on without its first client", 20)
     assert httpx.get(file_url(rennet, wheel)).content == wheel.data
     assert env.upstream.count(f"/files/{wheel.filename}") == 1
 
 
-def test_head_on_cached_and_uncached_files(env: Fixture, rennet: RennetServer) -> None:
+def test_head_on_cached_and_uncached_files(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("headed", "1.0", padding=100_000)
     env.add(wheel)
     for _ in range(2):  # uncached, then cached
@@ -130,7 +129,7 @@ def test_head_on_cached_and_uncached_files(env: Fixture, rennet: RennetServer) -
     assert env.upstream.count(f"/files/{wheel.filename}") == 1
 
 
-def test_sdist_is_never_sent_with_content_encoding(env: Fixture, rennet: RennetServer) -> None:
+def test_sdist_is_never_sent_with_content_encoding(env: Fixture, rennet: LocalServer) -> None:
     sdist = make_sdist("tarball", "1.0")
     env.add(sdist)
     for _ in range(2):  # streamed, then from disk
@@ -141,7 +140,7 @@ def test_sdist_is_never_sent_with_content_encoding(env: Fixture, rennet: RennetS
         assert hashlib.sha256(response.body).hexdigest() == sdist.sha256
 
 
-def test_if_none_match_on_a_file(env: Fixture, rennet: RennetServer) -> None:
+def test_if_none_match_on_a_file(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("conditional", "1.0")
     env.add(wheel)
     assert httpx.get(file_url(rennet, wheel)).status_code == 200
@@ -150,11 +149,29 @@ def test_if_none_match_on_a_file(env: Fixture, rennet: RennetServer) -> None:
     assert again.content == b""
 
 
+def test_if_none_match_on_a_file_not_yet_held(env: Fixture, rennet: LocalServer) -> None:
+    """Held or still arriving, a file answers a conditional request alike: by its verified bytes, 304 when the
+    client has them (never the whole body under the ETag the client named), the whole file when it has others."""
+    wheel, other = make_wheel("cold-conditional", "1.0", padding=200_000), make_wheel("cold-conditional", "2.0")
+    env.add(wheel, other)
+    unchanged = httpx.get(file_url(rennet, wheel), headers={"if-none-match": f'"{wheel.sha256}"'})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged.headers["etag"] == f'"{wheel.sha256}"'
+    assert wheel.sha256 in rennet.blobs(), "answered once the file was verified and kept"
+    changed = httpx.get(file_url(rennet, other), headers={"if-none-match": f'"{wheel.sha256}"'})
+    assert changed.status_code == 200
+    assert changed.content == other.data
+    assert changed.headers["etag"] == f'"{other.sha256}"'
+    assert env.upstream.count(f"/files/{wheel.filename}") == 1
+    assert env.upstream.count(f"/files/{other.filename}") == 1
+
+
 # -- ranges --------------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def ranged(env: Fixture, rennet: RennetServer) -> Dist:
+def ranged(env: Fixture, rennet: LocalServer) -> Dist:
     wheel = make_wheel("ranged", "1.0", padding=300_000)
     env.add(wheel)
     assert httpx.get(file_url(rennet, wheel)).content == wheel.data
@@ -172,7 +189,7 @@ def ranged(env: Fixture, rennet: RennetServer) -> Dist:
         ("bytes=5-99999999", 5, None),  # an end past the file is clamped
     ],
 )
-def test_single_range(rennet: RennetServer, ranged: Dist, header: str, start: int, end: int | None) -> None:
+def test_single_range(rennet: LocalServer, ranged: Dist, header: str, start: int, end: int | None) -> None:
     size = len(ranged.data)
     first = start if start >= 0 else size + start
     last = end if end is not None else size - 1
@@ -184,20 +201,20 @@ def test_single_range(rennet: RennetServer, ranged: Dist, header: str, start: in
 
 
 @pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=-0"])
-def test_unsatisfiable_range(rennet: RennetServer, ranged: Dist, header: str) -> None:
+def test_unsatisfiable_range(rennet: LocalServer, ranged: Dist, header: str) -> None:
     response = httpx.get(file_url(rennet, ranged), headers={"range": header})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{len(ranged.data)}"
 
 
 @pytest.mark.parametrize("header", ["bytes=0-1,5-6", "items=0-5", "bytes=abc", "bytes=9-3"])
-def test_ranges_we_do_not_honour_get_the_whole_file(rennet: RennetServer, ranged: Dist, header: str) -> None:
+def test_ranges_we_do_not_honour_get_the_whole_file(rennet: LocalServer, ranged: Dist, header: str) -> None:
     response = httpx.get(file_url(rennet, ranged), headers={"range": header})
     assert response.status_code == 200
     assert response.content == ranged.data
 
 
-def test_range_on_an_uncached_file(env: Fixture, rennet: RennetServer) -> None:
+def test_range_on_an_uncached_file(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("cold-range", "1.0", padding=100_000)
     env.add(wheel)
     response = httpx.get(file_url(rennet, wheel), headers={"range": "bytes=-22"})
@@ -212,7 +229,7 @@ def test_range_on_an_uncached_file(env: Fixture, rennet: RennetServer) -> None:
 
 @pytest.mark.parametrize(("padding", "fault"), [(0, None), (2_000_000, "drip:0.002")])
 def test_concurrent_first_requests_make_one_download(
-    env: Fixture, rennet: RennetServer, padding: int, fault: str | None
+    env: Fixture, rennet: LocalServer, padding: int, fault: str | None
 ) -> None:
     wheel = make_wheel(f"crowd{padding}", "1.0", padding=padding)
     env.add(wheel)
@@ -230,7 +247,7 @@ def test_concurrent_first_requests_make_one_download(
 # -- PEP 658 metadata ----------------------------------------------------------------------------------------------
 
 
-def test_metadata_is_proxied_and_cached(env: Fixture, rennet: RennetServer) -> None:
+def test_metadata_is_proxied_and_cached(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("described", "1.0", requires=("first>=1",))
     env.add(wheel)
     for _ in range(3):
@@ -242,7 +259,7 @@ def test_metadata_is_proxied_and_cached(env: Fixture, rennet: RennetServer) -> N
     assert env.upstream.count(f"/files/{wheel.filename}") == env.upstream.count(f"/files/{wheel.filename}.metadata")
 
 
-def _advertised(rennet: RennetServer, index: str, project: str, filename: str) -> tuple[object, str | None]:
+def _advertised(rennet: LocalServer, index: str, project: str, filename: str) -> tuple[object, str | None]:
     page = f"/{index}/simple/{project}/"
     data = json.loads(rennet.get(page, headers={"accept": JSON_V1}).content)
     entry = next(f for f in data["files"] if f["filename"] == filename)
@@ -251,7 +268,7 @@ def _advertised(rennet: RennetServer, index: str, project: str, filename: str) -
     return entry["core-metadata"], anchor.attrs.get("data-core-metadata")
 
 
-def test_metadata_extracted_from_a_cached_wheel(env: Fixture, rennet: RennetServer) -> None:
+def test_metadata_extracted_from_a_cached_wheel(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("extracted", "1.0", requires=("first",))
     env.bare.add(wheel)
     assert wheel.metadata is not None
@@ -266,7 +283,7 @@ def test_metadata_extracted_from_a_cached_wheel(env: Fixture, rennet: RennetServ
     assert env.bare.count(f"/files/{wheel.filename}.metadata") == 0
 
 
-def test_metadata_asked_before_the_wheel(env: Fixture, rennet: RennetServer) -> None:
+def test_metadata_asked_before_the_wheel(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("eager", "2.0")
     env.bare.add(wheel)
     response = httpx.get(file_url(rennet, wheel, "bare") + ".metadata")
@@ -277,7 +294,7 @@ def test_metadata_asked_before_the_wheel(env: Fixture, rennet: RennetServer) -> 
     assert env.bare.count(f"/files/{wheel.filename}") == 1
 
 
-def test_no_metadata_for_an_sdist(env: Fixture, rennet: RennetServer) -> None:
+def test_no_metadata_for_an_sdist(env: Fixture, rennet: LocalServer) -> None:
     sdist = make_sdist("plain-sdist", "1.0")
     env.bare.add(sdist)
     response = httpx.get(file_url(rennet, sdist, "bare") + ".metadata")
@@ -289,7 +306,7 @@ def test_no_metadata_for_an_sdist(env: Fixture, rennet: RennetServer) -> None:
     ("fault", "words"),
     [("wrong-bytes", "hash"), ("truncate", "broke off"), ("404", "no longer has"), ("500", "500")],
 )
-def test_metadata_failures_are_502_and_not_kept(env: Fixture, rennet: RennetServer, fault: str, words: str) -> None:
+def test_metadata_failures_are_502_and_not_kept(env: Fixture, rennet: LocalServer, fault: str, words: str) -> None:
     wheel = make_wheel(f"bad-meta-{fault}", "1.0")
     env.add(wheel)
     env.upstream.fault(f"/files/{wheel.filename}.metadata", fault)
@@ -311,7 +328,7 @@ def test_metadata_failures_are_502_and_not_kept(env: Fixture, rennet: RennetServ
 
 @pytest.mark.parametrize("fault", ["wrong-bytes", "truncate", "overflow"])
 @pytest.mark.parametrize("padding", [0, 400_000])
-def test_bad_transfer_is_aborted_and_not_kept(env: Fixture, rennet: RennetServer, fault: str, padding: int) -> None:
+def test_bad_transfer_is_aborted_and_not_kept(env: Fixture, rennet: LocalServer, fault: str, padding: int) -> None:
     wheel = make_wheel(f"broken-{fault}-{padding}", "1.0", padding=padding)
     env.add(wheel)
     env.upstream.fault(f"/files/{wheel.filename}", fault)
@@ -332,7 +349,7 @@ def test_bad_transfer_is_aborted_and_not_kept(env: Fixture, rennet: RennetServer
     assert healed.content == wheel.data
 
 
-def test_other_hash_algorithms_are_passed_through_and_verified(env: Fixture, rennet: RennetServer) -> None:
+def test_other_hash_algorithms_are_passed_through_and_verified(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("old-hashes", "1.0")
     md5 = hashlib.md5(wheel.data).hexdigest()  # what old indexes publish
     sha512 = hashlib.sha512(wheel.data).hexdigest()
@@ -352,11 +369,13 @@ def test_other_hash_algorithms_are_passed_through_and_verified(env: Fixture, ren
     assert not rennet.blobs() & {wheel.sha256, hashlib.sha256(outcome.body).hexdigest()}
 
     assert httpx.get(file_url(rennet, wheel)).content == wheel.data
+    # The client may finish once the bytes are verified; they are recorded (with their sha256) right after.
+    wait_until_held(rennet, wheel.filename, wheel.sha256)
     entry = json.loads(rennet.get(page, headers={"accept": JSON_V1}).content)["files"][0]
     assert entry["hashes"] == {"md5": md5, "sha512": sha512, "sha256": wheel.sha256}, "learned by holding it"
 
 
-def test_every_waiting_client_sees_the_failure(env: Fixture, rennet: RennetServer) -> None:
+def test_every_waiting_client_sees_the_failure(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("crowd-broken", "1.0", padding=300_000)
     env.add(wheel)
     env.upstream.fault(f"/files/{wheel.filename}", "wrong-bytes")
@@ -369,7 +388,7 @@ def test_every_waiting_client_sees_the_failure(env: Fixture, rennet: RennetServe
     assert wheel.sha256 not in rennet.blobs()
 
 
-def test_upstream_size_disagreeing_with_the_index_is_refused(env: Fixture, rennet: RennetServer) -> None:
+def test_upstream_size_disagreeing_with_the_index_is_refused(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("wrong-size", "1.0")
     env.add(replace(wheel, extra={"size": len(wheel.data) + 10}))
     outcome = fetch_once(file_url(rennet, wheel))
@@ -377,7 +396,7 @@ def test_upstream_size_disagreeing_with_the_index_is_refused(env: Fixture, renne
     assert wheel.sha256 not in rennet.blobs()
 
 
-def test_file_gone_upstream_is_a_clear_502(env: Fixture, rennet: RennetServer) -> None:
+def test_file_gone_upstream_is_a_clear_502(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("vanishing", "1.0")
     env.add(wheel)
     rennet.get("/pypi/simple/vanishing/")
@@ -390,14 +409,14 @@ def test_file_gone_upstream_is_a_clear_502(env: Fixture, rennet: RennetServer) -
     assert "no longer has" in response.text
 
 
-def test_unknown_file_is_a_clear_404(env: Fixture, rennet: RennetServer) -> None:
+def test_unknown_file_is_a_clear_404(env: Fixture, rennet: LocalServer) -> None:
     env.add(make_wheel("known", "1.0"))
     response = httpx.get(f"{rennet.url}/pypi/files/known/known-9.9-py3-none-any.whl")
     assert response.status_code == 404
     assert "known-9.9-py3-none-any.whl" in response.text
 
 
-def test_a_slow_client_does_not_hold_up_others(env: Fixture, rennet: RennetServer) -> None:
+def test_a_slow_client_does_not_hold_up_others(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("patient", "1.0", padding=3_000_000)
     env.add(wheel)
     started = threading.Event()

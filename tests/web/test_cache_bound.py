@@ -1,21 +1,14 @@
 """Bounded caches: max_cache_size evicts least recently sent files, a client being sent an evicted file still gets
-every byte, the next request fetches it again; and the open descriptors behind that."""
+every byte, the next request fetches it again (the descriptors behind that: tests/service/test_cache_bound.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import os
 import socket
-from collections.abc import Callable, MutableMapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from rennet.service.runtime.openblobs import OpenBlobs
-from rennet.storage.blobs import LocalBlobStore
-from rennet.web.responses import FileSend
 from tests.support.dists import Dist, make_wheel
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
 from tests.support.store import blob_path, cli, file_row, query, wait_until, wait_until_held
 from tests.support.upstream import FakeUpstream
 
@@ -24,14 +17,14 @@ def url(dist: Dist, index: str = "pypi") -> str:
     return f"/{index}/files/{dist.project}/{dist.filename}"
 
 
-def fetch(server: RennetServer, dist: Dist, index: str = "pypi") -> None:
+def fetch(server: LocalServer, dist: Dist, index: str = "pypi") -> None:
     response = server.get(url(dist, index))
     assert response.status_code == 200, response.text
     assert response.content == dist.data
     wait_until_held(server, dist.filename, dist.sha256)
 
 
-def held_bytes(server: RennetServer, index: str = "pypi") -> int:
+def held_bytes(server: LocalServer, index: str = "pypi") -> int:
     rows = query(
         server,
         "SELECT COALESCE(SUM(f.size), 0) FROM files f JOIN projects p ON f.project_id = p.id "
@@ -41,18 +34,18 @@ def held_bytes(server: RennetServer, index: str = "pypi") -> int:
     return int(rows[0][0])
 
 
-def is_held(server: RennetServer, dist: Dist) -> bool:
+def is_held(server: LocalServer, dist: Dist) -> bool:
     return file_row(server, dist.filename)["blob_sha256"] is not None
 
 
-def bounded(rennet_factory: Callable[..., RennetServer], upstream: FakeUpstream, limit: int) -> RennetServer:
+def bounded(rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream, limit: int) -> LocalServer:
     return rennet_factory(upstream_url=upstream.url, config=f"[index.pypi]\nmax_cache_size = {limit}\n")
 
 
 class SlowClient:
     """A raw HTTP/1.1 GET that reads its body a little at a time, through a small receive buffer."""
 
-    def __init__(self, server: RennetServer, path: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, server: LocalServer, path: str, headers: dict[str, str] | None = None) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
         self.sock.settimeout(60)
@@ -86,7 +79,7 @@ class SlowClient:
 
 
 def test_an_evicted_file_reaches_its_slow_clients_whole(
-    rennet_factory: Callable[..., RennetServer], upstream: FakeUpstream
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream
 ) -> None:
     big, small = make_wheel("big", "1.0", padding=16_000_000), make_wheel("small", "1.0", padding=100_000)
     upstream.add(big, small)
@@ -111,7 +104,7 @@ def test_an_evicted_file_reaches_its_slow_clients_whole(
 
 
 def test_least_recently_sent_files_go_first_and_the_limit_holds(
-    rennet_factory: Callable[..., RennetServer], upstream: FakeUpstream
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream
 ) -> None:
     first, second, third = (make_wheel(name, "1.0", padding=200_000) for name in ("first", "second", "third"))
     upstream.add(first, second, third)
@@ -135,7 +128,7 @@ def test_least_recently_sent_files_go_first_and_the_limit_holds(
 
 
 def test_a_blob_another_index_refers_to_is_kept(
-    rennet_factory: Callable[..., RennetServer], upstream: FakeUpstream
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream
 ) -> None:
     shared, other = make_wheel("shared", "1.0", padding=100_000), make_wheel("pusher", "1.0", padding=100_000)
     upstream.add(shared, other)
@@ -157,7 +150,7 @@ def test_a_blob_another_index_refers_to_is_kept(
 
 
 def test_a_blob_deleted_under_the_held_file_cache_is_fetched_again(
-    rennet: RennetServer, upstream: FakeUpstream
+    rennet: LocalServer, upstream: FakeUpstream
 ) -> None:
     wheel = make_wheel("vanished-blob", "1.0", padding=50_000)
     upstream.add(wheel)
@@ -168,7 +161,7 @@ def test_a_blob_deleted_under_the_held_file_cache_is_fetched_again(
     assert upstream.count(f"/files/{wheel.filename}") == 2
 
 
-def test_gc_applies_the_limit_and_dry_run_changes_nothing(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_gc_applies_the_limit_and_dry_run_changes_nothing(rennet: LocalServer, upstream: FakeUpstream) -> None:
     dists = [make_wheel(f"gcbound{n}", "1.0", padding=100_000) for n in range(3)]
     upstream.add(*dists)
     for dist in dists:
@@ -188,82 +181,3 @@ def test_gc_applies_the_limit_and_dry_run_changes_nothing(rennet: RennetServer, 
     assert held_bytes(rennet) <= limit
     fetch(rennet, dists[0])  # the running server forgot it at once and fetches it again
     assert upstream.count(f"/files/{dists[0].filename}") == 2
-
-
-# -- the open descriptors ----------------------------------------------------------------------------------------------
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[MutableMapping[str, Any]] = []
-
-    async def __call__(self, message: MutableMapping[str, Any]) -> None:
-        self.messages.append(message)
-
-    def body(self) -> bytes:
-        return b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
-
-
-def _scope(pathsend: bool, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
-    extensions: dict[str, Any] = {"http.response.pathsend": {}} if pathsend else {}
-    return {"type": "http", "method": "GET", "headers": headers or [], "extensions": extensions}
-
-
-async def _no_receive() -> dict[str, Any]:
-    raise AssertionError("not expected to read the request")
-
-
-def test_a_found_blob_deleted_before_sending_is_sent_whole(tmp_path: Path) -> None:
-    store = LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
-    data = os.urandom(300_000)
-    sha256 = store.put_bytes(data)
-    pool = OpenBlobs(store, linger=30.0)
-    for pathsend, headers, expected in (
-        (False, [], data),
-        (False, [(b"range", b"bytes=100-")], data[100:]),
-        (True, [], data),
-    ):
-        lease = pool.lease(sha256)
-        assert lease is not None
-        store.delete(sha256)  # between finding the file and sending it
-        recorder = Recorder()
-        response = FileSend(lease.path, lease.size, f'"{sha256}"', lease=lease)
-        asyncio.run(response(_scope(pathsend, headers), _no_receive, recorder))
-        if pathsend:
-            (sent,) = [m for m in recorder.messages if m["type"] == "http.response.pathsend"]
-            assert sent["path"] == f"/proc/self/fd/{lease.fd}"
-            assert Path(sent["path"]).read_bytes() == expected  # what the server opens afterwards
-        else:
-            assert recorder.body() == expected
-        assert pool.lease(sha256) is None, "a deleted blob is not held"
-        sha256 = store.put_bytes(data)
-    pool.sweep(now=10**9)
-    assert len(pool) == 0
-
-
-def test_descriptors_linger_after_use_and_are_shared(tmp_path: Path) -> None:
-    store = LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
-    sha256 = store.put_bytes(b"shared bytes")
-    pool = OpenBlobs(store, linger=30.0)
-    first, second = pool.lease(sha256), pool.lease(sha256)
-    assert first is not None and second is not None
-    assert first.fd == second.fd and len(pool) == 1
-    first.release()
-    second.release()
-    pool.sweep()
-    assert len(pool) == 1, "a descriptor outlives its last use (the server may not have opened it yet)"
-    os.fstat(first.fd)
-    pool.sweep(now=10**9)
-    assert len(pool) == 0
-    # The same name, other inode (deleted and stored again): a new descriptor, the old one retired.
-    third = pool.lease(sha256)
-    assert third is not None
-    store.delete(sha256)
-    store.put_bytes(b"shared bytes")
-    fourth = pool.lease(sha256)
-    assert fourth is not None and fourth.fd != third.fd and len(pool) == 2
-    del third  # dropped unsent: released all the same
-    fourth.release()
-    pool.sweep(now=10**9)
-    assert len(pool) == 0
-    pool.close()

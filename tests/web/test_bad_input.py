@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.databases import Database
 from tests.support.dists import make_wheel
 from tests.support.pages import JSON_V1, parse_html
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer
 from tests.support.upstream import FakeUpstream
 
 PLANTED = b"PLANTED-NEXT-TO-THE-DATA-DIR"
@@ -20,7 +21,7 @@ MAX_PAGE = 64 * 1024
 
 
 class Fixture:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, database: Database) -> None:
         self.root = root
         self.upstream = FakeUpstream().start()
         self.elsewhere = FakeUpstream().start()  # another host, linked from the upstream's pages
@@ -29,7 +30,7 @@ class Fixture:
         (root / "planted.whl").write_bytes(PLANTED)
         url = self.upstream.url.replace("http://", "http://reader:s3cret-token@")
         config = f'max_page_bytes = "{MAX_PAGE}"\n[index.pypi]\nupstream = "{url}"\n'
-        self.rennet = RennetServer(root / "data", config=config).start()
+        self.rennet = LocalServer(root / "data", config=config, database_url=database.new_url()).start()
         self.before = self.outside()
 
     def outside(self) -> dict[str, bytes]:
@@ -47,8 +48,8 @@ class Fixture:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("badinput"))
+def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
+    fixture = Fixture(tmp_path_factory.mktemp("badinput"), database)
     yield fixture
     assert fixture.outside() == fixture.before, "something was written outside the data directory"
     assert fixture.rennet.get("/health").status_code == 200
@@ -56,7 +57,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
 
 
 @pytest.fixture(scope="module")
-def rennet(env: Fixture) -> RennetServer:
+def rennet(env: Fixture) -> LocalServer:
     assert env.rennet.get("/simple/alpha/").status_code == 200  # something cached, so there is data to reach
     return env.rennet
 
@@ -78,7 +79,7 @@ def assert_clear_refusal(response_status: int, body: bytes, allowed: tuple[int, 
     ["-alpha-", "alpha%00", "a" * 201, "al%20pha", "%C3%A4lpha", "alpha!", ".alpha", "alpha%0a", "alpha%3Cx%3E"],
 )
 @pytest.mark.parametrize("prefix", ["/simple/", "/pypi/simple/"])
-def test_malformed_project_names(rennet: RennetServer, prefix: str, name: str) -> None:
+def test_malformed_project_names(rennet: LocalServer, prefix: str, name: str) -> None:
     response = rennet.raw("GET", f"{prefix}{name}/")
     assert_clear_refusal(response.status, response.body, (400,))
     assert b"project name" in response.body
@@ -117,7 +118,7 @@ def test_malformed_project_names(rennet: RennetServer, prefix: str, name: str) -
         "/pypi/files/alpha/..%2f..%2f..%2fplanted.txt.metadata",
     ],
 )
-def test_path_traversal_is_refused(rennet: RennetServer, target: str) -> None:
+def test_path_traversal_is_refused(rennet: LocalServer, target: str) -> None:
     for method in ("GET", "HEAD"):
         response = rennet.raw(method, target)
         if method == "GET":
@@ -126,7 +127,7 @@ def test_path_traversal_is_refused(rennet: RennetServer, target: str) -> None:
             assert response.status in (400, 404)
 
 
-def test_overlong_urls(rennet: RennetServer) -> None:
+def test_overlong_urls(rennet: LocalServer) -> None:
     for target in (
         "/simple/" + "a" * 5000 + "/",
         "/simple/alpha/?x=" + "b" * 5000,
@@ -137,12 +138,12 @@ def test_overlong_urls(rennet: RennetServer) -> None:
         assert b"longer than" in response.body
 
 
-def test_long_filename(rennet: RennetServer) -> None:
+def test_long_filename(rennet: LocalServer) -> None:
     response = rennet.raw("GET", "/pypi/files/alpha/" + "x" * 300 + ".whl")
     assert_clear_refusal(response.status, response.body, (400,))
 
 
-def test_unknown_index_and_file(rennet: RennetServer) -> None:
+def test_unknown_index_and_file(rennet: LocalServer) -> None:
     for target, words in [
         ("/nowhere/simple/alpha/", b"nowhere"),
         ("/nowhere/simple/", b"nowhere"),
@@ -156,14 +157,14 @@ def test_unknown_index_and_file(rennet: RennetServer) -> None:
         assert words in response.body
 
 
-def test_write_methods_are_refused(rennet: RennetServer) -> None:
+def test_write_methods_are_refused(rennet: LocalServer) -> None:
     for method in ("POST", "PUT", "DELETE"):
         response = httpx.request(method, rennet.url + "/simple/alpha/")
         assert response.status_code == 405
         assert response.text.strip()
 
 
-def test_errors_as_json_for_json_clients(rennet: RennetServer) -> None:
+def test_errors_as_json_for_json_clients(rennet: LocalServer) -> None:
     response = rennet.get("/pypi/files/alpha/alpha-7.0-py3-none-any.whl", headers={"accept": "application/json"})
     assert response.status_code == 404
     data = response.json()
@@ -178,7 +179,7 @@ def _entry(filename: str, url: str, sha256: str = "0" * 64) -> dict[str, object]
     return {"filename": filename, "url": url, "hashes": {"sha256": sha256}}
 
 
-def test_hostile_filenames_and_links_are_dropped(env: Fixture, rennet: RennetServer) -> None:
+def test_hostile_filenames_and_links_are_dropped(env: Fixture, rennet: LocalServer) -> None:
     good = make_wheel("hostile", "1.0")
     env.upstream.add(good)  # so that /files/<good> exists upstream
     real = env.upstream.file_url(good.filename)
@@ -218,7 +219,7 @@ def test_hostile_filenames_and_links_are_dropped(env: Fixture, rennet: RennetSer
     assert "ignoring upstream file" in rennet.log()
 
 
-def test_links_to_other_hosts_are_served_through_rennet(env: Fixture, rennet: RennetServer) -> None:
+def test_links_to_other_hosts_are_served_through_rennet(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("offsite", "1.0")
     env.elsewhere.add(wheel)
     entry = _entry(wheel.filename, env.elsewhere.file_url(wheel.filename), wheel.sha256)
@@ -233,7 +234,7 @@ def test_links_to_other_hosts_are_served_through_rennet(env: Fixture, rennet: Re
     assert env.upstream.seen_headers("/simple/offsite/")[0]["authorization"].startswith("Basic ")
 
 
-def test_credentials_are_not_sent_across_a_redirect(env: Fixture, rennet: RennetServer) -> None:
+def test_credentials_are_not_sent_across_a_redirect(env: Fixture, rennet: LocalServer) -> None:
     wheel = make_wheel("moved", "1.0")
     env.elsewhere.add(wheel)
     env.upstream.redirects["/simple/moved/"] = env.elsewhere.url + "moved/"
@@ -245,7 +246,7 @@ def test_credentials_are_not_sent_across_a_redirect(env: Fixture, rennet: Rennet
     assert rennet.get(f"/pypi/files/moved/{wheel.filename}").content == wheel.data
 
 
-def test_oversized_page(env: Fixture, rennet: RennetServer) -> None:
+def test_oversized_page(env: Fixture, rennet: LocalServer) -> None:
     files = [_entry(f"big-{i}.0.tar.gz", env.upstream.file_url(f"big-{i}.0.tar.gz")) for i in range(2000)]
     body = json.dumps({"meta": {"api-version": "1.1"}, "name": "big", "files": files}).encode()
     assert len(body) > MAX_PAGE
@@ -275,7 +276,7 @@ def test_oversized_page(env: Fixture, rennet: RennetServer) -> None:
     ],
 )
 def test_malformed_pages_do_not_break_the_server(
-    env: Fixture, rennet: RennetServer, body: bytes, content_type: str
+    env: Fixture, rennet: LocalServer, body: bytes, content_type: str
 ) -> None:
     name = "malformed-" + hashlib.sha256(body + content_type.encode()).hexdigest()[:8]
     env.upstream.raw_pages[f"/simple/{name}/"] = (body, content_type)
@@ -289,18 +290,15 @@ def test_malformed_pages_do_not_break_the_server(
     assert rennet.get("/simple/alpha/").status_code == 200
 
 
-def test_hostile_project_list(env: Fixture, rennet: RennetServer, tmp_path: Path) -> None:
+def test_hostile_project_list(
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream, tmp_path: Path
+) -> None:
     names = ["fine", "../../etc", "<script>alert(1)</script>", "a" * 500, "also-fine", "x\ny"]
     body = json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]}).encode()
-    upstream = FakeUpstream().start()
     upstream.raw_pages["/simple/"] = (body, JSON_V1)
-    server = RennetServer(tmp_path / "data", upstream_url=upstream.url).start()
-    try:
-        data = json.loads(server.get("/pypi/simple/", headers={"accept": JSON_V1}).content)
-        assert [p["name"] for p in data["projects"]] == ["fine", "also-fine"]
-        html = server.get("/pypi/simple/", headers={"accept": "text/html"}).text
-        assert "<script>" not in html
-        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("rennet-")) == ["data"]
-    finally:
-        server.stop()
-        upstream.stop()
+    server = rennet_factory(upstream_url=upstream.url)
+    data = json.loads(server.get("/pypi/simple/", headers={"accept": JSON_V1}).content)
+    assert [p["name"] for p in data["projects"]] == ["fine", "also-fine"]
+    html = server.get("/pypi/simple/", headers={"accept": "text/html"}).text
+    assert "<script>" not in html
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("rennet-")) == [server.data_dir.name]
