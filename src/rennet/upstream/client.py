@@ -7,6 +7,7 @@ Credentials are sent only to the upstream's own origin and never appear in messa
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import socket
 from collections.abc import AsyncIterator
@@ -105,7 +106,8 @@ class UpstreamClient:
         self._trusted = trusted if trusted is not None else TrustedHosts.of([parts.hostname or ""])
         user = username if username is not None else parts.username
         secret = password if password is not None else parts.password
-        self._auth = aiohttp.BasicAuth(user, secret or "") if user else None
+        credentials = base64.b64encode(f"{user}:{secret or ''}".encode()).decode() if user else None
+        self._authorization = {"Authorization": f"Basic {credentials}"} if credentials else {}
         self._sessions = session_factory
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
         self._max_page_bytes = max_page_bytes
@@ -113,9 +115,10 @@ class UpstreamClient:
     def project_url(self, name: str) -> str:
         return f"{self.base_url}{name}/"
 
-    def _auth_for(self, url: str) -> aiohttp.BasicAuth | None:
+    def _auth_for(self, url: str) -> dict[str, str]:
+        """The Authorization header for a request to `url`: the upstream's credentials go to its origin only."""
         parts = urlsplit(url)
-        return self._auth if (parts.scheme, parts.hostname, parts.port) == self._origin else None
+        return self._authorization if (parts.scheme, parts.hostname, parts.port) == self._origin else {}
 
     async def fetch_page(
         self,
@@ -182,8 +185,7 @@ class UpstreamClient:
             try:
                 response = await session.get(
                     url,
-                    headers=headers,
-                    auth=self._auth_for(url),
+                    headers=headers | self._auth_for(url),
                     timeout=self._timeout,
                     auto_decompress=decompress,
                     allow_redirects=False,
