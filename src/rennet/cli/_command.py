@@ -1,4 +1,9 @@
-"""What every command shares: how it is registered, how it reaches the data directory, how it refuses bad input."""
+"""What every command shares: how it is registered, how it reaches the data directory, how it refuses bad input.
+
+The command modules are imported to build the parser (`rennet --help` imports them all), so they import only
+what declaring their arguments needs; storage, services and rich are imported by the functions that run a
+command, and only the types of those for annotations (tests/unit/test_cli_imports.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rennet.config import CONFIG_VARIABLE, UPSTREAM_VARIABLE, Settings, server_options
 from rennet.domain.indexes import GroupIndex, IndexConfig
-from rennet.service.registry import Registry
-from rennet.storage.accounts import PasswordCost
-from rennet.storage.store import Store, open_store
+
+if TYPE_CHECKING:
+    from rennet.service.registry import Registry
+    from rennet.storage.store import Store
 
 __all__ = [
     "CommandError",
@@ -93,6 +99,9 @@ def fail(status: int, message: object, command: str | None = None) -> int:
 @contextmanager
 def opened_store(settings: Settings) -> Iterator[Store]:
     """The data directory's database and files, for the commands that work on them directly."""
+    from rennet.storage.accounts import PasswordCost
+    from rennet.storage.store import open_store
+
     store = open_store(settings.data_dir, settings.database, password_cost=PasswordCost(*settings.password_cost))
     try:
         yield store
@@ -117,6 +126,8 @@ async def open_registry(settings: Settings) -> AsyncIterator[Registry]:
     They are the server's own: the same catalog, blob store, single-flight downloads and generation counters, so
     a running server sees what a command changes at once.
     """
+    from rennet.service.registry import Registry
+
     registry = Registry(settings)
     try:
         yield registry

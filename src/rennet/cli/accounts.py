@@ -12,16 +12,23 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rennet.cli._command import Run, Subcommands, command, run_on_store
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.access import Access
-from rennet.service.runtime.auth import ACCOUNTS_SLOT
-from rennet.storage.accounts import AccountError
 from rennet.storage.generations import Generations
-from rennet.storage.store import Store
+
+if TYPE_CHECKING:
+    from rennet.storage.accounts import AccountError
+    from rennet.storage.store import Store
 
 __all__ = ["register"]
+
+# The generation slot the server's workers watch for account changes: service.runtime.auth's ACCOUNTS_SLOT
+# (tests/unit/test_cli_imports.py checks they agree). Imported from there, it would bring the whole web service
+# (aiohttp and all) into every account command.
+ACCOUNTS_SLOT = ("-accounts", "")
 
 
 def register(commands: Subcommands) -> None:
@@ -55,9 +62,18 @@ def _on_accounts(work: Callable[[argparse.Namespace, Settings, Store], None]) ->
     """A command on the accounts: exit status 1, with the reason, when they refuse it."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
+        from rennet.storage.accounts import AccountError
+
         return run_on_store(settings, lambda store: work(args, settings, store), (AccountError, InvalidConfig))
 
     return run
+
+
+def _refusal(reason: str) -> AccountError:
+    """What the accounts refuse with (storage.accounts is imported only once a command runs)."""
+    from rennet.storage.accounts import AccountError
+
+    return AccountError(reason)
 
 
 def _changed(store: Store) -> None:
@@ -69,7 +85,7 @@ def _password(args: argparse.Namespace) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Repeat: ") != first:
-        raise AccountError("the passwords differ")
+        raise _refusal("the passwords differ")
     return first
 
 
@@ -103,7 +119,7 @@ def _user_list(args: argparse.Namespace, settings: Settings, store: Store) -> No
 @_on_accounts
 def _token_create(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     if args.index is not None and args.index not in settings.indexes:
-        raise AccountError(f"there is no index named {args.index!r}")
+        raise _refusal(f"there is no index named {args.index!r}")
     expires = time.time() + parse_duration(args.expires, "--expires") if args.expires else None
     token, record = store.accounts.create_token(args.user, args.index, Access(args.scope), expires, args.description)
     _changed(store)

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-
-from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from typing import TYPE_CHECKING
 
 from rennet.cli._command import CommandError, Subcommands, command, fail, opened_store, storing_index
 from rennet.cli.reporting import bar, human_bytes, say, stderr_console
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.indexes import HostedIndex, IndexConfig, ProxyIndex
-from rennet.service.upkeep.eviction import Eviction
-from rennet.service.upkeep.gc import Collection, collect_garbage
-from rennet.service.upkeep.verify import BadBlob, Verification, plan_verification, verify_blobs
-from rennet.storage.maintenance import BlobUse
+
+if TYPE_CHECKING:
+    from rennet.service.upkeep.eviction import Eviction
+    from rennet.service.upkeep.gc import Collection
+    from rennet.service.upkeep.verify import BadBlob, Verification
+    from rennet.storage.maintenance import BlobUse
 
 __all__ = ["register"]
 
@@ -57,6 +58,10 @@ def register(commands: Subcommands) -> None:
 
 
 def _gc(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import TextColumn
+
+    from rennet.service.upkeep.gc import collect_garbage
+
     try:
         grace = parse_duration(args.grace, "--grace")
     except InvalidConfig as error:
@@ -107,6 +112,10 @@ def _eviction_line(eviction: Eviction, dry_run: bool) -> str:
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    from rennet.service.upkeep.verify import plan_verification, verify_blobs
+
     try:
         if args.index is not None:
             storing_index(settings.indexes, args.index)

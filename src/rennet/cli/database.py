@@ -15,7 +15,6 @@ from pathlib import Path
 from rennet.cli._command import Subcommands, command, fail
 from rennet.cli.reporting import human_bytes
 from rennet.config import Settings
-from rennet.storage.database import backup_sqlite, sqlite_path
 
 __all__ = ["register"]
 
@@ -34,6 +33,8 @@ def register(commands: Subcommands) -> None:
 
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from rennet.storage.database import backup_sqlite, sqlite_path
+
     source = sqlite_path(settings.database)
     if source is None:
         return fail(2, "the catalog is in PostgreSQL: back it up with pg_dump (see the README, Backups)", "db backup")

@@ -6,19 +6,20 @@ Reads the data directory only (works while a server runs); writes nothing outsid
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from rennet.cli._command import CommandError, Subcommands, command, fail, open_registry
 from rennet.cli.reporting import bar, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.names import InvalidName, check_project_name
-from rennet.service.offline.export import Candidate, ExportTree, ProjectPlan, plan_export
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rennet.service.offline.export import Candidate, ExportTree, ProjectPlan
 
 __all__ = ["register"]
 
@@ -40,6 +41,8 @@ def register(commands: Subcommands) -> None:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     index = args.index or settings.default_index
     try:
         _check(args, settings, index)
@@ -71,11 +74,15 @@ def _project_list(text: str) -> list[str]:
 
 
 async def _plan(settings: Settings, index: str, projects: list[str] | None) -> tuple[list[ProjectPlan], list[str]]:
+    from rennet.service.offline.export import plan_export
+
     async with open_registry(settings) as registry:
         return await plan_export(registry, index, projects)
 
 
 def _write_tree(directory: Path, index: str, plans: list[ProjectPlan], missing: list[str]) -> int:
+    from rennet.service.offline.export import ExportTree
+
     console = stderr_console()
     for name in missing:
         console.print(f"failed {name}: there is no such project in {index}", markup=False)
@@ -100,6 +107,8 @@ def _write_tree(directory: Path, index: str, plans: list[ProjectPlan], missing: 
 
 
 def _write(tree: ExportTree, plans: list[ProjectPlan], console: Console) -> Counter[str]:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
     counts: Counter[str] = Counter()
     with bar(console, TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         task = progress.add_task("export", total=sum(len(plan.candidates) for plan in plans))

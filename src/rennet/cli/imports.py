@@ -13,22 +13,21 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from rennet.cli._command import CommandError, Subcommands, command, fail, opened_store
 from rennet.cli.reporting import bar, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.files import DistFile
 from rennet.domain.indexes import HostedIndex, ProxyIndex, upload_target
-from rennet.domain.uploads import UploadRejected
 from rennet.service.errors import ServiceError
-from rennet.service.offline.exported_tree import TreePage, is_tree, read_tree
-from rennet.service.offline.imports import distribution_paths, import_file
-from rennet.service.offline.seed_proxy import seed_listing, seed_project
-from rennet.service.publishing.manage import Releases, Target
-from rennet.storage.store import Store
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from rennet.service.offline.exported_tree import TreePage
+    from rennet.storage.store import Store
 
 __all__ = ["register"]
 
@@ -79,6 +78,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _destination(args: argparse.Namespace, settings: Settings) -> HostedIndex | ProxyIndex:
+    from rennet.service.offline.exported_tree import is_tree
+
     name = args.index or settings.default_index
     if not args.directory.exists():
         raise CommandError(f"{args.directory} does not exist")
@@ -123,12 +124,16 @@ class _Report:
 
 @contextmanager
 def _reporting(counts: Counter[str]) -> Iterator[_Report]:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
     console = stderr_console()
     with bar(console, TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         yield _Report(counts, console, progress)
 
 
 def _tree_pages(root: Path, index: str, report: _Report) -> list[TreePage]:
+    from rennet.service.offline.exported_tree import TreePage, read_tree
+
     pages: list[TreePage] = []
     for page in read_tree(root, index):
         if isinstance(page, TreePage):
@@ -142,6 +147,8 @@ def _tree_pages(root: Path, index: str, report: _Report) -> list[TreePage]:
 
 
 def _seed_all(store: Store, index: ProxyIndex, root: Path, report: _Report) -> None:
+    from rennet.service.offline.seed_proxy import seed_listing, seed_project
+
     pages = _tree_pages(root, index.name, report)
     report.total(sum(len(page.page.files) for page in pages))
     for page in pages:
@@ -164,6 +171,9 @@ def _seed_all(store: Store, index: ProxyIndex, root: Path, report: _Report) -> N
 
 def _import_all(store: Store, index: HostedIndex, args: argparse.Namespace, report: _Report) -> int:
     """Import every distribution below DIR; returns how many other files were passed over."""
+    from rennet.service.offline.exported_tree import is_tree
+    from rennet.service.offline.imports import distribution_paths
+
     root: Path = args.directory
     tree = is_tree(root)
     pages = _tree_pages(root, index.name, report) if tree else []
@@ -188,6 +198,10 @@ def _import_one(
     report: _Report,
 ) -> None:
     """One file, with what its page says (sha256, upload time, yanked) when the tree has a page for it."""
+    from rennet.domain.uploads import UploadRejected
+    from rennet.service.offline.imports import import_file
+    from rennet.service.publishing.manage import Releases, Target
+
     upload_time = path.stat().st_mtime if args.mtime else None
     if page_file is not None and page_file.upload_time is not None:
         upload_time = page_file.upload_time.timestamp()
@@ -220,6 +234,8 @@ def _missing_files(pages: list[TreePage], found: set[Path], report: _Report) -> 
 
 def _statuses(store: Store, index: HostedIndex, pages: list[TreePage], report: _Report) -> None:
     """The status (PEP 792) of the projects this import created, set once all their files are in."""
+    from rennet.service.publishing.manage import Releases
+
     for page in pages:
         status = page.page.status
         if status is None:

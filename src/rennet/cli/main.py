@@ -10,7 +10,6 @@ from rennet import __version__
 from rennet.cli import accounts, cleanup, database, export, imports, manage, mirror, refresh, serve, stats
 from rennet.cli._command import fail, flag_variables
 from rennet.config import InvalidConfig, load_settings
-from rennet.storage.database import DatabaseUnavailable, SchemaTooNew
 
 __all__ = ["main"]
 
@@ -36,8 +35,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.update(variables)
     try:
         result: int = args.run(args, settings)
-    except SchemaTooNew as error:
-        return fail(2, error)
-    except DatabaseUnavailable as error:
-        return fail(1, f"the database is unavailable: {error}")
+    except Exception as error:
+        status = _database_failure(error)
+        if status is None:
+            raise
+        return status
     return result
+
+
+def _database_failure(error: Exception) -> int | None:
+    """The exit status for a database that cannot be used (said on stderr), or None for any other error.
+
+    rennet.storage.database (and SQLAlchemy) is imported here rather than at the top: a command that never
+    opened the database does not pay for it, and one that did has it imported already.
+    """
+    from rennet.storage.database import DatabaseUnavailable, SchemaTooNew
+
+    if isinstance(error, SchemaTooNew):
+        return fail(2, error)
+    if isinstance(error, DatabaseUnavailable):
+        return fail(1, f"the database is unavailable: {error}")
+    return None

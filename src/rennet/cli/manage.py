@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rennet.cli._command import Run, Subcommands, command, fail, run_on_store
 from rennet.config import Settings
 from rennet.domain.files import ProjectStatus
 from rennet.domain.indexes import HostedIndex
 from rennet.service.errors import ServiceError
-from rennet.service.publishing.manage import Releases, Target, hosted_index
+
+if TYPE_CHECKING:
+    from rennet.service.publishing.manage import Releases, Target
 
 __all__ = ["register"]
 
@@ -60,6 +63,8 @@ def _target_arguments(parser: argparse.ArgumentParser, every_help: str) -> None:
 
 
 def _target(args: argparse.Namespace) -> Target:
+    from rennet.service.publishing.manage import Target
+
     if args.every and args.target:
         raise ServiceError(400, "name a version or a file, or give --all, not both")
     if args.every:
@@ -73,6 +78,8 @@ def _on_hosted(work: Callable[[argparse.Namespace, Releases, HostedIndex], None]
     """A command on a project of the hosted index in args.index: exit status 1, with the reason, when refused."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
+        from rennet.service.publishing.manage import Releases, hosted_index
+
         try:
             index = hosted_index(settings.indexes, args.index)
         except ServiceError as error:

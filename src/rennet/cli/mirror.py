@@ -6,15 +6,11 @@ Works while a server runs on the same data directory: every file fetched is serv
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import sysconfig
 from pathlib import Path
-
-from packaging.tags import platform_tags
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from rennet.cli._command import (
     CommandError,
@@ -28,9 +24,14 @@ from rennet.cli._command import (
 from rennet.cli.reporting import bar, quiet_service_logs, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
-from rennet.domain.mirror import InvalidTarget, MirrorOptions, Target, make_targets
-from rennet.service.offline.mirror import FileOutcome, Mirror, MirrorReport
-from rennet.service.offline.mirror_inputs import ReadInputs, read_inputs
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from rennet.domain.mirror import MirrorOptions, Target
+    from rennet.service.offline.mirror import FileOutcome, MirrorReport
+    from rennet.service.offline.mirror_inputs import ReadInputs
 
 __all__ = ["register"]
 
@@ -95,6 +96,10 @@ def register(commands: Subcommands) -> None:
 
 
 def _mirror(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from rennet.domain.mirror import InvalidTarget, MirrorOptions
+
     try:
         targets = _targets(args)
         index = _index(args, settings)
@@ -118,6 +123,8 @@ def _mirror(args: argparse.Namespace, settings: Settings) -> int:
 
 def _read(args: argparse.Namespace, targets: tuple[Target, ...], console: Console) -> ReadInputs:
     """The inputs, with what is wrong in them said at once (their files are not read again)."""
+    from rennet.service.offline.mirror_inputs import read_inputs
+
     read = read_inputs(
         targets,
         requirements=args.files,
@@ -135,6 +142,8 @@ def _read(args: argparse.Namespace, targets: tuple[Target, ...], console: Consol
 
 
 def _targets(args: argparse.Namespace) -> tuple[Target, ...]:
+    from rennet.domain.mirror import make_targets
+
     check_concurrency(args.concurrency)
     pythons = args.python_version or [_this_python()]
     # The running interpreter's implementation only when it is the target; a named version means CPython.
@@ -149,6 +158,8 @@ def _this_python() -> str:
 
 def _this_platform() -> str:
     """The portable tag of this machine: manylinux (or musllinux) of this glibc rather than plain linux_*."""
+    from packaging.tags import platform_tags
+
     found = list(platform_tags())
     return next((tag for tag in found if tag.startswith(("manylinux_", "musllinux_"))), found[0])
 
@@ -171,6 +182,10 @@ def _index(args: argparse.Namespace, settings: Settings) -> str:
 async def _run(
     settings: Settings, index: str, options: MirrorOptions, concurrency: int, read: ReadInputs, console: Console
 ) -> MirrorReport:
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeElapsedColumn
+
+    from rennet.service.offline.mirror import Mirror
+
     columns = (
         TextColumn("mirroring"),
         BarColumn(),

@@ -6,11 +6,8 @@ Works while a server runs on the same data directory: every change is served at 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from rennet.cli._command import (
     CommandError,
@@ -25,8 +22,11 @@ from rennet.cli._command import (
 from rennet.cli.reporting import bar, name_list, quiet_service_logs, say, stderr_console
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.indexes import ProxyIndex
-from rennet.service.indexes.proxy import ProxyService
-from rennet.service.offline.refresh import PageOutcome, RefreshReport, prune_gone, refresh_pages, stale_pages
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rennet.service.offline.refresh import PageOutcome, RefreshReport
 
 __all__ = ["register"]
 
@@ -56,6 +56,8 @@ def register(commands: Subcommands) -> None:
 
 
 def _refresh(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     try:
         indexes = _proxies(settings, args.index)
         older_than = parse_duration(args.older_than, "--older-than")
@@ -81,6 +83,11 @@ def _proxies(settings: Settings, name: str | None) -> list[str]:
 async def _run(
     settings: Settings, indexes: list[str], before: float, args: argparse.Namespace, console: Console
 ) -> RefreshReport:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    from rennet.service.indexes.proxy import ProxyService
+    from rennet.service.offline.refresh import RefreshReport, prune_gone, refresh_pages, stale_pages
+
     columns = (TextColumn("refreshing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     async with open_registry(settings) as registry:
         shared = registry.shared

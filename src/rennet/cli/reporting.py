@@ -1,13 +1,18 @@
-"""What the commands' output shares: lines on stderr, progress bars, quiet logs, readable numbers."""
+"""What the commands' output shares: lines on stderr, progress bars, quiet logs, readable numbers.
+
+rich is imported by the functions that use it: importing this module for its numbers costs nothing.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import Progress, ProgressColumn
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
 
 __all__ = ["bar", "human_bytes", "name_list", "quiet_service_logs", "say", "stderr_console"]
 
@@ -15,6 +20,8 @@ MAX_NAMES = 20  # names listed in a summary before "and N more"
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
@@ -25,6 +32,8 @@ def say(console: Console, line: str) -> None:
 
 def bar(console: Console, *columns: ProgressColumn | str) -> Progress:
     """A progress bar on the terminal only (never in a log or a pipe), gone once the summary is printed."""
+    from rich.progress import Progress
+
     return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 

@@ -10,8 +10,6 @@ import sys
 
 from rennet.cli._command import Subcommands, command, fail
 from rennet.config import Settings
-from rennet.service.registry import PREPARED_VARIABLE, prepare_data_dir
-from rennet.web.app import configure_logging
 
 __all__ = ["register", "serve"]
 
@@ -24,6 +22,9 @@ def register(commands: Subcommands) -> None:
 
 
 def serve(settings: Settings) -> int:
+    from rennet.service.registry import PREPARED_VARIABLE, prepare_data_dir
+    from rennet.web.app import configure_logging
+
     configure_logging(settings.log_level)
     _raise_descriptor_limit()
     if problem := _address_in_use(settings.host, settings.port):

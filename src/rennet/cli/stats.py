@@ -10,8 +10,6 @@ from typing import Any
 from rennet.cli._command import Subcommands, command, opened_store
 from rennet.cli.reporting import human_bytes
 from rennet.config import Settings
-from rennet.service.registry import counters_path
-from rennet.service.upkeep.stats import gather_stats
 
 __all__ = ["register"]
 
@@ -30,6 +28,9 @@ def register(commands: Subcommands) -> None:
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from rennet.service.registry import counters_path
+    from rennet.service.upkeep.stats import gather_stats
+
     with opened_store(settings) as store:
         stats = gather_stats(store, settings.indexes, counters_path(settings))
     print(json.dumps(stats, indent=2, sort_keys=True) if args.json else _table(stats))
