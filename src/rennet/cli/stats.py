@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rennet.cli._command import Subcommands, command, opened_store
@@ -28,13 +29,18 @@ def register(commands: Subcommands) -> None:
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    from rennet.service.registry import counters_path
     from rennet.service.upkeep.stats import gather_stats
 
     with opened_store(settings) as store:
         stats = gather_stats(store, settings.indexes, counters_path(settings))
     print(json.dumps(stats, indent=2, sort_keys=True) if args.json else _table(stats))
     return 0
+
+
+def counters_path(settings: Settings) -> Path:
+    """Where the server counts its requests: service.registry's counters_path (tests/unit/test_cli_imports.py checks
+    they agree). Imported from there, it would bring every index service (and pypi_simple) into `rennet stats`."""
+    return settings.data_dir / "run" / "counters"
 
 
 def _table(stats: dict[str, Any]) -> str:
