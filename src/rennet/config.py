@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import math
 import os
 import re
@@ -38,10 +39,14 @@ __all__ = [
     "Option",
     "Settings",
     "default_upstream",
+    "holds_rennet_data",
     "load_settings",
     "parse_duration",
     "parse_size",
+    "remember_served",
+    "served_settings",
     "server_options",
+    "with_default_upstreams",
 ]
 
 DEFAULT_PORT = 4040
@@ -319,11 +324,76 @@ def default_upstream() -> str:
 
 
 def default_indexes(upstream: str | None = None) -> dict[str, IndexConfig]:
+    """The built-in indexes; the `pypi` proxy's upstream is PyPI's unless given ("" until with_default_upstreams,
+    so that commands that never fetch anything need not import pypi_simple)."""
     return {
-        "pypi": ProxyIndex(name="pypi", upstream=upstream or default_upstream()),
+        "pypi": ProxyIndex(name="pypi", upstream=upstream or ""),
         "local": HostedIndex(name="local"),
         "default": GroupIndex(name="default", members=("local", "pypi")),
     }
+
+
+# Where `rennet serve` leaves the settings it was started with, for the commands run on its data directory later.
+SERVED_FILE = Path("run") / "served.json"
+# What only the running server needs: every other RENNET_* setting is remembered.
+_NOT_REMEMBERED = frozenset(
+    ENV_PREFIX + name.upper()
+    for name in ("data_dir", "host", "port", "workers", "log_level", "access_log", "shutdown_timeout", "prepared")
+)
+
+
+def remember_served(data_dir: Path, env: Mapping[str, str]) -> None:
+    """Record the RENNET_* variables (flags included) a server starts with: the configuration file, the upstream,
+    the database, and so on. Readable by the owner only, as the rest of the data directory: it may name a
+    password (of the database, or of an upstream)."""
+    remembered = {
+        key: value for key, value in env.items() if key.startswith(ENV_PREFIX) and key not in _NOT_REMEMBERED
+    }
+    if CONFIG_VARIABLE in remembered:
+        remembered[CONFIG_VARIABLE] = str(Path(remembered[CONFIG_VARIABLE]).absolute())
+    path = data_dir / SERVED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(remembered, out, indent=2, sort_keys=True)
+    partial.replace(path)
+
+
+def served_settings(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """The settings of a command run on a data directory a server has used: what the server was started with,
+    below what the command is given now (its flags and environment win, an explicit configuration file too).
+    Without that record, the settings as they are."""
+    try:
+        remembered = json.loads((settings.data_dir / SERVED_FILE).read_text())
+    except FileNotFoundError:
+        return settings
+    except (OSError, ValueError) as error:
+        raise InvalidConfig(f"{settings.data_dir / SERVED_FILE} cannot be read: {error}") from None
+    if not isinstance(remembered, dict):
+        raise InvalidConfig(f"{settings.data_dir / SERVED_FILE} is not what rennet serve writes")
+    given = {key: value for key, value in env.items() if key.startswith(ENV_PREFIX) and value}
+    if CONFIG_VARIABLE in given:
+        remembered.pop(CONFIG_VARIABLE, None)
+    data_dir = {ENV_PREFIX + "DATA_DIR": str(settings.data_dir)}
+    return load_settings({**{str(k): str(v) for k, v in remembered.items()}, **given, **data_dir})
+
+
+def holds_rennet_data(data_dir: Path) -> bool:
+    """Whether a server has used this directory (a mistyped --data-dir must not quietly become a new one)."""
+    return any((data_dir / part).exists() for part in ("rennet.sqlite3", "run", "blobs"))
+
+
+def with_default_upstreams(settings: Settings) -> Settings:
+    """The settings with PyPI's address where a proxy keeps the default upstream: for what talks to upstreams."""
+    if not any(isinstance(i, ProxyIndex) and not i.upstream for i in settings.indexes.values()):
+        return settings
+    endpoint = default_upstream()
+    indexes = {
+        name: replace(index, upstream=endpoint) if isinstance(index, ProxyIndex) and not index.upstream else index
+        for name, index in settings.indexes.items()
+    }
+    return replace(settings, indexes=indexes)
 
 
 def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None) -> Settings:
@@ -346,10 +416,7 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
     upstream = env.get(UPSTREAM_VARIABLE) or None
     if upstream is not None:
         _upstream_url(UPSTREAM_VARIABLE, upstream)
-    # PyPI's address only when the built-in proxy keeps it: pypi_simple is slow to import.
-    pypi_table = index_tables.get("pypi")
-    configured = pypi_table.get("upstream") if isinstance(pypi_table, dict) else None
-    indexes = default_indexes(upstream or (configured if isinstance(configured, str) else None))
+    indexes = default_indexes(upstream)
     for name, table in index_tables.items():
         indexes[name] = _index_from_table(name, table, indexes.get(name))
     pypi = indexes.get("pypi")

@@ -13,7 +13,7 @@ import httpx
 
 from rennet.config import parse_duration
 from rennet.domain.access import Access
-from rennet.service.runtime.auth import ACCOUNTS_SLOT
+from rennet.storage.accounts import ACCOUNTS_SLOT
 from rennet.storage.generations import Generations
 from tests.support.databases import Database
 from tests.support.server import CliResult, LocalServer, Server

@@ -33,6 +33,16 @@ def _modules_after(code: str) -> set[str]:
     return {name.partition(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
 
 
+def _data_directory(tmp_path: Path) -> str:
+    """A data directory as a server leaves it: its catalog made and migrated (with Alembic), which the commands
+    then find current."""
+    from rennet.storage.store import open_store
+
+    data = tmp_path / "data"
+    open_store(data, f"sqlite:///{data / 'rennet.sqlite3'}").close()
+    return str(data)
+
+
 def _run_main(*argv: str) -> str:
     return f"from rennet.cli.main import main\nassert main({list(argv)!r}) == 0"
 
@@ -51,9 +61,7 @@ def test_building_every_command_parser_imports_neither_storage_nor_the_server() 
 
 
 def test_account_commands_on_a_current_database_import_no_server(tmp_path: Path) -> None:
-    data = str(tmp_path / "data")
-    # A first command creates and migrates the catalog (with Alembic); the ones after find its schema current.
-    _modules_after(_run_main("user", "list", "--data-dir", data))
+    data = _data_directory(tmp_path)
     for argv in (("user", "list", "--data-dir", data), ("token", "list", "--data-dir", data)):
         loaded = _modules_after("import contextlib\nwith contextlib.redirect_stdout(None):\n    " + _run_main(*argv))
         assert "sqlalchemy" in loaded  # the command did open the catalog
@@ -63,29 +71,9 @@ def test_account_commands_on_a_current_database_import_no_server(tmp_path: Path)
 def test_stats_on_a_current_database_imports_no_index_service(tmp_path: Path) -> None:
     """`rennet stats` reads the catalog and the request counters: no index service, upstream parser or migration.
     (aiohttp still comes with service.upkeep.stats, through the worker resources it names.)"""
-    data = str(tmp_path / "data")
-    _modules_after(_run_main("user", "list", "--data-dir", data))
+    data = _data_directory(tmp_path)
     loaded = _modules_after(
         "import contextlib\nwith contextlib.redirect_stdout(None):\n    " + _run_main("stats", "--data-dir", data)
     )
     unwanted = {"alembic", "granian", "jinja2", "pypi_simple", "rich", "starlette", "uvloop"}
     assert loaded.isdisjoint(unwanted), sorted(loaded & unwanted)
-
-
-def test_the_account_commands_bump_the_slot_the_workers_watch() -> None:
-    """cli/accounts.py names the slot itself rather than import service.runtime.auth (and aiohttp with it)."""
-    from rennet.cli.accounts import ACCOUNTS_SLOT
-    from rennet.service.runtime import auth
-
-    assert ACCOUNTS_SLOT == auth.ACCOUNTS_SLOT
-
-
-def test_stats_reads_the_counters_the_server_writes(tmp_path: Path) -> None:
-    """cli/stats.py names the counters' file itself rather than import service.registry (and every index
-    service with it)."""
-    from rennet.cli.stats import counters_path
-    from rennet.config import load_settings
-    from rennet.service.registry import counters_path as servers
-
-    settings = load_settings({"RENNET_DATA_DIR": str(tmp_path), "RENNET_UPSTREAM": UPSTREAM})
-    assert counters_path(settings) == servers(settings)

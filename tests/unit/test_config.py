@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-from rennet.config import DEFAULT_PORT, InvalidConfig, Settings, load_settings, parse_duration, parse_size
+from rennet.config import (
+    DEFAULT_PORT,
+    InvalidConfig,
+    Settings,
+    load_settings,
+    parse_duration,
+    parse_size,
+    with_default_upstreams,
+)
 from rennet.domain.indexes import GroupIndex, HostedIndex, IndexKind, ProxyIndex
 
 UPSTREAM = "http://upstream.test/simple/"
@@ -46,7 +55,9 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(settings.indexes) == {"pypi", "local", "default"}
     pypi = settings.indexes["pypi"]
     assert isinstance(pypi, ProxyIndex)
-    assert pypi.upstream == PYPI_SIMPLE_ENDPOINT
+    assert pypi.upstream == ""  # PyPI's, filled in by what talks to upstreams
+    resolved = with_default_upstreams(settings).indexes["pypi"]
+    assert isinstance(resolved, ProxyIndex) and resolved.upstream == PYPI_SIMPLE_ENDPOINT
     assert isinstance(settings.indexes["local"], HostedIndex)
     default = settings.indexes["default"]
     assert isinstance(default, GroupIndex)
@@ -162,7 +173,7 @@ private = true
     assert settings.default_index == "all"
     pypi = settings.indexes["pypi"]
     assert isinstance(pypi, ProxyIndex)
-    assert pypi.upstream == PYPI_SIMPLE_ENDPOINT
+    assert with_default_upstreams(settings).indexes["pypi"] == replace(pypi, upstream=PYPI_SIMPLE_ENDPOINT)
     assert pypi.page_ttl == 900
     assert pypi.connect_timeout == 5
     assert pypi.read_timeout == 1.5

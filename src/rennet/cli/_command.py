@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rennet.config import CONFIG_VARIABLE, UPSTREAM_VARIABLE, Settings, server_options
-from rennet.domain.indexes import GroupIndex, IndexConfig
+from rennet.domain.indexes import GroupIndex, IndexConfig, ProxyIndex, leaf_members
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from rennet.service.registry import Registry
     from rennet.storage.store import Store
 
@@ -33,6 +35,7 @@ __all__ = [
     "open_registry",
     "opened_store",
     "run_on_store",
+    "say_upstreams",
     "storing_index",
 ]
 
@@ -46,17 +49,24 @@ class CommandError(Exception):
 
 @contextmanager
 def command(
-    commands: Subcommands, name: str, run: Run, *, settings_first: bool = False, **options: Any
+    commands: Subcommands,
+    name: str,
+    run: Run,
+    *,
+    settings_first: bool = False,
+    creates_data_dir: bool = False,
+    **options: Any,
 ) -> Iterator[argparse.ArgumentParser]:
     """A command running `run`: the block adds its own arguments, followed by the settings flags (which come first
-    only with `settings_first`, as for `serve`), so that its --help lists what is particular to it first."""
+    only with `settings_first`, as for `serve`), so that its --help lists what is particular to it first. Only a
+    command that `creates_data_dir` may run where no data directory is yet."""
     parser: argparse.ArgumentParser = commands.add_parser(name, **options)
     if settings_first:
         _settings_flags(parser, serve=True)
     yield parser
     if not settings_first:
         _settings_flags(parser, serve=False)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, creates_data_dir=creates_data_dir)
 
 
 def _settings_flags(parser: argparse.ArgumentParser, serve: bool) -> None:
@@ -141,6 +151,21 @@ MAX_CONCURRENCY = 64
 def check_concurrency(value: int) -> None:
     if not 1 <= value <= MAX_CONCURRENCY:
         raise CommandError(f"--concurrency takes 1 to {MAX_CONCURRENCY}")
+
+
+def say_upstreams(console: Console, settings: Settings, names: Iterable[str]) -> None:
+    """A command that contacts upstreams says which, one line per proxy it works through (no credentials): the
+    configuration it found decides, and the user sees which it was."""
+    from rennet.cli.reporting import say
+    from rennet.config import with_default_upstreams
+    from rennet.upstream.client import redact
+
+    indexes = with_default_upstreams(settings).indexes
+    for name in names:
+        for member in leaf_members(indexes, name) if isinstance(indexes[name], GroupIndex) else (name,):
+            index = indexes[member]
+            if isinstance(index, ProxyIndex):
+                say(console, f"{member}: upstream {redact(index.upstream)}")
 
 
 def needs_upstream(settings: Settings, doing: str) -> None:

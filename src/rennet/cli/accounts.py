@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-# The generation slot the server's workers watch for account changes: service.runtime.auth's ACCOUNTS_SLOT
-# (tests/unit/test_cli_imports.py checks they agree). Imported from there, it would bring the whole web service
-# (aiohttp and all) into every account command.
-ACCOUNTS_SLOT = ("-accounts", "")
-
 
 def register(commands: Subcommands) -> None:
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
@@ -77,6 +72,9 @@ def _refusal(reason: str) -> AccountError:
 
 
 def _changed(store: Store) -> None:
+    """Every worker of a running server forgets the logins it verified."""
+    from rennet.storage.accounts import ACCOUNTS_SLOT
+
     store.generations.bump(Generations.slot(*ACCOUNTS_SLOT))
 
 

@@ -39,6 +39,7 @@ def register(commands: Subcommands) -> None:
         commands,
         "import",
         _import,
+        creates_data_dir=True,  # seeding a new laptop's cache before its first `rennet serve --offline`
         help="add existing wheels and sdists, or a tree written by `rennet export`, to an index",
         description="Into a hosted index, every file is checked as an upload would be (and against its page, "
         "with its yanked state and upload time, when DIR is an exported tree). Into a proxy index, an exported "

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from rennet import __version__
 from rennet.cli import accounts, cleanup, database, export, imports, manage, mirror, refresh, serve, stats
 from rennet.cli._command import fail, flag_variables
-from rennet.config import InvalidConfig, load_settings
+from rennet.config import InvalidConfig, holds_rennet_data, load_settings, served_settings
 
 __all__ = ["main"]
 
@@ -26,10 +26,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     variables = flag_variables(args)
+    environment = {**os.environ, **variables}
     try:
-        settings = load_settings({**os.environ, **variables})
+        settings = load_settings(environment)
+        if args.command != "serve":
+            # The server's upstream, database and indexes, not the defaults: a command on a cache filled from
+            # one upstream must not revalidate it against another.
+            settings = served_settings(settings, environment)
     except InvalidConfig as error:
         return fail(2, f"configuration error: {error}")
+    if not args.creates_data_dir and not holds_rennet_data(settings.data_dir):
+        return fail(
+            2,
+            f"there is no rennet data directory at {settings.data_dir}: give the --data-dir (or RENNET_DATA_DIR) "
+            "of a server, or start one there first (rennet serve --data-dir ...)",
+        )
     if args.command == "serve":
         # Worker processes load their settings from the environment they inherit.
         os.environ.update(variables)

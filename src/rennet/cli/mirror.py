@@ -20,6 +20,7 @@ from rennet.cli._command import (
     fail,
     needs_upstream,
     open_registry,
+    say_upstreams,
 )
 from rennet.cli.reporting import bar, quiet_service_logs, say, stderr_console
 from rennet.config import Settings
@@ -108,6 +109,7 @@ def _mirror(args: argparse.Namespace, settings: Settings) -> int:
     if not (args.requirements or args.files or args.pylock or args.uv_lock):
         return fail(2, "nothing to mirror: name requirements, -r FILE, --pylock FILE or --uv-lock FILE", "mirror")
     console = stderr_console()
+    say_upstreams(console, settings, [index])
     read = _read(args, targets, console)
     options = MirrorOptions(targets, args.sdists, args.all_files, args.pre or read.prereleases, not args.no_deps)
     try:

@@ -17,6 +17,7 @@ from rennet.cli._command import (
     fail,
     needs_upstream,
     open_registry,
+    say_upstreams,
     storing_index,
 )
 from rennet.cli.reporting import bar, name_list, quiet_service_logs, say, stderr_console
@@ -66,6 +67,7 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
     except (CommandError, InvalidConfig) as error:
         return fail(2, error, "refresh")
     console = stderr_console()
+    say_upstreams(console, settings, indexes)
     with quiet_service_logs():
         report = asyncio.run(_run(settings, indexes, time.time() - older_than, args, console))
     print(_summary(report, args.prune))

@@ -9,14 +9,19 @@ import socket
 import sys
 
 from rennet.cli._command import Subcommands, command, fail
-from rennet.config import Settings
+from rennet.config import Settings, remember_served
 
 __all__ = ["register", "serve"]
 
 
 def register(commands: Subcommands) -> None:
     with command(
-        commands, "serve", lambda args, settings: serve(settings), settings_first=True, help="run the server"
+        commands,
+        "serve",
+        lambda args, settings: serve(settings),
+        settings_first=True,
+        creates_data_dir=True,
+        help="run the server",
     ):
         pass  # every flag of serve is a setting (rennet.config)
 
@@ -31,6 +36,7 @@ def serve(settings: Settings) -> int:
         return fail(2, f"cannot listen on {settings.host}:{settings.port}: {problem}")
     try:
         prepare_data_dir(settings)
+        remember_served(settings.data_dir, os.environ)  # what the commands run on this data directory use
     except OSError as error:
         return fail(2, f"cannot use data directory {settings.data_dir}: {error}")
     print(

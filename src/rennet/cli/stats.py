@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rennet.cli._command import Subcommands, command, opened_store
@@ -30,17 +29,12 @@ def register(commands: Subcommands) -> None:
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from rennet.service.upkeep.stats import gather_stats
+    from rennet.storage.counters import counters_path
 
     with opened_store(settings) as store:
-        stats = gather_stats(store, settings.indexes, counters_path(settings))
+        stats = gather_stats(store, settings.indexes, counters_path(settings.data_dir))
     print(json.dumps(stats, indent=2, sort_keys=True) if args.json else _table(stats))
     return 0
-
-
-def counters_path(settings: Settings) -> Path:
-    """Where the server counts its requests: service.registry's counters_path (tests/unit/test_cli_imports.py checks
-    they agree). Imported from there, it would bring every index service (and pypi_simple) into `rennet stats`."""
-    return settings.data_dir / "run" / "counters"
 
 
 def _table(stats: dict[str, Any]) -> str:

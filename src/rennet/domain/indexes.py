@@ -73,7 +73,7 @@ def index_options(cls: type[IndexConfig]) -> tuple[IndexOption, ...]:
 @dataclass(frozen=True, slots=True)
 class ProxyIndex:
     name: str
-    upstream: str = _option("url", needs="an upstream URL")
+    upstream: str = _option("url", needs="an upstream URL")  # "": PyPI's (only the built-in `pypi` proxy)
     page_ttl: float = _option("duration", 600.0)
     negative_ttl: float = _option("duration", 60.0)
     listing_ttl: float = _option("duration", 3600.0)

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from rennet.config import Settings
+from rennet.config import Settings, with_default_upstreams
 from rennet.domain.hosts import TrustedHosts
 from rennet.domain.indexes import GroupIndex, HostedIndex, IndexConfig, ProxyIndex, leaf_members
 from rennet.service.indexes.group import GroupService
@@ -26,19 +26,15 @@ from rennet.service.runtime.pagecache import PageCache
 from rennet.service.runtime.resources import WorkerResources
 from rennet.storage.accounts import PasswordCost
 from rennet.storage.blobs import remove_abandoned
-from rennet.storage.counters import RequestCounters, reset_counters
+from rennet.storage.counters import RequestCounters, counters_path, reset_counters
 from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
 from rennet.storage.store import open_store
 from rennet.upstream.client import SessionHolder
 
-__all__ = ["Registry", "counters_path", "prepare_data_dir"]
+__all__ = ["Registry", "prepare_data_dir"]
 
 log = logging.getLogger("rennet.registry")
-
-
-def counters_path(settings: Settings) -> Path:
-    return settings.data_dir / "run" / "counters"
 
 
 PREPARED_VARIABLE = "RENNET_PREPARED"  # set by `rennet serve` for its workers: the data directory is ready
@@ -53,7 +49,7 @@ def prepare_data_dir(settings: Settings) -> None:
         migrate(engine, settings.data_dir / "run" / "migrate.lock")
     finally:
         engine.dispose()
-    reset_counters(counters_path(settings))  # `rennet stats` counts requests since this start
+    reset_counters(counters_path(settings.data_dir))  # `rennet stats` counts requests since this start
 
 
 def trusted_hosts(indexes: Iterable[IndexConfig]) -> TrustedHosts:
@@ -69,9 +65,10 @@ class Registry:
     def __init__(self, settings: Settings, serving: bool = False, migrated: bool = False) -> None:
         """`serving`: a server's worker, whose requests `rennet stats` counts (tools' are not counted).
         `migrated`: `rennet serve` has prepared the data directory already."""
+        settings = with_default_upstreams(settings)
         self.settings = settings
         self.store = open_store(settings.data_dir, settings.database, migrated, PasswordCost(*settings.password_cost))
-        self.counters = RequestCounters(counters_path(settings)) if serving else None
+        self.counters = RequestCounters(counters_path(settings.data_dir)) if serving else None
         clock = Clock()
         self.shared = WorkerResources(
             catalog=self.store.catalog,

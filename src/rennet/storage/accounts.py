@@ -22,9 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from rennet.domain.access import Access
 from rennet.storage.schema import tokens, users
 
-__all__ = ["TOKEN_USER", "AccountError", "Accounts", "PasswordCost", "TokenRecord", "UserRecord"]
+__all__ = ["ACCOUNTS_SLOT", "TOKEN_USER", "AccountError", "Accounts", "PasswordCost", "TokenRecord", "UserRecord"]
 
 TOKEN_PREFIX = "rnt_"  # noqa: S105 - a prefix, not a secret
+# The generation slot bumped on every change to users or tokens: every worker forgets the logins it verified.
+ACCOUNTS_SLOT = ("-accounts", "")
 TOKEN_USER = "__token__"  # noqa: S105 - the user name that says "the password is a token", as on PyPI
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _TOKEN = re.compile(r"^rnt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")

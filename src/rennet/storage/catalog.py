@@ -11,19 +11,20 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.names import same_version
-from rennet.domain.pypi_json import ReleaseFile
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.schema import files, listings, projects, versions
+
+if TYPE_CHECKING:  # packaging.metadata, for the JSON API only: not for every command that opens the catalog
+    from rennet.domain.pypi_json import ReleaseFile
 
 __all__ = [
     "Catalog",
@@ -482,6 +483,8 @@ class Catalog:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
+        from rennet.domain.pypi_json import ReleaseFile
+
         return [
             ReleaseFile(_dist_file(row, index_name), row.version or "", row.md5, row.blake2b_256, row.metadata_sha256)
             for row in rows
@@ -558,6 +561,8 @@ def _insert_unless_present(
     if conn.dialect.name == "sqlite":
         statement = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=_columns(keys))
     elif conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
         statement = postgresql_insert(table).values(values).on_conflict_do_nothing(index_elements=_columns(keys))
     else:  # no portable upsert: a savepoint keeps the failed insert from spoiling the transaction
         try:

@@ -15,7 +15,13 @@ import struct
 import time
 from pathlib import Path
 
-__all__ = ["FIELDS", "RequestCounters", "read_counters", "reset_counters"]
+__all__ = ["FIELDS", "RequestCounters", "counters_path", "read_counters", "reset_counters"]
+
+
+def counters_path(data_dir: Path) -> Path:
+    """Where the server running on a data directory counts its requests."""
+    return data_dir / "run" / "counters"
+
 
 # Cache outcomes of project pages and distribution files, as the access log names them.
 FIELDS = (

@@ -25,13 +25,12 @@ from rennet.domain.access import Identity
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.resources import WorkerResources, database_unavailable
 from rennet.service.singleflight import SingleFlight
-from rennet.storage.accounts import TOKEN_USER, Accounts
+from rennet.storage.accounts import ACCOUNTS_SLOT, TOKEN_USER, Accounts
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.generations import Generation
 
-__all__ = ["ACCOUNTS_SLOT", "AuthFailed", "Authenticator"]
+__all__ = ["AuthFailed", "Authenticator"]
 
-ACCOUNTS_SLOT = ("-accounts", "")  # a generation slot bumped on every change to users or tokens
 REMEMBER_SECONDS = 60.0
 MAX_REMEMBERED = 10_000
 MAX_FAILURES = 10

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from rennet.service.answers import CacheOutcome, LocalFile
 from rennet.service.errors import Unavailable
@@ -24,7 +24,9 @@ from rennet.storage.catalog import Catalog
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.errors import StorageFull
 from rennet.storage.generations import Generation, Generations
-from rennet.upstream.client import SessionHolder
+
+if TYPE_CHECKING:  # the upstream client brings aiohttp: the upkeep commands never need it
+    from rennet.upstream.client import SessionHolder
 
 __all__ = ["DATABASE_RETRY", "Storage", "WorkerResources", "database_unavailable", "page_changed", "storage_full"]
 
