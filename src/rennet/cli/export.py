@@ -85,14 +85,14 @@ def _write_tree(directory: Path, index: str, plans: list[ProjectPlan], missing: 
 
     console = stderr_console()
     for name in missing:
-        console.print(f"failed {name}: there is no such project in {index}", markup=False)
+        say(console, f"failed {name}: there is no such project in {index}")
     tree = ExportTree(directory)
     try:
         tree.prepare()
         counts = _write(tree, plans, console)
         tree.write_root(plan.page.name for plan in plans)
     except OSError as error:
-        console.print(f"rennet: cannot write the tree in {directory}: {error}", markup=False)
+        say(console, f"rennet: cannot write the tree in {directory}: {error}")
         return 1
     counts["failed"] += len(missing)
     not_held = sum(plan.not_held for plan in plans)
@@ -102,7 +102,8 @@ def _write_tree(directory: Path, index: str, plans: list[ProjectPlan], missing: 
         "left out"
     )
     if plans:
-        console.print(f"install with: pip install --index-url {directory.absolute().as_uri()}/simple/ ...")
+        # One line, whatever the width: a URL broken at the 80th column cannot be copied.
+        say(console, f"install with: pip install --index-url {directory.absolute().as_uri()}/simple/ ...")
     return 1 if counts["failed"] else 0
 
 
