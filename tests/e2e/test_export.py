@@ -29,7 +29,9 @@ import pytest
 from tests.support.accounts import rennet_cli
 from tests.support.databases import Database
 from tests.support.exports import (
+    ALPHA_2,
     BETA_15,
+    BETA_16,
     CONFIG,
     DELTA,
     GAMMA,
@@ -48,6 +50,7 @@ from tests.support.exports import (
 from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.pages import JSON_V1, PIP_ACCEPT
 from tests.support.server import LocalServer, RennetServer
+from tests.support.store import wait_until_held
 from tests.support.upstream import FakeUpstream, _free_port
 
 README = Path(__file__).resolve().parent.parent.parent / "README.md"
@@ -81,6 +84,8 @@ def _fill(server: RennetServer, base: Path) -> None:
     assert pinned.returncode == 0, pinned.stderr
     assert installed_version(base / "fill2", "beta") == "1.6"
     assert server.get(f"/pypi/files/gamma/{GAMMA.filename}").content == GAMMA.data
+    for dist in (ALPHA_2, BETA_15, BETA_16, DELTA, GAMMA):  # blob and row follow a client's last byte
+        wait_until_held(server, dist.filename, dist.sha256)
     publish_private(server)
 
 

@@ -51,7 +51,7 @@ from tests.support.exports import (
 )
 from tests.support.pages import JSON_V1, PIP_ACCEPT, all_keys, parse_html
 from tests.support.server import LocalServer, Server
-from tests.support.store import file_row
+from tests.support.store import file_row, wait_until_held
 from tests.support.uploads import stored
 from tests.support.upstream import FakeUpstream, _free_port
 
@@ -81,6 +81,7 @@ def _fill(server: LocalServer) -> None:
     for project, dist in (("alpha", ALPHA_2), ("beta", BETA_15), ("delta", DELTA), ("beta", BETA_16)):
         fetch_like_pip(server, project, dist)
     assert server.get(f"/pypi/files/gamma/{GAMMA.filename}").content == GAMMA.data
+    wait_until_held(server, GAMMA.filename, GAMMA.sha256)
     publish_private(server)
 
 
@@ -97,6 +98,7 @@ def fetch_like_pip(server: Server, project: str, dist: Dist) -> None:
     assert entry["core-metadata"] == {"sha256": hashlib.sha256(dist.metadata or b"").hexdigest()}
     assert httpx.get(file_url + ".metadata", timeout=30).content == dist.metadata
     assert httpx.get(file_url, timeout=30).content == dist.data
+    wait_until_held(server, dist.filename, dist.sha256)  # its blob and row follow the client's last byte
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------

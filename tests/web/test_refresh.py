@@ -12,7 +12,7 @@ import httpx
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.pages import JSON_V1
 from tests.support.server import LocalServer, Server
-from tests.support.store import blob_path, cli, file_row, query
+from tests.support.store import blob_path, cli, file_row, query, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 
@@ -71,6 +71,7 @@ def test_files_gone_upstream_are_kept_then_pruned(rennet: LocalServer, upstream:
     listed(rennet, "/pypi/simple/shrink/")
     url = f"/pypi/files/shrink/{held.filename}"
     assert rennet.get(url).content == held.data
+    wait_until_held(rennet, held.filename, held.sha256)
     upstream.remove(held.filename)
     upstream.remove(unheld.filename)
 

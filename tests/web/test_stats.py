@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.server import LocalServer, Server
-from tests.support.store import blob_path, cli
+from tests.support.store import blob_path, cli, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 
@@ -34,8 +34,10 @@ def test_stats_match_what_was_stored_and_requested(rennet: LocalServer, upstream
     for _ in range(3):  # a miss, then two hits
         assert rennet.get("/pypi/simple/counted/").status_code == 200
     assert rennet.get("/pypi/simple/nothing-here/").status_code == 404  # asked upstream: a miss
-    for _ in range(4):  # a download, then three hits
+    for number in range(4):  # a download, then three hits
         assert rennet.get(f"/pypi/files/counted/{wheel.filename}").content == wheel.data
+        if number == 0:  # held once its blob and row are written, just after the client has the bytes
+            wait_until_held(rennet, wheel.filename, wheel.sha256)
     assert rennet.get("/pypi/files/counted/counted-9.9.tar.gz").status_code == 404  # an error
     rennet.wait_for_access_lines(start + 9)  # each request is counted before its line is written
 
