@@ -173,10 +173,13 @@ def nginx_binary() -> str:
 
 @pytest.fixture
 def nginx(source: Source, tmp_path: Path) -> Iterator[str]:
-    block = re.search(r"```nginx\n(.*?)```", README.read_text(), re.DOTALL)
-    assert block, "README.md shows an nginx configuration"
+    # The configuration for an exported tree (README.md shows nginx in front of rennet too).
+    blocks = [
+        b for b in re.findall(r"```nginx\n(.*?)```", README.read_text(), re.DOTALL) if "root /srv/packages;" in b
+    ]
+    assert len(blocks) == 1, "README.md shows one nginx configuration serving an exported tree"
     port = _free_port()
-    server = block[1].replace("/srv/packages", str(source.tree)).replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    server = blocks[0].replace("/srv/packages", str(source.tree)).replace("listen 8080;", f"listen 127.0.0.1:{port};")
     assert str(source.tree) in server and str(port) in server
     # As root, nginx's workers would run as nobody, who cannot read the test's private temporary directories.
     user = "user root;\n" if os.geteuid() == 0 else ""

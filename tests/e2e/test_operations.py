@@ -179,7 +179,9 @@ def test_port_already_in_use_is_refused(
     tmp_path: Path, upstream: FakeUpstream, process_factory: Factory, database: Database
 ) -> None:
     first = process_factory(upstream_url=upstream.url)
-    second = RennetServer(tmp_path / "second", upstream_url=upstream.url, database_url=database.new_url())
+    # A database never migrated (not one of the tests' ready-made catalogs): the refused server must leave it so.
+    empty = database.postgres.create_database() if database.postgres is not None else None
+    second = RennetServer(tmp_path / "second", upstream_url=upstream.url, database_url=empty)
     second.port = first.port
     result = subprocess.run(second.command(), capture_output=True, text=True, timeout=30, env=second.environment())
     assert result.returncode == 2, result.stderr
