@@ -4,24 +4,25 @@ server; files gone upstream kept and marked, then pruned; failures reported and 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
 
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.pages import JSON_V1
-from tests.support.server import RennetServer
-from tests.support.store import blob_path, cli, file_row
+from tests.support.server import LocalServer, Server
+from tests.support.store import blob_path, cli, file_row, query, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 
-def listed(server: RennetServer, path: str) -> dict[str, dict[str, object]]:
+def listed(server: Server, path: str) -> dict[str, dict[str, object]]:
     response = server.get(path, headers={"accept": JSON_V1})
     assert response.status_code == 200, response.text
     return {f["filename"]: f for f in json.loads(response.content)["files"]}
 
 
-def test_refresh_finds_a_new_version_and_a_yank(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_refresh_finds_a_new_version_and_a_yank(rennet: LocalServer, upstream: FakeUpstream) -> None:
     wheel, sdist = make_wheel("fresh", "1.0"), make_sdist("fresh", "1.0")
     upstream.add(wheel, sdist)
     assert set(listed(rennet, "/pypi/simple/fresh/")) == {wheel.filename, sdist.filename}
@@ -49,21 +50,28 @@ def test_refresh_finds_a_new_version_and_a_yank(rennet: RennetServer, upstream: 
     assert upstream.answered("/simple/fresh/", 304) == 1, "the second run asked with a conditional request"
 
 
-def test_only_pages_older_than_asked_are_refreshed(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_only_pages_older_than_asked_are_refreshed(rennet: LocalServer, upstream: FakeUpstream) -> None:
     upstream.add(make_wheel("recent", "1.0"))
     listed(rennet, "/pypi/simple/recent/")
     done = cli(rennet, "refresh", "--older-than", "1h")
     assert done.returncode == 0, done.stderr
     assert "pages: 0 checked" in done.stdout
     assert upstream.count("/simple/recent/") == 1
+    # Once the upstream last confirmed it two hours ago, the same run takes it.
+    query(rennet, "UPDATE projects SET fetched_at = fetched_at - 7200 WHERE name = 'recent'")
+    older = cli(rennet, "refresh", "--older-than", "1h")
+    assert older.returncode == 0, older.stderr
+    assert "pages: 1 checked, 1 unchanged, 0 changed, 0 failed" in older.stdout
+    assert upstream.count("/simple/recent/") == 2
 
 
-def test_files_gone_upstream_are_kept_then_pruned(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_files_gone_upstream_are_kept_then_pruned(rennet: LocalServer, upstream: FakeUpstream) -> None:
     held, unheld, staying = make_wheel("shrink", "1.0"), make_wheel("shrink", "1.1"), make_wheel("shrink", "2.0")
     upstream.add(held, unheld, staying)
     listed(rennet, "/pypi/simple/shrink/")
     url = f"/pypi/files/shrink/{held.filename}"
     assert rennet.get(url).content == held.data
+    wait_until_held(rennet, held.filename, held.sha256)
     upstream.remove(held.filename)
     upstream.remove(unheld.filename)
 
@@ -85,7 +93,7 @@ def test_files_gone_upstream_are_kept_then_pruned(rennet: RennetServer, upstream
     assert blob_path(rennet, held.sha256).is_file(), "the bytes stay until gc"
 
 
-def test_failures_are_reported_and_the_next_run_catches_up(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_failures_are_reported_and_the_next_run_catches_up(rennet: LocalServer, upstream: FakeUpstream) -> None:
     upstream.add(make_wheel("steady", "1.0"), make_wheel("flaky", "1.0"))
     listed(rennet, "/pypi/simple/steady/")
     listed(rennet, "/pypi/simple/flaky/")
@@ -107,7 +115,7 @@ def test_failures_are_reported_and_the_next_run_catches_up(rennet: RennetServer,
     assert newer.filename in listed(rennet, "/pypi/simple/flaky/")
 
 
-def test_a_project_removed_upstream_is_reported(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_a_project_removed_upstream_is_reported(rennet: LocalServer, upstream: FakeUpstream) -> None:
     upstream.add(make_wheel("vanishing", "1.0"))
     listed(rennet, "/pypi/simple/vanishing/")
     upstream.projects.pop("vanishing")
@@ -118,11 +126,11 @@ def test_a_project_removed_upstream_is_reported(rennet: RennetServer, upstream: 
     assert rennet.get("/pypi/simple/vanishing/").status_code == 404
 
 
-def test_refresh_with_one_index(rennet_factory: object, upstream: FakeUpstream) -> None:
+def test_refresh_with_one_index(rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream) -> None:
     other = FakeUpstream().start()
     try:
         config = f'[index.other]\ntype = "proxy"\nupstream = "{other.url}"\n'
-        server = rennet_factory(upstream_url=upstream.url, config=config)  # type: ignore[operator]
+        server = rennet_factory(upstream_url=upstream.url, config=config)
         upstream.add(make_wheel("left", "1.0"))
         other.add(make_wheel("right", "1.0"))
         listed(server, "/pypi/simple/left/")
@@ -136,7 +144,7 @@ def test_refresh_with_one_index(rennet_factory: object, upstream: FakeUpstream) 
         other.stop()
 
 
-def test_broken_inputs_are_refused(rennet: RennetServer) -> None:
+def test_broken_inputs_are_refused(rennet: LocalServer) -> None:
     for args, message in (
         (["--index", "nowhere"], "there is no index named 'nowhere'"),
         (["--index", "local"], "local is a hosted index"),
@@ -150,7 +158,7 @@ def test_broken_inputs_are_refused(rennet: RennetServer) -> None:
         assert message in done.stderr, (args, done.stderr)
 
 
-def test_offline_refuses(rennet: RennetServer) -> None:
+def test_offline_refuses(rennet: LocalServer) -> None:
     done = cli(rennet, "refresh", config="offline = true\n")
     assert done.returncode == 2
     assert "offline" in done.stderr

@@ -1,45 +1,25 @@
-"""`rennet mirror`: prefetch what lock files and requirements need from a fake upstream, then install offline.
+"""`rennet mirror`: prefetch what lock files and requirements need from a fake upstream.
 
-The command runs in-process (`rennet.cli.main.main`); installs go through a real `rennet serve` on the same data
-directory with the upstream stopped, so only what the mirror fetched can be installed.
+The command runs in-process (`cli`) on the data directory and catalog of an in-process server, which runs
+meanwhile. Installing what it fetched with pip and uv, the upstream gone: tests/e2e/test_mirror.py; the mirror
+service on its own: tests/service/test_mirror.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from rennet.cli.main import main
-from rennet.domain.files import DistFile, ProjectPage
-from rennet.domain.indexes import IndexKind
-from rennet.domain.mirror.lockfiles import LockedFile
-from rennet.domain.mirror.plan import MirrorOptions
-from rennet.domain.mirror.targets import make_targets
-from rennet.domain.names import canonical_name
-from rennet.service.answers import LocalFile
-from rennet.service.offline.mirror import LockedItem, Mirror, MirrorInputs
-from rennet.service.runtime.pagecache import CachedPage
+from tests.support.databases import Database
 from tests.support.dists import Dist, make_sdist, make_wheel
-from tests.support.installers import installed_version, pip_install, uv_install
-from tests.support.server import RennetServer
+from tests.support.lockfiles import fetched, pylock, uv_lock, write
+from tests.support.server import LocalServer
+from tests.support.store import blob_path, cli
 from tests.support.upstream import FakeUpstream
 
-_SETTINGS_VARIABLES = (
-    "RENNET_CONFIG",
-    "RENNET_DATA_DIR",
-    "RENNET_UPSTREAM",
-    "RENNET_HOST",
-    "RENNET_PORT",
-    "RENNET_WORKERS",
-    "RENNET_LOG_LEVEL",
-    "RENNET_OFFLINE",
-    "RENNET_ACCESS_LOG",
-    "RENNET_DATABASE_URL",
-)
 LINUX_311 = ("--python-version", "3.11", "--platform", "manylinux_2_28_x86_64")
 
 
@@ -56,150 +36,22 @@ class Run:
 
 @dataclass
 class Runner:
-    """Runs `rennet mirror` on one data directory against the test's upstream."""
+    """Runs `rennet mirror` on a server's data directory and catalog, against its upstream."""
 
-    data_dir: Path
-    upstream: FakeUpstream
-    monkeypatch: pytest.MonkeyPatch
-    capsys: pytest.CaptureFixture[str]
-    config: Path | None = None
+    server: LocalServer
+    config: str | None = None  # TOML for the command instead of the server's
 
     def __call__(self, *args: str) -> Run:
-        for variable in _SETTINGS_VARIABLES:
-            # main() writes its flags into RENNET_*: monkeypatch remembers them to put the environment back.
-            self.monkeypatch.setenv(variable, "")
-            self.monkeypatch.delenv(variable)
-        extra = ["--config", str(self.config)] if self.config else []
-        self.capsys.readouterr()
-        code = main(["mirror", *args, "--data-dir", str(self.data_dir), "--upstream", self.upstream.url, *extra])
-        out, err = self.capsys.readouterr()
-        return Run(code, out, err)
+        done = cli(self.server, "mirror", *args, config=self.config)
+        return Run(done.returncode, done.stdout, done.stderr)
 
     def held(self, dist: Dist) -> bool:
-        sha = dist.sha256
-        return (self.data_dir / "blobs" / sha[:2] / sha[2:4] / sha).is_file()
+        return blob_path(self.server, dist.sha256).is_file()
 
 
 @pytest.fixture
-def mirror(
-    tmp_path: Path, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Runner:
-    return Runner(tmp_path / "data", upstream, monkeypatch, capsys)
-
-
-def fetched(upstream: FakeUpstream) -> set[str]:
-    """Distribution files the upstream was asked for (not their .metadata)."""
-    return {
-        path.removeprefix("/files/")
-        for path, count in upstream.requests.items()
-        if path.startswith("/files/") and not path.endswith(".metadata") and count
-    }
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def pylock(upstream: FakeUpstream, *dists: Dist, sha256: dict[str, str] | None = None) -> str:
-    """A PEP 751 lock of the given wheels and sdists, with URLs of the fake upstream's files."""
-    lines = ['lock-version = "1.0"', 'created-by = "tests"', ""]
-    for dist in dists:
-        digest = (sha256 or {}).get(dist.filename, dist.sha256)
-        version = dist.filename.split("-")[1].removesuffix(".tar.gz")
-        artifact = f'{{ url = "{upstream.file_url(dist.filename)}", hashes = {{ sha256 = "{digest}" }} }}'
-        lines += ["[[packages]]", f'name = "{dist.project}"', f'version = "{version}"', f'index = "{upstream.url}"']
-        lines.append(f"wheels = [{artifact}]" if dist.filename.endswith(".whl") else f"sdist = {artifact}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def uv_lock(upstream: FakeUpstream, *dists: Dist, git: tuple[str, ...] = ()) -> str:
-    """A uv.lock (version 1) of the given wheels, plus packages that come from a git repository."""
-    lines = ["version = 1", "revision = 2", 'requires-python = ">=3.8"', ""]
-    for dist in dists:
-        version = dist.filename.split("-")[1]
-        wheel = f'{{ url = "{upstream.file_url(dist.filename)}", hash = "sha256:{dist.sha256}", size = {len(dist.data)} }}'
-        lines += ["[[package]]", f'name = "{dist.project}"', f'version = "{version}"']
-        lines += [f'source = {{ registry = "{upstream.url}" }}', f"wheels = [{wheel}]", ""]
-    for name in git:
-        lines += ["[[package]]", f'name = "{name}"', 'version = "0.1.0"']
-        lines += [f'source = {{ git = "https://git.example.invalid/{name}?rev=main#0123abcd" }}', ""]
-    return "\n".join(lines)
-
-
-def hashed_requirements(*dists: Dist) -> str:
-    return "".join(f"{d.project}=={d.filename.split('-')[1]} --hash=sha256:{d.sha256}\n" for d in dists)
-
-
-# -- lock files and hashed requirements, installed with no upstream ---------------------------------------------------
-
-
-@pytest.fixture
-def locked_sets(upstream: FakeUpstream) -> dict[str, list[Dist]]:
-    sets = {
-        "pylock": [make_wheel("p-one", "1.0", requires=("p-dep>=2",)), make_wheel("p-dep", "2.0")],
-        "uvlock": [make_wheel("u-one", "1.0", requires=("u-dep",)), make_wheel("u-dep", "3.1")],
-        "hashed": [make_wheel("r-one", "1.0", requires=("r-dep==2.0",)), make_wheel("r-dep", "2.0")],
-    }
-    for dists in sets.values():
-        upstream.add(*dists)
-    # Newer releases and sdists that nothing pins: the mirror must leave them alone.
-    upstream.add(make_wheel("p-one", "1.1"), make_sdist("p-one", "1.0"), make_wheel("u-dep", "3.2"))
-    upstream.add(make_wheel("r-dep", "2.1"))
-    return sets
-
-
-@pytest.mark.e2e
-def test_lock_files_and_hashed_requirements_install_without_the_upstream(
-    mirror: Runner, upstream: FakeUpstream, locked_sets: dict[str, list[Dist]], tmp_path: Path
-) -> None:
-    pylock_file = write(tmp_path / "pylock.toml", pylock(upstream, *locked_sets["pylock"]))
-    uv_lock_file = write(tmp_path / "uv.lock", uv_lock(upstream, *locked_sets["uvlock"]))
-    requirements = write(tmp_path / "requirements.txt", hashed_requirements(*locked_sets["hashed"]))
-
-    done = mirror("--pylock", str(pylock_file), "--uv-lock", str(uv_lock_file), "-r", str(requirements))
-
-    assert done.code == 0, done.err
-    assert done.summary.startswith("fetched 6 files (")
-    assert "already cached 0, failed 0" in done.summary
-    wanted = {d.filename for dists in locked_sets.values() for d in dists}
-    assert fetched(upstream) == wanted
-    assert all(mirror.held(d) for dists in locked_sets.values() for d in dists)
-
-    upstream.stop()
-    server = RennetServer(tmp_path / "data", upstream_url=upstream.url).start()
-    try:
-        for name, dists in locked_sets.items():
-            pins = [f"{d.project}=={d.filename.split('-')[1]}" for d in dists]
-            args = ("-r", str(requirements)) if name == "hashed" else tuple(pins)
-            by_pip = pip_install(server.simple, *args, target=tmp_path / f"pip-{name}")
-            assert by_pip.returncode == 0, by_pip.stderr + server.log()[-3000:]
-            by_uv = uv_install(server.simple, *args, target=tmp_path / f"uv-{name}", cache_dir=tmp_path / f"c-{name}")
-            assert by_uv.returncode == 0, by_uv.stderr + server.log()[-3000:]
-            for dist in dists:
-                module, version = dist.filename.split("-")[:2]
-                assert installed_version(tmp_path / f"pip-{name}", module) == version
-                assert installed_version(tmp_path / f"uv-{name}", module) == version
-    finally:
-        server.stop()
-
-
-@pytest.mark.e2e
-def test_an_offline_server_installs_what_was_mirrored(mirror: Runner, upstream: FakeUpstream, tmp_path: Path) -> None:
-    upstream.add(make_wheel("off-app", "1.0", requires=("off-lib>=1",)), make_wheel("off-lib", "1.2"))
-    done = mirror("off-app")
-    assert done.code == 0, done.err
-    upstream.stop()
-    server = RennetServer(tmp_path / "data", upstream_url=upstream.url, offline=True).start()
-    try:
-        by_pip = pip_install(server.simple, "off-app", target=tmp_path / "pip")
-        assert by_pip.returncode == 0, by_pip.stderr
-        by_uv = uv_install(server.simple, "off-app", target=tmp_path / "uv", cache_dir=tmp_path / "cache")
-        assert by_uv.returncode == 0, by_uv.stderr
-        assert installed_version(tmp_path / "uv", "off_lib") == "1.2"
-    finally:
-        server.stop()
+def mirror(rennet: LocalServer) -> Runner:
+    return Runner(rennet)
 
 
 # -- requirements, resolved -----------------------------------------------------------------------------------------
@@ -240,9 +92,7 @@ def test_markers_are_evaluated_per_target(mirror: Runner, upstream: FakeUpstream
     assert fetched(upstream) == {chain[k].filename for k in ("a", "b", "winonly")}
 
 
-def test_without_pep_658_metadata_the_chosen_wheels_are_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_without_pep_658_metadata_the_chosen_wheels_are_read(rennet_factory: Callable[..., LocalServer]) -> None:
     bare = FakeUpstream(metadata=False).start()
     try:
         bare.add(
@@ -250,7 +100,7 @@ def test_without_pep_658_metadata_the_chosen_wheels_are_read(
             make_wheel("bare-b", "1.0"),
             make_wheel("bare-b", "0.1"),
         )
-        done = Runner(tmp_path / "data", bare, monkeypatch, capsys)("bare-a", *LINUX_311)
+        done = Runner(rennet_factory(upstream_url=bare.url))("bare-a", *LINUX_311)
         assert done.code == 0, done.err
         assert fetched(bare) == {"bare_a-1.0-py3-none-any.whl", "bare_b-1.0-py3-none-any.whl"}
         assert all(count == 1 for path, count in bare.requests.items() if path.startswith("/files/"))
@@ -434,8 +284,8 @@ def test_through_a_group_its_rules_hold(mirror: Runner, upstream: FakeUpstream, 
     upstream.add(make_wheel("acme-secret", "9.0"), public)
     (tmp_path / "private").mkdir()
     (tmp_path / "private" / private.filename).write_bytes(private.data)
-    mirror.monkeypatch.setenv("RENNET_DATA_DIR", "")  # restored after main() sets it
-    assert main(["import", str(tmp_path / "private"), "--index", "local", "--data-dir", str(mirror.data_dir)]) == 0
+    imported = cli(mirror.server, "import", str(tmp_path / "private"), "--index", "local")
+    assert imported.returncode == 0, imported.stderr
 
     done = mirror("acme-secret", "public-lib", "--index", "default", *LINUX_311)
 
@@ -443,6 +293,22 @@ def test_through_a_group_its_rules_hold(mirror: Runner, upstream: FakeUpstream, 
     assert "already cached 1" in done.summary and done.summary.startswith("fetched 1 files")
     assert fetched(upstream) == {public.filename}
     assert upstream.requests["/simple/acme-secret/"] == 0
+
+
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[tuple[Runner, FakeUpstream]]:
+    """A server (and its upstream) for commands refused before anything happens: one for all of them."""
+    upstream = FakeUpstream().start()
+    upstream.add(make_wheel("x", "1.0"))
+    server = LocalServer(
+        tmp_path_factory.mktemp("refusing") / "data",
+        upstream_url=upstream.url,
+        config='[index.private-only]\ntype = "group"\nmembers = ["local"]\n',
+        database_url=database.new_url(),
+    ).start()
+    yield Runner(server), upstream
+    server.stop()
+    upstream.stop()
 
 
 @pytest.mark.parametrize(
@@ -458,57 +324,12 @@ def test_through_a_group_its_rules_hold(mirror: Runner, upstream: FakeUpstream, 
     ],
 )
 def test_refused_before_anything_happens(
-    mirror: Runner, upstream: FakeUpstream, tmp_path: Path, args: tuple[str, ...], message: str
+    refusing: tuple[Runner, FakeUpstream], args: tuple[str, ...], message: str
 ) -> None:
-    mirror.config = write(tmp_path / "rennet.toml", '[index.private-only]\ntype = "group"\nmembers = ["local"]\n')
+    mirror, upstream = refusing
     refused = mirror(*args)
-    assert refused.code == 2
+    assert refused.code == 2, refused.err
     assert message in refused.err
-    assert sum(upstream.requests.values()) == 0
-
-
-# -- the service on its own ------------------------------------------------------------------------------------------
-
-
-class CountingIndex:
-    """An index whose files are held at once, after a few turns of the event loop; it counts transfers in flight."""
-
-    name = "fake"
-    kind = IndexKind.PROXY
-
-    def __init__(self, directory: Path, files: int) -> None:
-        self.blob = directory / "blob"
-        self.blob.write_bytes(b"x")
-        wheels = [f"proj-1.{n}-py3-none-any.whl" for n in range(files)]
-        digest = hashlib.sha256(b"x").hexdigest()
-        self.page = ProjectPage(
-            canonical_name("proj"), tuple(DistFile(w, "fake", {"sha256": digest}) for w in wheels)
-        )
-        self.in_flight = self.most = 0
-
-    async def project_page(self, project: str) -> CachedPage:
-        return CachedPage(self.page if project == "proj" else None, (), 0.0, None, message="no such project")
-
-    async def open_file(self, project: str, filename: str) -> LocalFile:
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        for _ in range(5):
-            await asyncio.sleep(0)
-        self.in_flight -= 1
-        return LocalFile(self.blob, 1, hashlib.sha256(b"x").hexdigest())
-
-
-@pytest.mark.parametrize("concurrency", [1, 3])
-def test_transfers_are_bounded_by_the_concurrency(tmp_path: Path, concurrency: int) -> None:
-    index = CountingIndex(tmp_path, files=12)
-    locked = tuple(
-        LockedItem(
-            "pylock.toml",
-            LockedFile(index.page.name, f.version, f.filename, f.hashes["sha256"], None, "wheel", None, None),
-        )
-        for f in index.page.files
-    )
-    options = MirrorOptions(make_targets(["3.11"], ["manylinux_2_28_x86_64"]))
-    report = asyncio.run(Mirror(index, options, concurrency).run(MirrorInputs(locked=locked)))
-    assert report.count("cached") == 12 and report.ok, report
-    assert index.most == concurrency
+    assert refused.out == ""
+    assert sum(upstream.requests.values()) == 0, "nothing was asked of the upstream"
+    assert not mirror.server.blobs()

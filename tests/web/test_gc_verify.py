@@ -10,14 +10,14 @@ import time
 from pathlib import Path
 
 from tests.support.dists import Dist, make_wheel
-from tests.support.server import RennetServer
+from tests.support.server import LocalServer, Server
 from tests.support.store import blob_path, cli, file_row, query, wait_until_held
 from tests.support.upstream import FakeUpstream
 
 HOURS = 3600
 
 
-def orphan(server: RennetServer, data: bytes, age: float) -> Path:
+def orphan(server: Server, data: bytes, age: float) -> Path:
     """A blob nothing refers to, last modified `age` seconds ago."""
     path = blob_path(server, hashlib.sha256(data).hexdigest())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,7 +26,7 @@ def orphan(server: RennetServer, data: bytes, age: float) -> Path:
     return path
 
 
-def temporary(server: RennetServer, name: str, age: float) -> Path:
+def temporary(server: Server, name: str, age: float) -> Path:
     path = server.data_dir / "tmp" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(os.urandom(1000))
@@ -39,7 +39,7 @@ def _age(path: Path, age: float) -> None:
     os.utime(path, (moment, moment))
 
 
-def fetch(server: RennetServer, dist: Dist, index: str = "pypi") -> bytes:
+def fetch(server: Server, dist: Dist, index: str = "pypi") -> bytes:
     response = server.get(f"/{index}/files/{dist.project}/{dist.filename}")
     assert response.status_code == 200, response.text
     wait_until_held(server, dist.filename, dist.sha256)
@@ -57,7 +57,7 @@ def flip_a_byte(path: Path, offset: int = 100) -> None:
 # -- gc ----------------------------------------------------------------------------------------------------------------
 
 
-def test_gc_removes_old_orphans_and_stale_temporaries_only(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_gc_removes_old_orphans_and_stale_temporaries_only(rennet: LocalServer, upstream: FakeUpstream) -> None:
     wheel = make_wheel("referenced", "1.0")
     upstream.add(wheel)
     fetch(rennet, wheel)
@@ -92,13 +92,16 @@ def test_gc_removes_old_orphans_and_stale_temporaries_only(rennet: RennetServer,
     assert upstream.requests[f"/files/{wheel.filename}"] == 1
 
 
-def test_gc_removes_the_bytes_of_pruned_files_after_the_grace(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_gc_removes_the_bytes_of_pruned_files_after_the_grace(rennet: LocalServer, upstream: FakeUpstream) -> None:
     wheel = make_wheel("pruned", "1.0")
     upstream.add(wheel, make_wheel("pruned", "2.0"))
     fetch(rennet, wheel)
     upstream.remove(wheel.filename)
-    assert cli(rennet, "refresh", "--older-than", "0s", "--prune").returncode == 0
+    pruned = cli(rennet, "refresh", "--older-than", "0s", "--prune")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "pruned 1 file(s) gone upstream" in pruned.stdout
     kept = cli(rennet, "gc")
+    assert kept.returncode == 0, kept.stderr
     assert "kept 1 younger than 1h" in kept.stdout
     assert blob_path(rennet, wheel.sha256).exists()
     done = cli(rennet, "gc", "--grace", "0s")
@@ -107,7 +110,7 @@ def test_gc_removes_the_bytes_of_pruned_files_after_the_grace(rennet: RennetServ
     assert not blob_path(rennet, wheel.sha256).exists()
 
 
-def test_gc_forgets_expired_no_such_project_entries(rennet: RennetServer) -> None:
+def test_gc_forgets_expired_no_such_project_entries(rennet: LocalServer) -> None:
     """Each name anyone asks for and the upstream lacks leaves a row: gc drops those no longer believed."""
     for name in ("typo-one", "typo-two", "typo-three", "typo-young"):
         assert rennet.get(f"/pypi/simple/{name}/").status_code == 404
@@ -115,12 +118,12 @@ def test_gc_forgets_expired_no_such_project_entries(rennet: RennetServer) -> Non
     query(
         rennet,
         "INSERT INTO projects (index_name, name, display_name, missing, serial, created_at, fetched_at) "
-        "VALUES ('pypi', 'had-files', 'had-files', 1, 0, 0, 0)",
+        "VALUES ('pypi', 'had-files', 'had-files', true, 0, 0, 0)",
     )
     query(
         rennet,
         "INSERT INTO files (project_id, filename, hashes, yanked, gone, created_at) SELECT id, "
-        "'had_files-1.0.tar.gz', '{}', 0, 0, 0 FROM projects WHERE name = 'had-files'",
+        "'had_files-1.0.tar.gz', '{}', false, false, 0 FROM projects WHERE name = 'had-files'",
     )
     # Older than the index's negative_ttl (60s by default), but for typo-young.
     query(
@@ -140,11 +143,11 @@ def test_gc_forgets_expired_no_such_project_entries(rennet: RennetServer) -> Non
     assert rennet.get("/pypi/simple/typo-one/").status_code == 404
 
 
-def missing_rows(server: RennetServer) -> list[str]:
+def missing_rows(server: Server) -> list[str]:
     return sorted(name for (name,) in query(server, "SELECT name FROM projects WHERE missing"))
 
 
-def test_gc_refuses_a_bad_grace(rennet: RennetServer) -> None:
+def test_gc_refuses_a_bad_grace(rennet: LocalServer) -> None:
     done = cli(rennet, "gc", "--grace", "a while")
     assert done.returncode == 2
     assert "--grace: 'a while' is not a duration" in done.stderr
@@ -154,7 +157,7 @@ def test_gc_refuses_a_bad_grace(rennet: RennetServer) -> None:
 
 
 def test_verify_quarantines_a_corrupt_proxy_file_which_is_fetched_again(
-    rennet: RennetServer, upstream: FakeUpstream
+    rennet: LocalServer, upstream: FakeUpstream
 ) -> None:
     wheel, other = make_wheel("rotten", "1.0", padding=200_000), make_wheel("sound", "1.0")
     upstream.add(wheel, other)
@@ -181,7 +184,7 @@ def test_verify_quarantines_a_corrupt_proxy_file_which_is_fetched_again(
     assert "all good" in again.stdout
 
 
-def test_verify_reports_a_corrupt_hosted_file_which_becomes_unavailable(rennet: RennetServer, tmp_path: Path) -> None:
+def test_verify_reports_a_corrupt_hosted_file_which_becomes_unavailable(rennet: LocalServer, tmp_path: Path) -> None:
     wheel = make_wheel("private-thing", "1.0")
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / wheel.filename).write_bytes(wheel.data)
@@ -198,7 +201,7 @@ def test_verify_reports_a_corrupt_hosted_file_which_becomes_unavailable(rennet: 
     assert file_row(rennet, wheel.filename)["blob_sha256"] is None
 
 
-def test_verify_reports_a_missing_blob(rennet: RennetServer, upstream: FakeUpstream) -> None:
+def test_verify_reports_a_missing_blob(rennet: LocalServer, upstream: FakeUpstream) -> None:
     wheel = make_wheel("lost", "1.0")
     upstream.add(wheel)
     fetch(rennet, wheel)
@@ -211,7 +214,7 @@ def test_verify_reports_a_missing_blob(rennet: RennetServer, upstream: FakeUpstr
     assert fetch(rennet, wheel) == wheel.data
 
 
-def test_verify_refuses_unknown_indexes(rennet: RennetServer) -> None:
+def test_verify_refuses_unknown_indexes(rennet: LocalServer) -> None:
     for index, message in (("nowhere", "there is no index named 'nowhere'"), ("default", "default is a group")):
         done = cli(rennet, "verify", "--index", index)
         assert done.returncode == 2

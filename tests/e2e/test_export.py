@@ -1,0 +1,283 @@
+"""An exported tree installs with real pip and uv: over file:// (also once moved), through Python's http.server under
+a prefix and through nginx configured as README.md says; and so do servers seeded from it with `rennet import`.
+
+The source is a real `rennet serve`, filled by pip installing through it (and by uploads), and exported by the
+real command, a process of its own, while it runs; then the upstream and the server stop, and everything after
+installs from the tree alone. The servers seeded from the tree run in-process (what needs a process here is the
+installers). What the tree holds, and the import's reports: tests/web/test_export.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.accounts import rennet_cli
+from tests.support.databases import Database
+from tests.support.exports import (
+    ALPHA_2,
+    BETA_15,
+    BETA_16,
+    CONFIG,
+    DELTA,
+    GAMMA,
+    HELD,
+    PROJECTS,
+    SECRET_SDIST,
+    UPSTREAM,
+    Source,
+    assert_failures,
+    break_delta_metadata,
+    broken_tree,
+    entries,
+    publish_private,
+    tree_file_count,
+)
+from tests.support.installers import installed_version, pip_install, uv_install
+from tests.support.pages import JSON_V1, PIP_ACCEPT
+from tests.support.server import LocalServer, RennetServer
+from tests.support.store import wait_until_held
+from tests.support.upstream import FakeUpstream, _free_port
+
+README = Path(__file__).resolve().parent.parent.parent / "README.md"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Source]:
+    base = tmp_path_factory.mktemp("export")
+    upstream = FakeUpstream().start()
+    upstream.add(*UPSTREAM)
+    server = RennetServer(
+        base / "data", upstream_url=upstream.url, config=CONFIG, database_url=database.new_url()
+    ).start()
+    try:
+        _fill(server, base)
+        tree = base / "tree"
+        done = rennet_cli(server, "export", str(tree))  # while the server runs
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.stop()
+        upstream.stop()
+    yield Source(server, tree, done.stdout)
+
+
+def _fill(server: RennetServer, base: Path) -> None:
+    installed = pip_install(server.simple, "alpha", "delta", target=base / "fill1")
+    assert installed.returncode == 0, installed.stderr
+    for module, version in (("alpha", "2.0"), ("beta", "1.5"), ("delta", "1.0+local.1")):
+        assert installed_version(base / "fill1", module) == version
+    pinned = pip_install(server.simple, "beta==1.6", target=base / "fill2")  # an exact pin takes a yanked file
+    assert pinned.returncode == 0, pinned.stderr
+    assert installed_version(base / "fill2", "beta") == "1.6"
+    assert server.get(f"/pypi/files/gamma/{GAMMA.filename}").content == GAMMA.data
+    for dist in (ALPHA_2, BETA_15, BETA_16, DELTA, GAMMA):  # blob and row follow a client's last byte
+        wait_until_held(server, dist.filename, dist.sha256)
+    publish_private(server)
+
+
+def other_server(data_dir: Path, database_url: str | None, **options: Any) -> LocalServer:
+    """An in-process server (not started) on another data directory; the upstream it names is gone."""
+    upstream = f"http://127.0.0.1:{_free_port()}/simple/"
+    return LocalServer(data_dir, upstream_url=upstream, config=CONFIG, database_url=database_url, **options)
+
+
+@contextlib.contextmanager
+def http_server(directory: Path) -> Iterator[str]:
+    """Python's http.server serving directory, in a thread."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def assert_installs(index_url: str, tmp_path: Path, label: str, uv: bool = True) -> None:
+    """pip (and uv) install the private and public projects of the copy, with the upstream long gone."""
+    done = pip_install(index_url, "alpha", "delta", "acme-secret", target=tmp_path / f"{label}-pip")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert installed_version(tmp_path / f"{label}-pip", "alpha") == "2.0"
+    assert installed_version(tmp_path / f"{label}-pip", "beta") == "1.5", "the yanked 1.6 must stay unchosen"
+    assert installed_version(tmp_path / f"{label}-pip", "delta") == "1.0+local.1"
+    assert installed_version(tmp_path / f"{label}-pip", "acme_secret") == "1.0"
+    if uv:
+        done = uv_install(index_url, "alpha", "delta", target=tmp_path / f"{label}-uv", cache_dir=tmp_path / label)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert installed_version(tmp_path / f"{label}-uv", "beta") == "1.5"
+        assert installed_version(tmp_path / f"{label}-uv", "delta") == "1.0+local.1"
+
+
+# -- the tree ----------------------------------------------------------------------------------------------------
+
+
+def test_what_pip_fetched_through_the_server_is_exported(source: Source) -> None:
+    assert "exported 6 project(s) of default: 9 file(s) written, 0 already there, 0 failed" in source.export_output
+    assert "2 listed file(s) not held, left out" in source.export_output
+    for project in PROJECTS:
+        assert set(entries(source.tree, project)) == {d.filename for d in HELD if d.project == project}, project
+
+
+def test_pip_and_uv_install_from_file_urls(source: Source, tmp_path: Path) -> None:
+    assert_installs(source.tree.as_uri() + "/simple/", tmp_path, "file")
+    pinned = pip_install(source.tree.as_uri() + "/simple/", "beta==1.6", target=tmp_path / "pinned")
+    assert pinned.returncode == 0, pinned.stderr
+    assert installed_version(tmp_path / "pinned", "beta") == "1.6"
+
+
+def test_a_moved_tree_still_installs(source: Source, tmp_path: Path) -> None:
+    copy = tmp_path / "first"
+    shutil.copytree(source.tree, copy)
+    moved = tmp_path / "elsewhere" / "packages"
+    moved.parent.mkdir()
+    copy.rename(moved)
+    assert_installs(moved.as_uri() + "/simple/", tmp_path, "moved", uv=False)
+
+
+def test_pip_and_uv_install_through_a_static_web_server_under_a_prefix(source: Source, tmp_path: Path) -> None:
+    with http_server(source.tree.parent) as url:
+        index = f"{url}/{source.tree.name}/simple/"
+        assert httpx.get(index + "alpha/").status_code == 200
+        assert_installs(index, tmp_path, "http")
+
+
+# -- nginx, configured as README.md says -------------------------------------------------------------------------
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        pytest.fail("nginx is missing: scripts/system-packages installs it (apt-get install nginx)")
+    return found
+
+
+@pytest.fixture
+def nginx(source: Source, tmp_path: Path) -> Iterator[str]:
+    # The configuration for an exported tree (README.md shows nginx in front of rennet too).
+    blocks = [
+        b for b in re.findall(r"```nginx\n(.*?)```", README.read_text(), re.DOTALL) if "root /srv/packages;" in b
+    ]
+    assert len(blocks) == 1, "README.md shows one nginx configuration serving an exported tree"
+    port = _free_port()
+    server = blocks[0].replace("/srv/packages", str(source.tree)).replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    assert str(source.tree) in server and str(port) in server
+    # As root, nginx's workers would run as nobody, who cannot read the test's private temporary directories.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp = "".join(f"{kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi"))
+    config = tmp_path / "nginx.conf"
+    config.write_text(
+        f"daemon off;\n{user}worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{\naccess_log off;\n{temp}scgi_temp_path {tmp_path}/scgi;\n{server}\n}}\n"
+    )
+    process = subprocess.Popen([nginx_binary(), "-c", str(config), "-p", str(tmp_path)], stderr=subprocess.PIPE)
+    try:
+        _wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"nginx exited: {process.stderr.read().decode() if process.stderr else ''}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise AssertionError("nginx did not listen")
+
+
+def test_nginx_negotiates_pages_and_sends_files_as_stored(source: Source, nginx: str, tmp_path: Path) -> None:
+    tree = source.tree
+    as_json = httpx.get(f"{nginx}/simple/beta/", headers={"accept": PIP_ACCEPT, "accept-encoding": "identity"})
+    assert as_json.status_code == 200
+    assert as_json.headers["content-type"] == JSON_V1
+    assert as_json.content == (tree / "simple" / "beta" / "index.json").read_bytes()
+    assert as_json.headers["vary"] == "Accept"
+    for accept in ("text/html", "*/*", None):
+        as_html = httpx.get(f"{nginx}/simple/beta/", headers={"accept": accept} if accept else {})
+        assert as_html.headers["content-type"].split(";")[0] == "text/html", accept
+        assert as_html.content == (tree / "simple" / "beta" / "index.html").read_bytes()
+    root = httpx.get(f"{nginx}/simple/", headers={"accept": JSON_V1})
+    assert root.json()["projects"][0] == {"name": "acme-old"}
+    for dist in (SECRET_SDIST, DELTA):
+        url = f"{nginx}/files/{dist.project}/{dist.filename.replace('+', '%2B')}"
+        response = httpx.get(url, headers={"accept-encoding": "gzip"})
+        assert response.headers["content-type"] == "application/octet-stream"
+        assert "content-encoding" not in response.headers
+        assert response.content == dist.data
+    metadata = httpx.get(f"{nginx}/files/beta/{BETA_15.filename}.metadata")
+    assert metadata.headers["content-type"] == "application/octet-stream"
+    assert metadata.content == BETA_15.metadata
+    assert_installs(f"{nginx}/simple/", tmp_path, "nginx")
+
+
+# -- servers seeded from the tree --------------------------------------------------------------------------------
+
+
+def test_pip_and_uv_install_from_a_proxy_seeded_from_the_tree_offline(
+    source: Source, tmp_path: Path, database: Database
+) -> None:
+    laptop = other_server(tmp_path / "laptop", database.new_url(), offline=True)
+    count = tree_file_count(source.tree)
+    done = rennet_cli(laptop, "import", str(source.tree), "--index", "pypi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"imported {count}, skipped 0, failed 0"
+    laptop.start()
+    try:
+        assert_installs(laptop.simple, tmp_path, "offline")
+    finally:
+        laptop.stop()
+
+
+def test_pip_installs_from_a_hosted_index_the_tree_was_imported_into(
+    source: Source, tmp_path: Path, database: Database
+) -> None:
+    restored = other_server(tmp_path / "restored", database.new_url())
+    done = rennet_cli(restored, "import", str(source.tree), "--index", "local", "--uploader", "restore")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"imported {tree_file_count(source.tree)}, skipped 0, failed 0"
+    restored.start()
+    try:
+        assert_installs(restored.simple, tmp_path, "restored", uv=False)
+    finally:
+        restored.stop()
+
+
+def test_what_came_in_from_a_broken_tree_installs(source: Source, tmp_path: Path, database: Database) -> None:
+    tree, expected = broken_tree(source.tree, tmp_path)
+    break_delta_metadata(tree, expected)
+    laptop = other_server(tmp_path / "laptop", database.new_url(), offline=True)
+    done = rennet_cli(laptop, "import", str(tree), "--index", "pypi")
+    assert done.returncode == 1
+    assert_failures(done.stderr, expected)
+    laptop.start()
+    try:
+        installed = pip_install(laptop.simple, "beta", "acme-secret", target=tmp_path / "rest")
+        assert installed.returncode == 0, installed.stderr
+        assert installed_version(tmp_path / "rest", "beta") == "1.5"
+        assert installed_version(tmp_path / "rest", "acme_secret") == "1.0"
+    finally:
+        laptop.stop()
