@@ -86,6 +86,11 @@ def sealed_env(home: Path, **extra: str) -> dict[str, str]:
     )
 
 
+def said(result: subprocess.CompletedProcess[str]) -> str:
+    """What a client printed, its lines joined: uv and others wrap messages at their terminal's width."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
 def run(command: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
@@ -158,7 +163,7 @@ def test_twine_with_pypirc(server: LocalServer, token: str, tmp_path: Path) -> N
     (dist / wheel.filename).write_bytes(other.data)
     conflict = run([*twine, *config, "-r", "rennet", "--verbose", str(dist / wheel.filename)], env)
     assert conflict.returncode == 1
-    assert "File already exists" in conflict.stdout + conflict.stderr
+    assert "File already exists" in said(conflict)
     assert listed(server, "via-twine")[wheel.filename] == wheel.sha256
 
     wrong = home / "wrong.pypirc"
@@ -167,7 +172,7 @@ def test_twine_with_pypirc(server: LocalServer, token: str, tmp_path: Path) -> N
         "username = alice\npassword = not-her-password\n"
     )
     refused = run([*twine, "--config-file", str(wrong), "-r", "rennet", str(dist / newer.filename)], env)
-    assert refused.returncode == 1 and "403" in refused.stdout + refused.stderr
+    assert refused.returncode == 1 and "403" in said(refused)
 
 
 def test_twine_skip_existing_decision(server: LocalServer, tmp_path: Path) -> None:
@@ -223,8 +228,8 @@ def test_uv_publish(server: LocalServer, token: str, tmp_path: Path) -> None:
     second = run([*uv, *check, "--token", token, *map(str, sorted(dist.iterdir()))], env)
     assert second.returncode == 0, second.stderr
     for skipped in (wheel, sdist):
-        assert f"File {skipped.filename} already exists, skipping" in second.stderr
-    assert f"Uploading {newer.filename}" in second.stderr
+        assert f"File {skipped.filename} already exists, skipping" in said(second)
+    assert f"Uploading {newer.filename}" in said(second)
     assert newer.filename in listed(server, "via-uv")
 
     # A conflicting file: uv's own check sees the hash differ; without it, rennet's sentence comes through.
@@ -233,14 +238,14 @@ def test_uv_publish(server: LocalServer, token: str, tmp_path: Path) -> None:
     conflict_dir.mkdir()
     (conflict_dir / other.filename).write_bytes(other.data)
     checked = run([*uv, *check, "--token", token, str(conflict_dir / other.filename)], env)
-    assert checked.returncode != 0 and "do not match" in checked.stderr
+    assert checked.returncode != 0 and "do not match" in said(checked)
     unchecked = run([*uv, "--token", token, str(conflict_dir / other.filename)], env)
     assert unchecked.returncode != 0
-    assert "File already exists" in unchecked.stderr
+    assert "File already exists" in said(unchecked)
     assert listed(server, "via-uv")[wheel.filename] == wheel.sha256
 
     refused = run([*uv, "--username", "__token__", "--password", token[:-3] + "abc", str(dist / newer.filename)], env)
-    assert refused.returncode != 0 and "403" in refused.stderr
+    assert refused.returncode != 0 and "403" in said(refused)
 
 
 def test_poetry_publish(server: LocalServer, token: str, tmp_path: Path) -> None:
@@ -267,10 +272,10 @@ def test_poetry_publish(server: LocalServer, token: str, tmp_path: Path) -> None
     conflicting = project_dir(tmp_path / "conflict", "via-poetry", "1.0", other)
     refused = run(poetry, with_token, cwd=conflicting)
     assert refused.returncode != 0
-    assert "File already exists" in refused.stdout + refused.stderr
+    assert "File already exists" in said(refused)
     skipped = run([*poetry, "--skip-existing"], with_token, cwd=conflicting)
     assert skipped.returncode == 0, skipped.stdout + skipped.stderr
-    assert "File exists. Skipping" in skipped.stdout + skipped.stderr
+    assert "File exists. Skipping" in said(skipped)
     assert listed(server, "via-poetry")[wheel.filename] == wheel.sha256
 
 
@@ -300,8 +305,8 @@ def test_pdm_publish(server: LocalServer, token: str, tmp_path: Path) -> None:
     token_args = ["--username", "__token__", "--password", token]
     refused = run([*pdm, *token_args, "-vv"], env, cwd=conflicting)  # pdm shows the body only in debug output
     assert refused.returncode != 0
-    assert "File already exists" in refused.stdout + refused.stderr
+    assert "File already exists" in said(refused)
     skipped = run([*pdm, *token_args, "--skip-existing"], env, cwd=conflicting)
     assert skipped.returncode == 0, skipped.stdout + skipped.stderr
-    assert "already exist" in skipped.stdout + skipped.stderr
+    assert "already exist" in said(skipped)
     assert listed(server, "via-pdm")[wheel.filename] == wheel.sha256
