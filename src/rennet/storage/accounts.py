@@ -12,11 +12,11 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.access import Access
@@ -229,25 +229,25 @@ class Accounts:
             return None
         return UserRecord(row.user_id, row.name, bool(row.admin), row.user_created), record
 
-    def _tokens(self, condition: object) -> list[TokenRecord]:
+    def _tokens(self, condition: ColumnElement[bool] | None) -> list[TokenRecord]:
         query = select(tokens, users.c.name).join(users, tokens.c.user_id == users.c.id).order_by(tokens.c.id)
         if condition is not None:
-            query = query.where(condition)  # type: ignore[arg-type]
+            query = query.where(condition)
         with self.engine.connect() as conn:
             return [_token_record(row) for row in conn.execute(query).all()]
 
 
-def _token_record(row: object) -> TokenRecord:
+def _token_record(row: Row[Any]) -> TokenRecord:
     return TokenRecord(
-        id=row.id,  # type: ignore[attr-defined]
-        key=row.key,  # type: ignore[attr-defined]
-        user=row.name,  # type: ignore[attr-defined]
-        index_name=row.index_name,  # type: ignore[attr-defined]
-        scope=Access(row.scope),  # type: ignore[attr-defined]
-        description=row.description,  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        expires_at=row.expires_at,  # type: ignore[attr-defined]
-        revoked_at=row.revoked_at,  # type: ignore[attr-defined]
+        id=row.id,
+        key=row.key,
+        user=row.name,
+        index_name=row.index_name,
+        scope=Access(row.scope),
+        description=row.description,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
     )
 
 
