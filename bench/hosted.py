@@ -170,10 +170,10 @@ def main() -> int:
     root = WORK / "hosted"
     shutil.rmtree(root, ignore_errors=True)
     data = root / "data"
+    port = free_port()
+    server = start(data, port)  # first: the commands work on the data directory a server made
     rennet("user", "add", "bench", "--admin", "--password-stdin", data=data, stdin="bench-password-1\n")
     token = rennet("token", "create", "--user", "bench", "--index", "local", data=data).strip()
-    port = free_port()
-    server = start(data, port)
     results: list[str] = []
     try:
         for clients in (1, 8):
