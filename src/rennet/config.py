@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from rennet.domain.hosts import check_host_entry
+from rennet.domain.hosts import EVERY_HOST, check_host_entry
 from rennet.domain.indexes import (
     GroupIndex,
     HostedIndex,
@@ -327,10 +327,22 @@ def default_indexes(upstream: str | None = None) -> dict[str, IndexConfig]:
     """The built-in indexes; the `pypi` proxy's upstream is PyPI's unless given ("" until with_default_upstreams,
     so that commands that never fetch anything need not import pypi_simple)."""
     return {
-        "pypi": ProxyIndex(name="pypi", upstream=upstream or ""),
+        "pypi": _pypi_proxy(upstream),
         "local": HostedIndex(name="local"),
         "default": GroupIndex(name="default", members=("local", "pypi")),
     }
+
+
+def _pypi_proxy(upstream: str | None) -> ProxyIndex:
+    """PyPI's pages send files to PyPI's own file host, whatever its addresses look like from here (behind a
+    company's DNS they can be private): trusted while the upstream is PyPI's. Any other upstream names the hosts
+    it trusts in file_hosts."""
+    every_host = frozenset() if upstream else frozenset({EVERY_HOST})
+    return ProxyIndex(name="pypi", upstream=upstream or "", file_hosts=every_host)
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
 # Where `rennet serve` leaves the settings it was started with, for the commands run on its data directory later.
@@ -421,7 +433,10 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         indexes[name] = _index_from_table(name, table, indexes.get(name))
     pypi = indexes.get("pypi")
     if isinstance(pypi, ProxyIndex) and upstream is not None:
-        indexes["pypi"] = replace(pypi, upstream=upstream)
+        indexes["pypi"] = pypi = replace(pypi, upstream=upstream)
+    if isinstance(pypi, ProxyIndex) and pypi.upstream and "file_hosts" not in index_tables.get("pypi", {}):
+        every_host = _same_url(pypi.upstream, default_upstream())  # PyPI's address spelled out
+        indexes["pypi"] = replace(pypi, file_hosts=frozenset({EVERY_HOST}) if every_host else frozenset())
     check_indexes(indexes, settings.default_index)
     return replace(settings, data_dir=settings.data_dir.absolute(), indexes=indexes)
 

@@ -204,6 +204,24 @@ def test_upstream_variable_leaves_a_hosted_pypi_alone(tmp_path: Path) -> None:
     assert isinstance(settings.indexes["pypi"], HostedIndex)
 
 
+def test_pypi_trusts_every_file_host_while_its_upstream_is_pypi(tmp_path: Path) -> None:
+    """PyPI's pages name PyPI's file host only, and behind some DNS that host has private addresses."""
+
+    def file_hosts(settings: Settings) -> frozenset[str]:
+        pypi = settings.indexes["pypi"]
+        assert isinstance(pypi, ProxyIndex)
+        return pypi.file_hosts
+
+    assert file_hosts(load(tmp_path)) == {"*"}
+    assert file_hosts(load(tmp_path, '[index.pypi]\nread_timeout = "5s"\n')) == {"*"}
+    assert file_hosts(load(tmp_path, RENNET_UPSTREAM=PYPI_SIMPLE_ENDPOINT.rstrip("/"))) == {"*"}
+    assert file_hosts(load(tmp_path, RENNET_UPSTREAM=UPSTREAM)) == set()  # another upstream: named hosts only
+    assert file_hosts(load(tmp_path, f'[index.pypi]\nupstream = "{UPSTREAM}"\n')) == set()
+    given = f'[index.pypi]\nupstream = "{UPSTREAM}"\nfile_hosts = ["files.test", "*"]\n'
+    assert file_hosts(load(tmp_path, given)) == {"files.test", "*"}
+    assert file_hosts(load(tmp_path, '[index.pypi]\nfile_hosts = ["files.test"]\n')) == {"files.test"}
+
+
 def test_redefining_the_default_group(tmp_path: Path) -> None:
     settings = load(tmp_path, '[index.default]\nmembers = ["pypi"]\n')
     default = settings.indexes["default"]

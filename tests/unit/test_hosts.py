@@ -52,7 +52,16 @@ def test_trusted_names_addresses_and_networks() -> None:
     assert not trusted.allows_address("127.0.0.1") and not trusted.allows_address("not an address")
 
 
-@pytest.mark.parametrize("entry", ["files.corp.example", "10.0.0.0/8", "fd00::/8", "192.168.0.1", "localhost"])
+def test_every_host() -> None:
+    trusted = TrustedHosts.of(["*"])
+    assert refuse_url("http://10.20.30.40/a-1.0.tar.gz", trusted) is None
+    assert refuse_url("http://files.elsewhere.test/a-1.0.tar.gz", trusted) is None
+    assert trusted.trusts_name("anything.test") and trusted.allows_address("127.0.0.1")
+    assert refuse_url("file:///etc/passwd", trusted) is not None
+    assert (UPSTREAM | trusted).everything
+
+
+@pytest.mark.parametrize("entry", ["*", "files.corp.example", "10.0.0.0/8", "fd00::/8", "192.168.0.1", "localhost"])
 def test_host_entries(entry: str) -> None:
     assert check_host_entry(entry) == entry
 

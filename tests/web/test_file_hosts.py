@@ -54,6 +54,32 @@ def test_file_hosts_trusts_another_host(
     assert elsewhere.count("/files/") == 1
 
 
+def test_a_proxy_that_trusts_every_host_leaves_the_others_guarded(
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream, elsewhere: FakeUpstream
+) -> None:
+    """As the built-in pypi proxy does while its upstream is PyPI's: file_hosts = ["*"]. Another proxy in the
+    same server (upstreams at 127.0.0.2 and 127.0.0.3) still refuses "localhost", a name of 127.0.0.1."""
+    wheel = make_wheel("named", "1.0")
+    elsewhere.add(wheel)
+    elsewhere.files_base = f"https://localhost:{upstream.port}/files/"
+    strict = FakeUpstream(address="127.0.0.3").start()
+    try:
+        strict.add(wheel)
+        strict.files_base = f"https://localhost:{upstream.port}/files/"
+        config = proxy_config(upstream=elsewhere.url) + 'file_hosts = ["*"]\n'
+        config += proxy_config("strict", upstream=strict.url)
+        server = rennet_factory(config=config)
+        open_answer = server.get(f"/pypi/files/named/{wheel.filename}")
+        strict_answer = server.get(f"/strict/files/named/{wheel.filename}")
+    finally:
+        strict.stop()
+    # Trusted: rennet connects to localhost, a plain http server, so the https request fails there, not before.
+    assert open_answer.status_code == 502, open_answer.text
+    assert "private or local" not in open_answer.text
+    assert strict_answer.status_code == 502, strict_answer.text
+    assert "localhost has only private or local addresses" in strict_answer.text
+
+
 def test_a_name_that_resolves_to_a_private_address_is_refused(
     rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream, elsewhere: FakeUpstream
 ) -> None:

@@ -14,40 +14,49 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["TrustedHosts", "check_host_entry", "refuse_url"]
+__all__ = ["EVERY_HOST", "TrustedHosts", "check_host_entry", "refuse_url"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+EVERY_HOST = "*"  # in file_hosts: the upstream may send rennet anywhere (PyPI's own pages, by default)
+
+
 @dataclass(frozen=True, slots=True)
 class TrustedHosts:
-    """Hosts that may be fetched from whatever their addresses: names, and networks of addresses."""
+    """Hosts that may be fetched from whatever their addresses: names, and networks of addresses; or all."""
 
     names: frozenset[str] = frozenset()
     networks: tuple[Network, ...] = ()
+    everything: bool = False
 
     @classmethod
     def of(cls, entries: Iterable[str]) -> TrustedHosts:
         names: set[str] = set()
         networks: list[Network] = []
+        everything = False
         for entry in entries:
             network = _network(entry)
-            if network is None:
+            if entry.strip() == EVERY_HOST:
+                everything = True
+            elif network is None:
                 names.add(entry.strip().lower().rstrip("."))
             else:
                 networks.append(network)
-        return cls(frozenset(names), tuple(networks))
+        return cls(frozenset(names), tuple(networks), everything)
 
     def __or__(self, other: TrustedHosts) -> TrustedHosts:
-        return TrustedHosts(self.names | other.names, self.networks + other.networks)
+        return TrustedHosts(
+            self.names | other.names, self.networks + other.networks, self.everything or other.everything
+        )
 
     def trusts_name(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.names
+        return self.everything or host.lower().rstrip(".") in self.names
 
     def trusts_address(self, address: str) -> bool:
         """An address inside a trusted network (a single trusted address is a network of one)."""
         ip = _address(address)
-        return ip is not None and any(ip in network for network in self.networks)
+        return ip is not None and (self.everything or any(ip in network for network in self.networks))
 
     def allows_address(self, address: str) -> bool:
         """A public address, or a trusted one."""
@@ -74,7 +83,7 @@ def refuse_url(url: str, trusted: TrustedHosts) -> str | None:
 def check_host_entry(entry: str) -> str:
     """An entry of `file_hosts` as given, or ValueError with a sentence."""
     text = entry.strip()
-    if _network(text) is None and not _is_host_name(text):
+    if text != EVERY_HOST and _network(text) is None and not _is_host_name(text):
         raise ValueError(f"{entry!r} is neither a host name, an address nor a network like 10.0.0.0/8")
     return text
 

@@ -178,7 +178,7 @@ class UpstreamClient:
         """The response once its headers arrived, redirects followed (each target checked as the first one was).
         Only the request's own failures become UpstreamError here: what the caller's block raises (a digest
         mismatch, a full disk) passes through as it is."""
-        session = await self._sessions.get()
+        session = await self._sessions.get(self._trusted.everything)
         for _ in range(MAX_REDIRECTS + 1):
             if (reason := refuse_url(url, self._trusted)) is not None:
                 raise UpstreamError(f"refusing to fetch {redact(url)}: {reason}")
@@ -215,20 +215,25 @@ class SessionHolder:
 
     def __init__(self, trusted: TrustedHosts | None = None) -> None:
         """`trusted`: the hosts whose names may resolve to private addresses (every index's upstream and
-        file_hosts; HTTP proxies from the environment are added)."""
-        self._session: aiohttp.ClientSession | None = None
+        file_hosts; HTTP proxies from the environment are added). An index that trusts every host ("*") gets a
+        session of its own, so that it does not open the others' guard."""
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._proxies = {scheme: url for scheme, url in getproxies().items() if scheme in ("http", "https")}
         self._proxy_of: dict[tuple[str, str], str | None] = {}
         proxy_hosts = [urlsplit(url).hostname or "" for url in self._proxies.values()]
-        self._trusted = (trusted or TrustedHosts()) | TrustedHosts.of(proxy_hosts)
+        given = trusted or TrustedHosts()
+        self._trusted = TrustedHosts(given.names, given.networks) | TrustedHosts.of(proxy_hosts)
 
-    async def get(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+    async def get(self, every_host: bool = False) -> aiohttp.ClientSession:
+        """The session of the indexes that trust the named hosts only, or of those that trust every host."""
+        session = self._sessions.get(every_host)
+        if session is None or session.closed:
+            trusted = TrustedHosts(everything=True) if every_host else self._trusted
             connector = aiohttp.TCPConnector(
-                limit=256, limit_per_host=64, ttl_dns_cache=300, resolver=_GuardedResolver(self._trusted)
+                limit=256, limit_per_host=64, ttl_dns_cache=300, resolver=_GuardedResolver(trusted)
             )
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
-        return self._session
+            session = self._sessions[every_host] = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return session
 
     def proxy_for(self, url: str) -> str | None:
         parts = urlsplit(url)
@@ -239,8 +244,8 @@ class SessionHolder:
         return self._proxy_of[key]
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in self._sessions.values():
+            await session.close()
 
 
 class _GuardedResolver(AbstractResolver):
