@@ -335,14 +335,11 @@ def default_indexes(upstream: str | None = None) -> dict[str, IndexConfig]:
 
 def _pypi_proxy(upstream: str | None) -> ProxyIndex:
     """PyPI's pages send files to PyPI's own file host, whatever its addresses look like from here (behind a
-    company's DNS they can be private): trusted while the upstream is PyPI's. Any other upstream names the hosts
-    it trusts in file_hosts."""
+    company's DNS they can be private): every host is trusted while the upstream is the default. An upstream
+    given (even PyPI's address spelled out: telling it apart would import pypi_simple in every command) names
+    the hosts it trusts in file_hosts."""
     every_host = frozenset() if upstream else frozenset({EVERY_HOST})
     return ProxyIndex(name="pypi", upstream=upstream or "", file_hosts=every_host)
-
-
-def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
 # Where `rennet serve` leaves the settings it was started with, for the commands run on its data directory later.
@@ -435,8 +432,7 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
     if isinstance(pypi, ProxyIndex) and upstream is not None:
         indexes["pypi"] = pypi = replace(pypi, upstream=upstream)
     if isinstance(pypi, ProxyIndex) and pypi.upstream and "file_hosts" not in index_tables.get("pypi", {}):
-        every_host = _same_url(pypi.upstream, default_upstream())  # PyPI's address spelled out
-        indexes["pypi"] = replace(pypi, file_hosts=frozenset({EVERY_HOST}) if every_host else frozenset())
+        indexes["pypi"] = replace(pypi, file_hosts=frozenset())  # an upstream given: the hosts it names only
     check_indexes(indexes, settings.default_index)
     return replace(settings, data_dir=settings.data_dir.absolute(), indexes=indexes)
 
