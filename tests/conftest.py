@@ -116,8 +116,9 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def module_upstream() -> Iterator[FakeUpstream]:
-    """One fake upstream for all the tests of a module (they use project names of their own)."""
+def module_upstream(database: Database) -> Iterator[FakeUpstream]:
+    """One fake upstream for all the tests of a module (they use project names of their own), one per catalog:
+    what tests count of its requests are the requests of their own run."""
     fake = FakeUpstream().start()
     yield fake
     fake.stop()

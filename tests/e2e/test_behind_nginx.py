@@ -14,13 +14,12 @@ import pytest
 from tests.support import nginx
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
+from tests.support.hosting import ALICE
 from tests.support.installers import pip_install, uv_install
 from tests.support.readme import readme_block
 from tests.support.server import RennetServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
-
-ALICE = ("alice", "alice-password")
 
 
 def _certificate(directory: Path) -> tuple[Path, Path, Path]:

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from tests.support.dists import make_wheel
+from tests.support.hosting import ALICE
 from tests.support.postgres import PostgresServer
 from tests.support.server import RennetServer, proxy_config
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-password")
 # page_ttl 0: every request for the proxy's page asks the catalog (and the upstream) again, so the outage is met
 # by a page that was served before, not by a page still fresh in memory.
 CONFIG = proxy_config(page_ttl="0s") + '[index.local]\nupload = ["alice"]\n'

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.dists import make_wheel
+from tests.support.hosting import ALICE
 from tests.support.server import RennetServer, proxy_config
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-password")
 CONFIG = proxy_config(page_ttl="0s") + '[index.local]\nupload = ["alice"]\n'
 
 

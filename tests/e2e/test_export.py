@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import re
 import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,53 +21,36 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.accounts import rennet_cli
 from tests.support.databases import Database
 from tests.support.exports import (
     ALPHA_2,
     BETA_15,
     BETA_16,
-    CONFIG,
     DELTA,
     GAMMA,
     HELD,
     PROJECTS,
     SECRET_SDIST,
-    UPSTREAM,
     Source,
-    assert_failures,
     break_delta_metadata,
     broken_tree,
     entries,
+    exported_source,
+    import_into_new,
     publish_private,
-    tree_file_count,
 )
 from tests.support.installers import installed_version, pip_install, uv_install
+from tests.support.nginx import running as nginx_running
 from tests.support.pages import JSON_V1, PIP_ACCEPT
-from tests.support.server import LocalServer, RennetServer
+from tests.support.readme import readme_block
+from tests.support.server import RennetServer
 from tests.support.store import wait_until_held
-from tests.support.upstream import FakeUpstream, _free_port
-
-README = Path(__file__).resolve().parent.parent.parent / "README.md"
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Source]:
+def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Source:
     base = tmp_path_factory.mktemp("export")
-    upstream = FakeUpstream().start()
-    upstream.add(*UPSTREAM)
-    server = RennetServer(
-        base / "data", upstream_url=upstream.url, config=CONFIG, database_url=database.new_url()
-    ).start()
-    try:
-        _fill(server, base)
-        tree = base / "tree"
-        done = rennet_cli(server, "export", str(tree))  # while the server runs
-        assert done.returncode == 0, done.stderr
-    finally:
-        server.stop()
-        upstream.stop()
-    yield Source(server, tree, done.stdout)
+    return exported_source(RennetServer, base, database, lambda server: _fill(server, base))
 
 
 def _fill(server: RennetServer, base: Path) -> None:
@@ -87,12 +65,6 @@ def _fill(server: RennetServer, base: Path) -> None:
     for dist in (ALPHA_2, BETA_15, BETA_16, DELTA, GAMMA):  # blob and row follow a client's last byte
         wait_until_held(server, dist.filename, dist.sha256)
     publish_private(server)
-
-
-def other_server(data_dir: Path, database_url: str | None, **options: Any) -> LocalServer:
-    """An in-process server (not started) on another data directory; the upstream it names is gone."""
-    upstream = f"http://127.0.0.1:{_free_port()}/simple/"
-    return LocalServer(data_dir, upstream_url=upstream, config=CONFIG, database_url=database_url, **options)
 
 
 @contextlib.contextmanager
@@ -164,49 +136,14 @@ def test_pip_and_uv_install_through_a_static_web_server_under_a_prefix(source: S
 # -- nginx, configured as README.md says -------------------------------------------------------------------------
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        pytest.fail("nginx is missing: scripts/system-packages installs it (apt-get install nginx)")
-    return found
-
-
 @pytest.fixture
 def nginx(source: Source, tmp_path: Path) -> Iterator[str]:
     # The configuration for an exported tree (README.md shows nginx in front of rennet too).
-    blocks = [
-        b for b in re.findall(r"```nginx\n(.*?)```", README.read_text(), re.DOTALL) if "root /srv/packages;" in b
-    ]
-    assert len(blocks) == 1, "README.md shows one nginx configuration serving an exported tree"
-    port = _free_port()
-    server = blocks[0].replace("/srv/packages", str(source.tree)).replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    assert str(source.tree) in server and str(port) in server
-    # As root, nginx's workers would run as nobody, who cannot read the test's private temporary directories.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "".join(f"{kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi"))
-    config = tmp_path / "nginx.conf"
-    config.write_text(
-        f"daemon off;\n{user}worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        f"events {{}}\nhttp {{\naccess_log off;\n{temp}scgi_temp_path {tmp_path}/scgi;\n{server}\n}}\n"
-    )
-    process = subprocess.Popen([nginx_binary(), "-c", str(config), "-p", str(tmp_path)], stderr=subprocess.PIPE)
-    try:
-        _wait_for_port(port, process)
+    block = readme_block("nginx", "A plain web server sends the HTML pages")
+    assert "root /srv/packages;" in block and "listen 8080;" in block, "README.md's nginx block for a tree"
+    server = block.replace("/srv/packages", str(source.tree)).replace("listen 8080;", "listen 127.0.0.1:LISTEN_PORT;")
+    with nginx_running(server, tmp_path) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"nginx exited: {process.stderr.read().decode() if process.stderr else ''}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.05)
-    raise AssertionError("nginx did not listen")
 
 
 def test_nginx_negotiates_pages_and_sends_files_as_stored(source: Source, nginx: str, tmp_path: Path) -> None:
@@ -240,11 +177,7 @@ def test_nginx_negotiates_pages_and_sends_files_as_stored(source: Source, nginx:
 def test_pip_and_uv_install_from_a_proxy_seeded_from_the_tree_offline(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    laptop = other_server(tmp_path / "laptop", database.new_url(), offline=True)
-    count = tree_file_count(source.tree)
-    done = rennet_cli(laptop, "import", str(source.tree), "--index", "pypi")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == f"imported {count}, skipped 0, failed 0"
+    laptop, _ = import_into_new(source.tree, tmp_path / "laptop", database, "pypi", offline=True)
     laptop.start()
     try:
         assert_installs(laptop.simple, tmp_path, "offline")
@@ -255,10 +188,7 @@ def test_pip_and_uv_install_from_a_proxy_seeded_from_the_tree_offline(
 def test_pip_installs_from_a_hosted_index_the_tree_was_imported_into(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    restored = other_server(tmp_path / "restored", database.new_url())
-    done = rennet_cli(restored, "import", str(source.tree), "--index", "local", "--uploader", "restore")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == f"imported {tree_file_count(source.tree)}, skipped 0, failed 0"
+    restored, _ = import_into_new(source.tree, tmp_path / "restored", database, "local", "--uploader", "restore")
     restored.start()
     try:
         assert_installs(restored.simple, tmp_path, "restored", uv=False)
@@ -269,10 +199,7 @@ def test_pip_installs_from_a_hosted_index_the_tree_was_imported_into(
 def test_what_came_in_from_a_broken_tree_installs(source: Source, tmp_path: Path, database: Database) -> None:
     tree, expected = broken_tree(source.tree, tmp_path)
     break_delta_metadata(tree, expected)
-    laptop = other_server(tmp_path / "laptop", database.new_url(), offline=True)
-    done = rennet_cli(laptop, "import", str(tree), "--index", "pypi")
-    assert done.returncode == 1
-    assert_failures(done.stderr, expected)
+    laptop, _ = import_into_new(tree, tmp_path / "laptop", database, "pypi", failures=expected, offline=True)
     laptop.start()
     try:
         installed = pip_install(laptop.simple, "beta", "acme-secret", target=tmp_path / "rest")

@@ -8,25 +8,16 @@ from pathlib import Path
 
 from tests.support.accounts import rennet_cli
 from tests.support.dists import make_sdist, make_wheel
+from tests.support.hosting import UPLOADS
 from tests.support.installers import installed_version, pip_install
 from tests.support.server import LocalServer
 from tests.support.upstream import FakeUpstream
-
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
-[index.default]
-type = "group"
-members = ["local", "pypi"]
-"""
 
 
 def test_pip_installs_what_was_imported_while_the_server_runs(
     rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    server = rennet_factory(config=CONFIG, upstream_url=upstream.url)
+    server = rennet_factory(config=UPLOADS, upstream_url=upstream.url)
     tree = tmp_path / "tree"
     (tree / "a").mkdir(parents=True)
     for directory, dist in ((tree / "a", make_wheel("impa", "1.0")), (tree, make_sdist("impa", "1.0"))):

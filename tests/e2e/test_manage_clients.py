@@ -9,45 +9,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.support.accounts import rennet_cli, serving
-from tests.support.databases import Database
-from tests.support.dists import Dist, make_sdist, make_wheel
+from tests.support.accounts import rennet_cli
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.hosting import ALICE, hosted_server, upload
 from tests.support.installers import clean_env, installed_version, pip_install
 from tests.support.pages import json_files as files
 from tests.support.server import LocalServer
-from tests.support.uploads import post_upload
-from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-manages-1")
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
-[index.default]
-type = "group"
-members = ["local", "pypi"]
-"""
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
-) -> Iterator[LocalServer]:
-    base = tmp_path_factory.mktemp("manage")
-    with serving(base, CONFIG, [ALICE], upstream_url=module_upstream.url, database=database) as rennet:
-        yield rennet
-
-
-def upload(server: LocalServer, *dists: Dist) -> None:
-    for dist in dists:
-        response = post_upload(server.url + "/local/", dist, auth=ALICE)
-        assert response.status_code == 200, response.text
+server = hosted_server()
 
 
 def test_pip_skips_what_the_command_line_yanked(server: LocalServer, tmp_path: Path) -> None:

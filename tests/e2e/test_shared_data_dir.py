@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 
 from tests.support.dists import make_wheel
+from tests.support.hosting import ALICE
 from tests.support.server import RennetServer
 from tests.support.uploads import Multipart
 from tests.support.upstream import Blackhole
 
-ALICE = ("alice", "alice-password")
 CONFIG = '[index.local]\nupload = ["alice"]\n'
 
 

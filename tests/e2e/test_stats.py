@@ -3,21 +3,12 @@ and the real command (a process of its own) sums them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
 from tests.support.dists import make_wheel
 from tests.support.server import RennetServer
-from tests.support.store import cli
+from tests.support.store import stats
 from tests.support.upstream import FakeUpstream
-
-
-def stats(server: RennetServer) -> dict[str, Any]:
-    done = cli(server, "stats", "--json")
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def test_requests_of_every_worker_are_counted(

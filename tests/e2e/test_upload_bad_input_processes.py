@@ -11,21 +11,17 @@ import httpx
 
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel, write_large_wheel
+from tests.support.hosting import ALICE, UPLOADS
 from tests.support.server import RennetServer
 from tests.support.store import wait_until
 from tests.support.uploads import Multipart, post_upload, stored
+from tests.support.upstream import NOWHERE
 
-ALICE = ("alice", "alice-bad-input-1")
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
+CONFIG = f"""{UPLOADS}
 [index.default]
 type = "group"
 members = ["local"]
 """
-NOWHERE = "http://127.0.0.1:9/simple/"  # the pypi index's upstream: a closed port, never asked
 
 
 def test_server_killed_mid_upload(process_factory: Callable[..., RennetServer], tmp_path: Path) -> None:

@@ -10,25 +10,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.accounts import create_token, serving
-from tests.support.databases import Database
+from tests.support.accounts import create_token
 from tests.support.dists import Dist, make_sdist, make_wheel
+from tests.support.hosting import ALICE, hosted_server
 from tests.support.installers import clean_env, uv_binary
 from tests.support.readme import readme_block
 from tests.support.server import LocalServer
-from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-clients-0001")
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-"""
 JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
 
 
@@ -36,17 +28,9 @@ JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
 pytestmark = pytest.mark.drivers
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[LocalServer]:
-    # The default group asks its mirror about names it does not host: a reachable (fake) upstream that does
-    # not know them lets `uv publish --check-url` see a plain 404 for a new project.
-    upstream = FakeUpstream().start()
-    base = tmp_path_factory.mktemp("clients")
-    try:
-        with serving(base, CONFIG, [ALICE], upstream_url=upstream.url, database=database) as rennet:
-            yield rennet
-    finally:
-        upstream.stop()
+# The default group asks its mirror about names it does not host: a reachable (fake) upstream that does not know
+# them lets `uv publish --check-url` see a plain 404 for a new project.
+server = hosted_server()
 
 
 @pytest.fixture(scope="module")

@@ -9,25 +9,19 @@ from pathlib import Path
 
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel, write_large_wheel
+from tests.support.hosting import ALICE, UPLOADS
 from tests.support.pages import json_files as page
 from tests.support.procs import memory_kib
 from tests.support.server import RennetServer
 from tests.support.uploads import Multipart, post_upload
-
-ALICE = ("alice", "alice-uploads-1")
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-"""
-NOWHERE = "http://127.0.0.1:9/simple/"  # the pypi index's upstream: a closed port, never asked
+from tests.support.upstream import NOWHERE
 
 
 def test_large_upload_streams_with_bounded_memory(
     process_factory: Callable[..., RennetServer], tmp_path: Path
 ) -> None:
     """200 MB through the server: its workers' peak memory must not grow anywhere near the file's size."""
-    server = process_factory(config=CONFIG, upstream_url=NOWHERE)
+    server = process_factory(config=UPLOADS, upstream_url=NOWHERE)
     add_user(server, *ALICE)
     size = 200 << 20
     path = write_large_wheel(tmp_path, "bigfile", "1.0", size)

@@ -14,9 +14,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from rennet.domain.access import Access
-from rennet.domain.names import file_identity
 from rennet.storage.accounts import Accounts, PasswordCost
-from rennet.storage.catalog import Catalog, DuplicateFile, HostedUpload
+from rennet.storage.catalog import Catalog, DuplicateFile
 from rennet.storage.database import (
     DatabaseUnavailable,
     SchemaTooNew,
@@ -26,6 +25,7 @@ from rennet.storage.database import (
     schema_revision,
 )
 from tests.support.databases import Database
+from tests.support.store import hosted_upload
 from tests.support.upstream import _free_port
 
 CHEAP = PasswordCost(1, 64 << 10)
@@ -35,22 +35,6 @@ def _engine(database: Database, tmp_path: Path) -> Engine:
     return connect(database.new_url() or f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
 
 
-def _upload(filename: str, sha256: str = "a" * 64) -> HostedUpload:
-    return HostedUpload(
-        filename=filename,
-        version="1.0",
-        sha256=sha256,
-        md5="0" * 32,
-        blake2b_256="0" * 64,
-        size=1,
-        requires_python=None,
-        metadata_sha256=None,
-        uploaded_by="alice",
-        upload_time=time.time(),
-        identity=file_identity(filename),
-    )
-
-
 @pytest.mark.drivers
 def test_an_upload_is_listed_on_every_driver(database: Database, tmp_path: Path) -> None:
     """psycopg 3 reports a rowcount of -1 for INSERT ... ON CONFLICT DO NOTHING: an upload once looked like a
@@ -58,11 +42,11 @@ def test_an_upload_is_listed_on_every_driver(database: Database, tmp_path: Path)
     engine = _engine(database, tmp_path)
     migrate(engine, tmp_path / "migrate.lock")
     catalog = Catalog(engine)
-    assert catalog.add_hosted_file("local", "thing", "Thing", _upload("thing-1.0-py3-none-any.whl")) is True
-    assert catalog.add_hosted_file("local", "thing", "Thing", _upload("thing-1.0.tar.gz", "b" * 64)) is False
+    assert catalog.add_hosted_file("local", "thing", "Thing", hosted_upload("thing-1.0-py3-none-any.whl")) is True
+    assert catalog.add_hosted_file("local", "thing", "Thing", hosted_upload("thing-1.0.tar.gz", "b" * 64)) is False
     assert sorted(catalog.files_of("local", "thing", None)) == ["thing-1.0-py3-none-any.whl", "thing-1.0.tar.gz"]
     with pytest.raises(DuplicateFile) as taken:
-        catalog.add_hosted_file("local", "thing", "Thing", _upload("thing-1.0-py3-none-any.whl", "c" * 64))
+        catalog.add_hosted_file("local", "thing", "Thing", hosted_upload("thing-1.0-py3-none-any.whl", "c" * 64))
     assert taken.value.sha256 == "a" * 64
     engine.dispose()
 
@@ -93,7 +77,7 @@ def test_long_versions_fit(database: Database, tmp_path: Path) -> None:
     engine = _engine(database, tmp_path)
     migrate(engine, tmp_path / "migrate.lock")
     version = "1." + "0." * 100 + "1"
-    upload = replace(_upload(f"long-{version}-py3-none-any.whl"), version=version)
+    upload = replace(hosted_upload(f"long-{version}-py3-none-any.whl"), version=version)
     catalog = Catalog(engine)
     catalog.add_hosted_file("local", "long", "long", upload)
     assert catalog.files_of("local", "long", version) == [upload.filename]
@@ -146,7 +130,9 @@ def test_a_sqlite_backup_is_consistent_while_writes_go_on(tmp_path: Path) -> Non
     def write() -> None:
         n = 0
         while not stop.is_set():
-            catalog.add_hosted_file("local", f"p{n}", f"p{n}", _upload(f"p{n}-1.0-py3-none-any.whl", f"{n:064x}"))
+            catalog.add_hosted_file(
+                "local", f"p{n}", f"p{n}", hosted_upload(f"p{n}-1.0-py3-none-any.whl", f"{n:064x}")
+            )
             n += 1
 
     writer = threading.Thread(target=write)

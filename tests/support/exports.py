@@ -1,5 +1,5 @@
-"""What the export tests (tests/web/test_export.py, tests/e2e/test_export.py) put into a source server, and how
-they read the tree `rennet export` makes of it.
+"""What the export tests (tests/web/test_export.py, tests/e2e/test_export.py) put into a source server, how they
+read the tree `rennet export` makes of it, and the servers they import it into.
 
 The source holds, through a fake upstream, some of what its pages list (the rest stays unheld), and uploads of
 its own in a hosted index, one yanked and one project deprecated.
@@ -10,19 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 from tests.support.accounts import add_user, rennet_cli
+from tests.support.databases import Database
 from tests.support.dists import make_sdist, make_wheel
-from tests.support.server import Server
-from tests.support.uploads import post_upload
+from tests.support.hosting import ALICE, UPLOADS, upload
+from tests.support.server import CliResult, LocalServer, RennetServer, Server
+from tests.support.upstream import FakeUpstream, _free_port
 
-ALICE = ("alice", "alice-export-1")
-CONFIG = '[index.local]\ntype = "hosted"\nupload = ["alice"]\n'
+CONFIG = UPLOADS
 
 ALPHA_1 = make_wheel("alpha", "1.0")  # listed upstream, never fetched
 ALPHA_2 = make_wheel("alpha", "2.0", requires=("beta>=1",))
@@ -40,6 +42,9 @@ HELD = [ALPHA_2, BETA_15, BETA_16, DELTA, GAMMA, SECRET, SECRET_SDIST, SECRET_OL
 PROJECTS = ["acme-old", "acme-secret", "alpha", "beta", "delta", "gamma"]
 
 
+S = TypeVar("S", LocalServer, RennetServer)
+
+
 @dataclass
 class Source:
     server: Server
@@ -47,17 +52,65 @@ class Source:
     export_output: str
 
 
+def exported_source(kind: type[S], base: Path, database: Database, fill: Callable[[S], None]) -> Source:
+    """A source server of `kind` on base/data (its pypi's upstream a fake one that lists UPSTREAM), filled by
+    `fill`, exported to base/tree by the real command while it runs; then the server and the upstream stop."""
+    upstream = FakeUpstream().start()
+    upstream.add(*UPSTREAM)
+    server = kind(base / "data", upstream_url=upstream.url, config=CONFIG, database_url=database.new_url()).start()
+    try:
+        fill(server)
+        tree = base / "tree"
+        done = rennet_cli(server, "export", str(tree))  # while the server runs
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.stop()
+        upstream.stop()
+    return Source(server, tree, done.stdout)
+
+
 def publish_private(server: Server) -> None:
     """alice uploads the private projects to local; one file is yanked and one project deprecated."""
     add_user(server, *ALICE)
-    for dist in (SECRET, SECRET_SDIST, SECRET_OLD, LEGACY):
-        assert post_upload(server.url + "/local/", dist, auth=ALICE).status_code == 200
+    upload(server, SECRET, SECRET_SDIST, SECRET_OLD, LEGACY)
     for command in (
         ("yank", "local", "acme-secret", "0.9", "--reason", "leaked key"),
         ("status", "local", "acme-old", "deprecated", "--reason", "use acme-secret"),
     ):
         done = rennet_cli(server, *command)
         assert done.returncode == 0, done.stderr
+
+
+# -- servers the tree goes to -------------------------------------------------------------------------------------
+
+
+def other_server(data_dir: Path, database_url: str | None, **options: Any) -> LocalServer:
+    """An in-process server (not started) on another data directory; the upstream it names is gone."""
+    upstream = f"http://127.0.0.1:{_free_port()}/simple/"
+    return LocalServer(data_dir, upstream_url=upstream, config=CONFIG, database_url=database_url, **options)
+
+
+def import_into_new(
+    tree: Path,
+    data_dir: Path,
+    database: Database,
+    index: str,
+    *args: str,
+    failures: dict[str, str] | None = None,
+    **options: Any,
+) -> tuple[LocalServer, CliResult]:
+    """`rennet import` of the tree (with `args`) into `index` of an other_server on data_dir (with `options`),
+    made for it and not started: the whole tree imported, or, given `failures`, exit code 1 and each of them
+    reported."""
+    server = other_server(data_dir, database.new_url(), **options)
+    done = rennet_cli(server, "import", str(tree), "--index", index, *args)
+    if failures is None:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-1] == f"imported {tree_file_count(tree)}, skipped 0, failed 0"
+    else:
+        assert done.returncode == 1
+        assert_failures(done.stderr, failures)
+    return server, done
 
 
 # -- reading a tree ------------------------------------------------------------------------------------------------

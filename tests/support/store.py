@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from rennet.domain.names import file_identity
+from rennet.storage.catalog import HostedUpload
 from tests.support.server import CliResult, Server
 
 
@@ -24,6 +27,14 @@ def cli(server: Server, *args: str, config: str | None = None, stdin: str | None
     if server.upstream_url and "serve" not in args:
         args = (*args, "--upstream", server.upstream_url)
     return server.cli(*args, stdin=stdin, config=path)
+
+
+def stats(server: Server) -> dict[str, Any]:
+    """What `rennet stats --json` reports of the server's data directory."""
+    done = cli(server, "stats", "--json")
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def database_url(server: Server) -> str:
@@ -58,6 +69,24 @@ def file_row(server: Server, filename: str) -> dict[str, Any]:
     found = records(server, "SELECT * FROM files WHERE filename = ?", filename)
     assert found, f"no catalog row for {filename}"
     return found[0]
+
+
+def hosted_upload(filename: str, sha256: str = "a" * 64) -> HostedUpload:
+    """What the catalog records of an upload of alice's (one byte, other digests zero), for catalog tests that
+    add hosted files without a server."""
+    return HostedUpload(
+        filename=filename,
+        version="1.0",
+        sha256=sha256,
+        md5="0" * 32,
+        blake2b_256="0" * 64,
+        size=1,
+        requires_python=None,
+        metadata_sha256=None,
+        uploaded_by="alice",
+        upload_time=time.time(),
+        identity=file_identity(filename),
+    )
 
 
 def wait_until_held(server: Server, filename: str, sha256: str) -> None:

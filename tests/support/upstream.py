@@ -31,6 +31,9 @@ from packaging.version import Version
 
 from tests.support.dists import Dist
 
+# An upstream nothing listens at (the discard port: connections are refused), for a pypi index never to be asked.
+NOWHERE = "http://127.0.0.1:9/simple/"
+
 
 class FakeUpstream:
     def __init__(self, page_format: str = "negotiate", metadata: bool = True, address: str = "127.0.0.1") -> None:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from rennet.config import InvalidConfig
-from tests.support.accounts import add_user, create_token, elsewhere, rennet_cli, serving, token_key
-from tests.support.databases import Database
+from tests.support.accounts import add_user, create_token, elsewhere, rennet_cli, token_key
 from tests.support.dists import make_wheel
+from tests.support.hosting import UPLOADS, hosted_server
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
-from tests.support.upstream import FakeUpstream
+from tests.support.upstream import NOWHERE, FakeUpstream
 
 PASSWORDS = {
     "alice": "alice-Secret-0001",  # uploads to local, team and other
@@ -29,11 +29,7 @@ PASSWORDS = {
     "carol": "carol-Secret-0003",  # just a user: reads no private index
     "root": "root-Secret-0004",  # admin
 }
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
+CONFIG = f"""{UPLOADS}
 [index.other]
 type = "hosted"
 upload = ["alice"]
@@ -61,29 +57,13 @@ def creds(user: str) -> tuple[str, str]:
     return user, PASSWORDS[user]
 
 
-@pytest.fixture(scope="module")
-def upstream(database: Database) -> Iterator[FakeUpstream]:
-    """One per catalog: the tests count what the upstream was asked."""
-    fake = FakeUpstream().start()
-    fake.add(make_wheel("publicdep", "1.0"))
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream, database: Database
-) -> Iterator[LocalServer]:
-    base = tmp_path_factory.mktemp("auth")
-    users = PASSWORDS.items()
-    with serving(base, CONFIG, users, admins={"root"}, upstream_url=upstream.url, database=database) as rennet:
-        yield rennet
+server = hosted_server(CONFIG, PASSWORDS.items(), admins={"root"}, upstream=(make_wheel("publicdep", "1.0"),))
 
 
 @pytest.fixture
 def lone_server(rennet_factory: Callable[..., LocalServer]) -> LocalServer:
     """A server of the test's own, with no users yet: the login limits of the shared one are not disturbed."""
-    return rennet_factory(config=CONFIG, upstream_url="http://127.0.0.1:9/simple/")
+    return rennet_factory(config=CONFIG, upstream_url=NOWHERE)
 
 
 # Every request of the shared server comes from an address of its own: the failed logins these tests make on
@@ -136,10 +116,12 @@ def test_private_reads_need_credentials(server: LocalServer) -> None:
     assert get(server, "/team/simple/perm-team/", auth=("__token__", local_only)).status_code == 403
 
 
-def test_files_of_private_indexes_are_not_for_shared_caches(server: LocalServer, upstream: FakeUpstream) -> None:
+def test_files_of_private_indexes_are_not_for_shared_caches(
+    server: LocalServer, module_upstream: FakeUpstream
+) -> None:
     """A proxy or CDN between rennet and its users must not keep a file someone had to log in for."""
     secret, mirrored = make_wheel("perm-cached", "1.0"), make_wheel("perm-mirrored", "1.0")
-    upstream.add(mirrored)
+    module_upstream.add(mirrored)
     with elsewhere() as client:
         assert post_upload(f"{server.url}/team/", secret, auth=creds("alice"), client=client).status_code == 200
         assert post_upload(f"{server.url}/local/", secret, auth=creds("alice"), client=client).status_code == 200
@@ -160,7 +142,7 @@ def test_files_of_private_indexes_are_not_for_shared_caches(server: LocalServer,
             response = get(server, path, auth=creds("bob"))
             assert response.status_code == 200, (path, response.text)
             assert response.headers["cache-control"] == cache_control, path
-    assert upstream.count(f"/files/{mirrored.filename}") == 1, "the first answer was the streamed one"
+    assert module_upstream.count(f"/files/{mirrored.filename}") == 1, "the first answer was the streamed one"
 
 
 def test_uploads_need_upload_rights(server: LocalServer) -> None:
@@ -375,7 +357,7 @@ def test_a_group_that_would_show_a_private_index_to_others_is_refused_at_start(t
     leaky = CONFIG.replace('read = ["alice", "bob", "dave"]', 'read = ["*"]')
     assert leaky != CONFIG
     problems = ("group 'default' may be read by every user", "private member 'team' may not")
-    server = LocalServer(tmp_path / "data", config=leaky, upstream_url="http://127.0.0.1:9/simple/")
+    server = LocalServer(tmp_path / "data", config=leaky, upstream_url=NOWHERE)
     with pytest.raises(InvalidConfig) as refused:
         server.start()
     for problem in problems:

@@ -9,15 +9,14 @@ import pytest
 
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
+from tests.support.hosting import ALICE, UPLOADS
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
-
-ALICE = ("alice", "alice-password")
 
 
 @pytest.fixture
 def server(rennet_factory: Callable[..., LocalServer]) -> Iterator[LocalServer]:
-    server = rennet_factory(config='[index.local]\nupload = ["alice"]\n')
+    server = rennet_factory(config=UPLOADS)
     add_user(server, *ALICE)
     yield server
 

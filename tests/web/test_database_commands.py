@@ -9,11 +9,10 @@ from pathlib import Path
 from tests.support.accounts import add_user
 from tests.support.databases import Database
 from tests.support.dists import make_wheel
+from tests.support.hosting import ALICE
 from tests.support.server import LocalServer
 from tests.support.store import query
 from tests.support.uploads import post_upload
-
-ALICE = ("alice", "alice-password")
 
 
 def test_a_backup_of_a_running_server(

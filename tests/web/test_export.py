@@ -13,9 +13,8 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin
 
 import httpx
@@ -37,42 +36,29 @@ from tests.support.exports import (
     SECRET,
     SECRET_OLD,
     SECRET_SDIST,
-    UPSTREAM,
     Source,
-    assert_failures,
     break_delta_metadata,
     broken_tree,
     entries,
+    exported_source,
+    import_into_new,
+    other_server,
     page,
     publish_private,
     resolve,
     sha256,
     tree_file_count,
 )
-from tests.support.pages import JSON_V1, PIP_ACCEPT, all_keys, parse_html
+from tests.support.pages import JSON_V1, PIP_ACCEPT, all_keys, json_files, parse_html
 from tests.support.server import LocalServer, Server
 from tests.support.store import file_row, wait_until_held
 from tests.support.uploads import stored
-from tests.support.upstream import FakeUpstream, _free_port
+from tests.support.upstream import FakeUpstream
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Source]:
-    base = tmp_path_factory.mktemp("export")
-    upstream = FakeUpstream().start()
-    upstream.add(*UPSTREAM)
-    server = LocalServer(
-        base / "data", upstream_url=upstream.url, config=CONFIG, database_url=database.new_url()
-    ).start()
-    try:
-        _fill(server)
-        tree = base / "tree"
-        done = rennet_cli(server, "export", str(tree))  # while the server runs
-        assert done.returncode == 0, done.stderr
-    finally:
-        server.stop()
-        upstream.stop()
-    yield Source(server, tree, done.stdout)
+def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Source:
+    return exported_source(LocalServer, tmp_path_factory.mktemp("export"), database, _fill)
 
 
 def _fill(server: LocalServer) -> None:
@@ -113,25 +99,12 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def other_server(data_dir: Path, database_url: str | None, **options: Any) -> LocalServer:
-    """A server (not started) on another data directory; the upstream it names is gone."""
-    upstream = f"http://127.0.0.1:{_free_port()}/simple/"
-    return LocalServer(data_dir, upstream_url=upstream, config=CONFIG, database_url=database_url, **options)
-
-
-def listed(server: Server, path: str) -> dict[str, dict[str, Any]]:
-    """filename -> entry of a JSON project page the server sends."""
-    response = server.get(path, headers={"accept": JSON_V1})
-    assert response.status_code == 200, (path, response.text)
-    return {entry["filename"]: entry for entry in response.json()["files"]}
-
-
 def assert_serves(server: Server, tree: Path, projects: list[str]) -> None:
     """The server's default group lists the files the tree lists for these projects, with their hashes, yanks
     and Python requirements, and sends each byte for byte (as an installer would find them)."""
     for project in projects:
         url = f"{server.simple}{project}/"
-        files = listed(server, f"/simple/{project}/")
+        files = json_files(server, f"/simple/{project}/")
         exported = entries(tree, project)
         assert set(files) == set(exported), project
         for filename, entry in files.items():
@@ -289,16 +262,12 @@ def test_a_damaged_blob_is_reported_and_left_out(source: Source, tmp_path: Path)
 def test_a_tree_seeds_a_fresh_proxy_that_then_serves_offline(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    laptop = other_server(tmp_path / "laptop", database.new_url(), offline=True)
+    laptop, _ = import_into_new(source.tree, tmp_path / "laptop", database, "pypi", offline=True)
     count = tree_file_count(source.tree)
-    done = rennet_cli(laptop, "import", str(source.tree), "--index", "pypi")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == f"imported {count}, skipped 0, failed 0"
     laptop.start()
     try:
         assert_serves(laptop, source.tree, PROJECTS)
-        beta = laptop.get("/pypi/simple/beta/", headers={"accept": JSON_V1}).json()
-        files = {entry["filename"]: entry for entry in beta["files"]}
+        files = json_files(laptop, "/pypi/simple/beta/")
         assert files[BETA_16.filename]["yanked"] == "broken build"
         assert files[BETA_15.filename]["requires-python"] == ">=3.8"
         assert files[BETA_15.filename]["upload-time"] == entries(source.tree, "beta")[BETA_15.filename]["upload-time"]
@@ -318,16 +287,12 @@ def test_a_tree_seeds_a_fresh_proxy_that_then_serves_offline(
 def test_a_tree_imported_into_a_hosted_index_keeps_yanks_times_and_status(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    restored = other_server(tmp_path / "restored", database.new_url())
-    done = rennet_cli(restored, "import", str(source.tree), "--index", "local", "--uploader", "restore")
-    assert done.returncode == 0, done.stderr
+    restored, done = import_into_new(source.tree, tmp_path / "restored", database, "local", "--uploader", "restore")
     count = tree_file_count(source.tree)
-    assert done.stdout.splitlines()[-1] == f"imported {count}, skipped 0, failed 0"
     assert "status acme-old set to deprecated" in done.stderr
     restored.start()
     try:
-        secret = restored.get("/local/simple/acme-secret/", headers={"accept": JSON_V1}).json()
-        files = {entry["filename"]: entry for entry in secret["files"]}
+        files = json_files(restored, "/local/simple/acme-secret/")
         assert files[SECRET_OLD.filename]["yanked"] == "leaked key"
         exported = entries(source.tree, "acme-secret")
         assert {name: entry["upload-time"] for name, entry in files.items()} == {
@@ -335,8 +300,7 @@ def test_a_tree_imported_into_a_hosted_index_keeps_yanks_times_and_status(
         }
         legacy = restored.get("/local/simple/acme-old/", headers={"accept": JSON_V1}).json()
         assert legacy["project-status"] == {"status": "deprecated", "reason": "use acme-secret"}
-        beta = restored.get("/local/simple/beta/", headers={"accept": JSON_V1}).json()
-        assert {e["filename"]: e["yanked"] for e in beta["files"]}[BETA_16.filename] == "broken build"
+        assert json_files(restored, "/local/simple/beta/")[BETA_16.filename]["yanked"] == "broken build"
         assert_serves(restored, source.tree, PROJECTS)
     finally:
         restored.stop()
@@ -363,14 +327,10 @@ def test_seeding_a_proxy_adds_to_what_its_upstream_said(
             f"failed {source.tree / 'files' / 'beta' / BETA_15.filename}: pypi lists other bytes under this name "
             f"(sha256 {other_beta.sha256})"
         ]
-        alpha = {
-            e["filename"]: e for e in laptop.get("/pypi/simple/alpha/", headers={"accept": JSON_V1}).json()["files"]
-        }
+        alpha = json_files(laptop, "/pypi/simple/alpha/")
         assert set(alpha) == {ALPHA_1.filename, ALPHA_2.filename}, "what the upstream listed stays listed"
         assert laptop.get(f"/pypi/files/alpha/{ALPHA_2.filename}").content == ALPHA_2.data
-        beta = {
-            e["filename"]: e for e in laptop.get("/pypi/simple/beta/", headers={"accept": JSON_V1}).json()["files"]
-        }
+        beta = json_files(laptop, "/pypi/simple/beta/")
         assert beta[BETA_15.filename]["hashes"] == {"sha256": other_beta.sha256}
         assert beta[BETA_16.filename]["yanked"] == "broken build"
         assert laptop.get(f"/pypi/files/beta/{BETA_16.filename}").content == BETA_16.data
@@ -383,10 +343,7 @@ def test_broken_inputs_are_reported_per_item_and_the_rest_is_seeded(
 ) -> None:
     tree, expected = broken_tree(source.tree, tmp_path)
     break_delta_metadata(tree, expected)
-    laptop = other_server(tmp_path / "laptop", database.new_url(), offline=True)
-    done = rennet_cli(laptop, "import", str(tree), "--index", "pypi")
-    assert done.returncode == 1
-    assert_failures(done.stderr, expected)
+    laptop, _ = import_into_new(tree, tmp_path / "laptop", database, "pypi", failures=expected, offline=True)
     held = stored(laptop)
     assert held.temp_files == ()
     assert hashlib.sha256(b"not a zip at all").hexdigest() not in held.blobs
@@ -405,10 +362,7 @@ def test_broken_inputs_are_reported_per_item_and_the_rest_is_hosted(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
     tree, expected = broken_tree(source.tree, tmp_path)
-    restored = other_server(tmp_path / "restored", database.new_url())
-    done = rennet_cli(restored, "import", str(tree), "--index", "local")
-    assert done.returncode == 1
-    assert_failures(done.stderr, expected)
+    restored, _ = import_into_new(tree, tmp_path / "restored", database, "local", failures=expected)
     held = stored(restored)
     assert held.temp_files == ()
     projects = {project for index, project, _ in held.hosted_files if index == "local"}

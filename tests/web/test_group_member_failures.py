@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
+from tests.support.hosting import ALICE
 from tests.support.pages import json_files
 from tests.support.server import LocalServer, proxy_config
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
 DOWN = "http://127.0.0.1:9/simple/"  # nothing listens on the discard port: connections are refused
-ALICE = ("alice", "alice-password")
 
 
 def _group(upstream: FakeUpstream) -> str:

@@ -9,63 +9,24 @@ install from such groups is in tests/e2e/test_groups_clients.py.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rennet.config import InvalidConfig, load_settings
-from tests.support.accounts import serving
-from tests.support.databases import Database
 from tests.support.dists import make_wheel
+from tests.support.groups import CONFIG, GROUPS, PRIVATE, PUBLIC
+from tests.support.hosting import ALICE, hosted_server
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-groups-0001")
 JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
 
-# "default" is the built-in group of local and pypi, in that order.
-
-[index.proxyfirst]
-type = "group"
-members = ["pypi", "local"]
-
-[index.outer]
-type = "group"
-members = ["proxyfirst"]
-
-[index.mixed]
-type = "group"
-members = ["local", "pypi"]
-allow_upstream = ["Acme_Secret"]
-"""
-GROUPS = ("default", "proxyfirst", "outer", "mixed")
-PRIVATE = make_wheel("acme-secret", "1.0")
-PUBLIC = make_wheel("acme-secret", "9.0")  # the attacker's upload to PyPI
-
-
-@pytest.fixture(scope="module")
-def upstream(database: Database) -> Iterator[FakeUpstream]:
-    """One per catalog: the tests count what the upstream was asked."""
-    fake = FakeUpstream().start()
-    fake.add(PUBLIC, make_wheel("late-name", "5.0"), make_wheel("publicdep", "2.0"))
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream, database: Database
-) -> Iterator[LocalServer]:
-    base = tmp_path_factory.mktemp("groups")
-    with serving(base, CONFIG, [ALICE], upstream_url=upstream.url, database=database) as rennet:
-        assert post_upload(rennet.url + "/local/", PRIVATE, auth=ALICE).status_code == 200
-        yield rennet
+# Besides the public acme-secret: a name that becomes private later, and a public project.
+server = hosted_server(
+    CONFIG, upstream=(PUBLIC, make_wheel("late-name", "5.0"), make_wheel("publicdep", "2.0")), uploads=(PRIVATE,)
+)
 
 
 def listed(server: LocalServer, group: str, project: str) -> tuple[list[str], list[str]]:
@@ -75,7 +36,7 @@ def listed(server: LocalServer, group: str, project: str) -> tuple[list[str], li
     return [f["filename"] for f in body["files"]], body["versions"]
 
 
-def test_private_name_never_receives_public_files(server: LocalServer, upstream: FakeUpstream) -> None:
+def test_private_name_never_receives_public_files(server: LocalServer, module_upstream: FakeUpstream) -> None:
     for group in ("default", "proxyfirst", "outer"):
         assert listed(server, group, "acme-secret") == ([PRIVATE.filename], ["1.0"]), group
         html = server.get(f"/{group}/simple/acme-secret/").text
@@ -92,9 +53,9 @@ def test_private_name_never_receives_public_files(server: LocalServer, upstream:
         assert server.get(f"/{group}/pypi/acme-secret/9.0/json").status_code == 404, group
 
     # The public file was never even fetched, nor was PyPI asked about the private name through these groups.
-    assert upstream.count(f"/files/{PUBLIC.filename}") == 0
-    assert upstream.count("/simple/acme-secret/") == 0
-    assert upstream.count("/pypi/acme-secret/") == 0
+    assert module_upstream.count(f"/files/{PUBLIC.filename}") == 0
+    assert module_upstream.count("/simple/acme-secret/") == 0
+    assert module_upstream.count("/pypi/acme-secret/") == 0
     # The mirror itself still mirrors: asked by its own name, it shows PyPI's project.
     assert listed(server, "pypi", "acme-secret")[0] == [PUBLIC.filename]
 

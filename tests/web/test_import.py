@@ -8,40 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
-from tests.support.accounts import rennet_cli, serving
-from tests.support.databases import Database
+from tests.support.accounts import rennet_cli
 from tests.support.dists import Dist, make_sdist, make_wheel
+from tests.support.hosting import ALICE, hosted_server
 from tests.support.pages import json_files as files
 from tests.support.server import LocalServer
 from tests.support.uploads import hosted_file_row, post_upload, stored
-from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-imports-1")
-
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
-[index.default]
-type = "group"
-members = ["local", "pypi"]
-"""
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
-) -> Iterator[LocalServer]:
-    base = tmp_path_factory.mktemp("import")
-    with serving(base, CONFIG, [ALICE], upstream_url=module_upstream.url, database=database) as rennet:
-        yield rennet
+server = hosted_server()
 
 
 def put(directory: Path, dist: Dist, name: str | None = None) -> Path:

@@ -14,12 +14,11 @@ import pytest
 
 from tests.support.accounts import serving
 from tests.support.databases import Database
-from tests.support.dists import Dist, make_sdist, make_wheel
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.hosting import ALICE, UPLOADS, upload
 from tests.support.server import LocalServer
-from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-json-api-1")
 READER = ("reader", "reader-json-api-1")
 STRANGER = ("stranger", "stranger-json-1")
 
@@ -50,33 +49,17 @@ WHEEL_RC = make_wheel("json.proj", "3.0rc1")
 
 
 @pytest.fixture(scope="module")
-def upstream(database: Database) -> Iterator[FakeUpstream]:
-    """One per catalog: the tests count what the upstream was asked, and break it on purpose."""
-    fake = FakeUpstream().start()
-    fake.add(make_wheel("pubproj", "1.0"), make_wheel("pubproj", "2.0"), make_sdist("pubproj", "2.0"))
-    fake.add(make_wheel("shared-name", "9.0"))
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream, database: Database
+    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
 ) -> Iterator[LocalServer]:
-    config = f"""
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
+    module_upstream.add(make_wheel("pubproj", "1.0"), make_wheel("pubproj", "2.0"), make_sdist("pubproj", "2.0"))
+    module_upstream.add(make_wheel("shared-name", "9.0"))
+    config = f"""{UPLOADS}
 [index.secret]
 type = "hosted"
 private = true
 read = ["reader"]
 upload = ["alice"]
-
-[index.default]
-type = "group"
-members = ["local", "pypi"]
 
 [index.mixed]
 type = "group"
@@ -85,19 +68,13 @@ allow_upstream = ["shared-name"]
 
 [index.plain]
 type = "proxy"
-upstream = "http://127.0.0.1:{upstream.port}/other/"
+upstream = "http://127.0.0.1:{module_upstream.port}/other/"
 """
     users = (ALICE, READER, STRANGER)
     base = tmp_path_factory.mktemp("json")
-    with serving(base, config, users, upstream_url=upstream.url, database=database) as rennet:
-        for dist in (WHEEL_1, WHEEL_2, SDIST_2, WHEEL_RC, make_wheel("shared-name", "1.0")):
-            upload(rennet, dist)
+    with serving(base, config, users, upstream_url=module_upstream.url, database=database) as rennet:
+        upload(rennet, WHEEL_1, WHEEL_2, SDIST_2, WHEEL_RC, make_wheel("shared-name", "1.0"))
         yield rennet
-
-
-def upload(server: LocalServer, dist: Dist, index: str = "local") -> None:
-    response = post_upload(f"{server.url}/{index}/", dist, auth=ALICE)
-    assert response.status_code == 200, response.text
 
 
 def document(server: LocalServer, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -238,7 +215,9 @@ def test_default_index_and_groups_serve_hosted_projects_with_their_own_urls(serv
     )
 
 
-def test_proxy_passes_the_upstream_document_through_rennet(server: LocalServer, upstream: FakeUpstream) -> None:
+def test_proxy_passes_the_upstream_document_through_rennet(
+    server: LocalServer, module_upstream: FakeUpstream
+) -> None:
     for index in ("pypi", "default"):
         found = document(server, f"/{index}/pypi/pubproj/json")
         assert found["info"]["version"] == "2.0" and found["info"]["summary"] == "pubproj for tests"
@@ -248,7 +227,7 @@ def test_proxy_passes_the_upstream_document_through_rennet(server: LocalServer, 
         for entry in entries:
             assert entry["url"] == f"{server.url}/{index}/files/pubproj/{entry['filename']}"
         for entry in found["urls"]:
-            dist = upstream.find(entry["filename"])
+            dist = module_upstream.find(entry["filename"])
             assert dist is not None and httpx.get(entry["url"]).content == dist.data
     release = document(server, "/pypi/pypi/pubproj/1.0/json")
     assert release["info"]["version"] == "1.0" and "releases" not in release
@@ -264,31 +243,31 @@ def test_proxy_passes_the_upstream_document_through_rennet(server: LocalServer, 
     ],
 )
 def test_upstream_failures(
-    server: LocalServer, upstream: FakeUpstream, fault: str, status: int, message: str
+    server: LocalServer, module_upstream: FakeUpstream, fault: str, status: int, message: str
 ) -> None:
     """A document never fetched before: with nothing held, the failure is the answer (a held one would be
     served instead, see test_json_api_cache.py)."""
     project = f"failing-{fault}"
-    upstream.add(make_wheel(project, "1.0"))
-    upstream.fault(f"/pypi/{project}/", fault)
+    module_upstream.add(make_wheel(project, "1.0"))
+    module_upstream.fault(f"/pypi/{project}/", fault)
     try:
         response = server.get(f"/pypi/pypi/{project}/json")
     finally:
-        upstream.fault(f"/pypi/{project}/", None)
+        module_upstream.fault(f"/pypi/{project}/", None)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     assert message in response.json()["message"]
 
 
-def test_a_hosted_name_never_shows_public_data(server: LocalServer, upstream: FakeUpstream) -> None:
-    before = upstream.count("/pypi/shared-name/")
+def test_a_hosted_name_never_shows_public_data(server: LocalServer, module_upstream: FakeUpstream) -> None:
+    before = module_upstream.count("/pypi/shared-name/")
     for path in ("/pypi/shared-name/json", "/default/pypi/shared-name/json"):
         found = document(server, path)
         assert found["info"]["version"] == "1.0"
         assert list(found["releases"]) == ["1.0"]
         assert [e["filename"] for e in found["urls"]] == ["shared_name-1.0-py3-none-any.whl"]
     assert server.get("/pypi/shared-name/9.0/json").status_code == 404
-    assert upstream.count("/pypi/shared-name/") == before, "the upstream is not even asked"
+    assert module_upstream.count("/pypi/shared-name/") == before, "the upstream is not even asked"
     # A group that allows the upstream for this name, with the mirror first, answers from the mirror.
     mixed = document(server, "/mixed/pypi/shared-name/json")
     assert mixed["info"]["version"] == "9.0"

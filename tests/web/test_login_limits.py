@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from tests.support.accounts import add_user, create_token
+from tests.support.hosting import ALICE
 from tests.support.server import LocalServer
 
 CONFIG = (
     '[index.local]\nprivate = true\nread = ["*"]\nupload = ["alice"]\n[index.default]\nprivate = true\nread = ["*"]\n'
 )
-ALICE = ("alice", "alice-password")
 PAGE = "/local/simple/"
 
 

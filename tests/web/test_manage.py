@@ -8,46 +8,28 @@ yanked, quarantined and archived projects is in tests/e2e/test_manage_clients.py
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.accounts import create_token, rennet_cli, serving, token_key
-from tests.support.databases import Database
-from tests.support.dists import Dist, make_sdist, make_wheel
+from tests.support.accounts import create_token, rennet_cli, token_key
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.hosting import ALICE, UPLOADS, hosted_server, upload
 from tests.support.pages import json_files as files
 from tests.support.server import LocalServer
 from tests.support.uploads import hosted_file_row, post_upload, stored
-from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-manages-1")
 BOB = ("bob", "bob-manages-22")
 ROOT = ("root", "root-manages-333")
 JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
 
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
+CONFIG = f"""{UPLOADS}
 [index.team]
 type = "hosted"
 upload = ["bob"]
-
-[index.default]
-type = "group"
-members = ["local", "pypi"]
 """
 
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
-) -> Iterator[LocalServer]:
-    base, users, url = tmp_path_factory.mktemp("manage"), [ALICE, BOB, ROOT], module_upstream.url
-    with serving(base, CONFIG, users, admins={"root"}, upstream_url=url, database=database) as rennet:
-        yield rennet
+server = hosted_server(CONFIG, [ALICE, BOB, ROOT], admins={"root"})
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +42,6 @@ def tokens(server: LocalServer) -> dict[str, str]:
     }
     assert rennet_cli(server, "token", "revoke", token_key(made["revoked"])).returncode == 0
     return made
-
-
-def upload(server: LocalServer, *dists: Dist) -> None:
-    for dist in dists:
-        response = post_upload(server.url + "/local/", dist, auth=ALICE)
-        assert response.status_code == 200, response.text
 
 
 def api(

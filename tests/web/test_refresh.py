@@ -3,23 +3,16 @@ server; files gone upstream kept and marked, then pruned; failures reported and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
 
 from tests.support.dists import make_sdist, make_wheel
-from tests.support.pages import JSON_V1
-from tests.support.server import LocalServer, Server
+from tests.support.pages import json_files as listed
+from tests.support.server import LocalServer
 from tests.support.store import blob_path, cli, file_row, query, wait_until_held
 from tests.support.upstream import FakeUpstream
-
-
-def listed(server: Server, path: str) -> dict[str, dict[str, object]]:
-    response = server.get(path, headers={"accept": JSON_V1})
-    assert response.status_code == 200, response.text
-    return {f["filename"]: f for f in json.loads(response.content)["files"]}
 
 
 def test_refresh_finds_a_new_version_and_a_yank(rennet: LocalServer, upstream: FakeUpstream) -> None:

@@ -14,17 +14,15 @@ import pytest
 
 from tests.support.accounts import add_user
 from tests.support.dists import Dist, make_sdist, make_wheel, metadata_text, sdist_file, wheel_file
+from tests.support.hosting import ALICE, UPLOADS
 from tests.support.pages import json_files
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 
-ALICE = ("alice", "alice-password")
-CONFIG = '[index.local]\nupload = ["alice"]\n'
-
 
 @pytest.fixture
 def server(rennet_factory: Callable[..., LocalServer]) -> Iterator[LocalServer]:
-    server = rennet_factory(config=CONFIG)
+    server = rennet_factory(config=UPLOADS)
     add_user(server, *ALICE)
     yield server
 

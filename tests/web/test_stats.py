@@ -3,20 +3,10 @@ running server answered since it started. (Several workers counting into one fil
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from tests.support.dists import make_sdist, make_wheel
-from tests.support.server import LocalServer, Server
-from tests.support.store import blob_path, cli, wait_until_held
+from tests.support.server import LocalServer
+from tests.support.store import blob_path, cli, stats, wait_until_held
 from tests.support.upstream import FakeUpstream
-
-
-def stats(server: Server) -> dict[str, Any]:
-    done = cli(server, "stats", "--json")
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def test_stats_match_what_was_stored_and_requested(rennet: LocalServer, upstream: FakeUpstream) -> None:

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.accounts import create_token, rennet_cli, serving, token_key
-from tests.support.databases import Database
+from tests.support.accounts import create_token, rennet_cli, token_key
 from tests.support.dists import (
     Dist,
     gzip_bomb_sdist,
@@ -31,16 +30,12 @@ from tests.support.dists import (
     write_large_wheel,
     zip_bomb_wheel,
 )
+from tests.support.hosting import ALICE, UPLOADS, hosted_server
 from tests.support.server import LocalServer
 from tests.support.store import wait_until
 from tests.support.uploads import Multipart, form_fields, post_upload, stored
 
-ALICE = ("alice", "alice-bad-input-1")
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
+CONFIG = f"""{UPLOADS}
 [index.small]
 type = "hosted"
 upload = ["alice"]
@@ -55,11 +50,7 @@ SDIST = make_sdist("victim", "1.0")
 WHEEL_NAME = WHEEL.filename  # victim-1.0-py3-none-any.whl
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[LocalServer]:
-    base, nowhere = tmp_path_factory.mktemp("bad-input"), "http://127.0.0.1:9/simple/"  # pypi is never asked
-    with serving(base, CONFIG, [ALICE], upstream_url=nowhere, database=database) as rennet:
-        yield rennet
+server = hosted_server(CONFIG, upstream=None)  # pypi is never asked
 
 
 @dataclass

@@ -11,54 +11,33 @@ import hashlib
 import json
 import re
 import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 
-from rennet.domain.names import file_identity
-from rennet.storage.catalog import DuplicateFile, HostedUpload
+from rennet.storage.catalog import DuplicateFile
 from rennet.storage.store import open_store
-from tests.support.accounts import serving
 from tests.support.databases import Database
 from tests.support.dists import make_sdist, make_wheel
+from tests.support.hosting import ALICE, UPLOADS, hosted_server
 from tests.support.pages import json_files as page
 from tests.support.server import LocalServer
+from tests.support.store import hosted_upload
 from tests.support.uploads import Multipart, hosted_file_row, post_upload, stored
-from tests.support.upstream import FakeUpstream
 
-ALICE = ("alice", "alice-uploads-1")
-
-CONFIG = """
-[index.local]
-type = "hosted"
-upload = ["alice"]
-
+CONFIG = f"""{UPLOADS}
 [index.small]
 type = "hosted"
 upload = ["alice"]
 max_upload_size = "64K"
-
-[index.default]
-type = "group"
-members = ["local", "pypi"]
 
 [index.everything]
 type = "group"
 members = ["default", "small"]
 """
 
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
-) -> Iterator[LocalServer]:
-    base = tmp_path_factory.mktemp("uploads")
-    with serving(base, CONFIG, [ALICE], upstream_url=module_upstream.url, database=database) as rennet:
-        yield rennet
+server = hosted_server(CONFIG)
 
 
 def test_upload_is_listed_at_once_with_everything_pypi_lists(server: LocalServer) -> None:
@@ -259,19 +238,7 @@ def test_catalog_writers_racing_for_a_new_project(database: Database, tmp_path: 
 
             def add(n: int, project: str = f"race{round_number}", barrier: threading.Barrier = barrier) -> str:
                 filename = f"{project}-1.0-py3-none-p{n % 6}.whl"
-                upload = HostedUpload(
-                    filename=filename,
-                    version="1.0",
-                    sha256=f"{n:064x}",
-                    md5="0" * 32,
-                    blake2b_256="0" * 64,
-                    size=1,
-                    requires_python=None,
-                    metadata_sha256=None,
-                    uploaded_by="alice",
-                    upload_time=time.time(),
-                    identity=file_identity(filename),
-                )
+                upload = hosted_upload(filename, f"{n:064x}")
                 barrier.wait()
                 try:
                     return "new" if store.catalog.add_hosted_file("local", project, project, upload) else "added"
