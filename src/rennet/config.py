@@ -323,23 +323,16 @@ def default_upstream() -> str:
     return endpoint
 
 
-def default_indexes(upstream: str | None = None) -> dict[str, IndexConfig]:
-    """The built-in indexes; the `pypi` proxy's upstream is PyPI's unless given ("" until with_default_upstreams,
-    so that commands that never fetch anything need not import pypi_simple)."""
+def default_indexes() -> dict[str, IndexConfig]:
+    """The built-in indexes. The `pypi` proxy's upstream is PyPI's ("" until with_default_upstreams, so that
+    commands that never fetch anything need not import pypi_simple), and PyPI's pages send files to PyPI's own
+    file host, whatever its addresses look like from here (behind a company's DNS they can be private): every
+    host is trusted while the upstream is the default (see load_settings for an upstream given)."""
     return {
-        "pypi": _pypi_proxy(upstream),
+        "pypi": ProxyIndex(name="pypi", upstream="", file_hosts=frozenset({EVERY_HOST})),
         "local": HostedIndex(name="local"),
         "default": GroupIndex(name="default", members=("local", "pypi")),
     }
-
-
-def _pypi_proxy(upstream: str | None) -> ProxyIndex:
-    """PyPI's pages send files to PyPI's own file host, whatever its addresses look like from here (behind a
-    company's DNS they can be private): every host is trusted while the upstream is the default. An upstream
-    given (even PyPI's address spelled out: telling it apart would import pypi_simple in every command) names
-    the hosts it trusts in file_hosts."""
-    every_host = frozenset() if upstream else frozenset({EVERY_HOST})
-    return ProxyIndex(name="pypi", upstream=upstream or "", file_hosts=every_host)
 
 
 # Where `rennet serve` leaves the settings it was started with, for the commands run on its data directory later.
@@ -425,14 +418,16 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
     upstream = env.get(UPSTREAM_VARIABLE) or None
     if upstream is not None:
         _upstream_url(UPSTREAM_VARIABLE, upstream)
-    indexes = default_indexes(upstream)
+    indexes = default_indexes()
     for name, table in index_tables.items():
         indexes[name] = _index_from_table(name, table, indexes.get(name))
     pypi = indexes.get("pypi")
     if isinstance(pypi, ProxyIndex) and upstream is not None:
         indexes["pypi"] = pypi = replace(pypi, upstream=upstream)
     if isinstance(pypi, ProxyIndex) and pypi.upstream and "file_hosts" not in index_tables.get("pypi", {}):
-        indexes["pypi"] = replace(pypi, file_hosts=frozenset())  # an upstream given: the hosts it names only
+        # An upstream given (even PyPI's address spelled out: telling it apart would import pypi_simple in every
+        # command) is trusted with its own host and the file_hosts it names only.
+        indexes["pypi"] = replace(pypi, file_hosts=frozenset())
     check_indexes(indexes, settings.default_index)
     return replace(settings, data_dir=settings.data_dir.absolute(), indexes=indexes)
 

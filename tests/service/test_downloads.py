@@ -17,9 +17,8 @@ from rennet.service.runtime.downloads import (
     DownloadFailed,
     Downloads,
     TryAgain,
-    lock_held,
 )
-from rennet.storage.blobs import BlobWriter, LocalBlobStore
+from rennet.storage.blobs import BlobWriter, LocalBlobStore, lock_held
 from tests.support.services import until
 
 DATA = random.Random("downloads").randbytes(300_000)

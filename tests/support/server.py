@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Any
 import httpx
 
 from tests.support.procs import descendants, kill_tree
-from tests.support.upstream import _free_port
+from tests.support.upstream import NOWHERE, _free_port
 
 # What every test server uses unless a test says otherwise: password hashes that cost microseconds, not a fifth
 # of a second and 64 MiB each (the cost is a setting; what it protects is tested with the default elsewhere).
@@ -50,6 +51,14 @@ class CliResult:
     stderr: str
 
 
+def _hermetic_upstream(config: str | None) -> str | None:
+    """NOWHERE for a server whose built-in pypi proxy would otherwise point at PyPI: no test reaches the public
+    index, also not through a default group it did not mean to ask. None when the configuration names an upstream
+    for pypi (RENNET_UPSTREAM would override it) or makes pypi another kind of index."""
+    pypi = tomllib.loads(config or "").get("index", {}).get("pypi", {})
+    return None if "upstream" in pypi or pypi.get("type", "proxy") != "proxy" else NOWHERE
+
+
 class Server:
     """What tests ask of a server, whichever way it runs."""
 
@@ -63,7 +72,7 @@ class Server:
         database_url: str | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.upstream_url = upstream_url
+        self.upstream_url = upstream_url or _hermetic_upstream(config)
         self.config = config
         self.offline = offline
         self.extra_env = dict(env or {})

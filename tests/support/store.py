@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from rennet.domain.names import file_identity
 from rennet.storage.catalog import HostedUpload
 from tests.support.server import CliResult, Server
 
@@ -85,7 +84,6 @@ def hosted_upload(filename: str, sha256: str = "a" * 64) -> HostedUpload:
         metadata_sha256=None,
         uploaded_by="alice",
         upload_time=time.time(),
-        identity=file_identity(filename),
     )
 
 

@@ -14,8 +14,10 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rennet.config import CONFIG_VARIABLE, UPSTREAM_VARIABLE, Settings, server_options
+from rennet.cli.reporting import say
+from rennet.config import CONFIG_VARIABLE, UPSTREAM_VARIABLE, Settings, server_options, with_default_upstreams
 from rennet.domain.indexes import GroupIndex, IndexConfig, ProxyIndex, leaf_members
+from rennet.upstream.urls import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -156,13 +158,9 @@ def check_concurrency(value: int) -> None:
 def say_upstreams(console: Console, settings: Settings, names: Iterable[str]) -> None:
     """A command that contacts upstreams says which, one line per proxy it works through (no credentials): the
     configuration it found decides, and the user sees which it was."""
-    from rennet.cli.reporting import say
-    from rennet.config import with_default_upstreams
-    from rennet.upstream.client import redact
-
     indexes = with_default_upstreams(settings).indexes
     for name in names:
-        for member in leaf_members(indexes, name) if isinstance(indexes[name], GroupIndex) else (name,):
+        for member in leaf_members(indexes, name):
             index = indexes[member]
             if isinstance(index, ProxyIndex):
                 say(console, f"{member}: upstream {redact(index.upstream)}")

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from rennet.cli._command import Run, Subcommands, command, run_on_store
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.access import Access
+from rennet.storage.errors import AccountError
 from rennet.storage.generations import Generations
 
 if TYPE_CHECKING:
-    from rennet.storage.accounts import AccountError
     from rennet.storage.store import Store
 
 __all__ = ["register"]
@@ -57,18 +57,9 @@ def _on_accounts(work: Callable[[argparse.Namespace, Settings, Store], None]) ->
     """A command on the accounts: exit status 1, with the reason, when they refuse it."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
-        from rennet.storage.accounts import AccountError
-
         return run_on_store(settings, lambda store: work(args, settings, store), (AccountError, InvalidConfig))
 
     return run
-
-
-def _refusal(reason: str) -> AccountError:
-    """What the accounts refuse with (storage.accounts is imported only once a command runs)."""
-    from rennet.storage.accounts import AccountError
-
-    return AccountError(reason)
 
 
 def _changed(store: Store) -> None:
@@ -83,7 +74,7 @@ def _password(args: argparse.Namespace) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Repeat: ") != first:
-        raise _refusal("the passwords differ")
+        raise AccountError("the passwords differ")
     return first
 
 
@@ -117,7 +108,7 @@ def _user_list(args: argparse.Namespace, settings: Settings, store: Store) -> No
 @_on_accounts
 def _token_create(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     if args.index is not None and args.index not in settings.indexes:
-        raise _refusal(f"there is no index named {args.index!r}")
+        raise AccountError(f"there is no index named {args.index!r}")
     expires = time.time() + parse_duration(args.expires, "--expires") if args.expires else None
     token, record = store.accounts.create_token(args.user, args.index, Access(args.scope), expires, args.description)
     _changed(store)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["EVERY_HOST", "TrustedHosts", "check_host_entry", "refuse_url"]
+__all__ = ["EVERY_HOST", "TrustedHosts", "check_host_entry", "is_address", "refuse_url"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -95,6 +95,11 @@ def _is_host_name(text: str) -> bool:
         and len(text) <= 253
         and all(0 < len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii() for label in labels)
     )
+
+
+def is_address(text: str) -> bool:
+    """Whether the text is an IPv4 or IPv6 address (not a name)."""
+    return _address(text) is not None
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

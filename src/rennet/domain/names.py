@@ -160,9 +160,6 @@ def _parse_legacy(filename: str) -> DistName | None:
     return DistName(canonicalize_name(match["name"]), version_or_none(match["version"]), "legacy")
 
 
-# Pages are parsed and rendered again after every change to their project, and a big project has thousands of
-# files: the latest few thousand file names and version strings are remembered (small, immutable results).
-@lru_cache(maxsize=8192)
 def release_key(version: str | Version) -> str:
     """One spelling per release: "1.0", "1.0.0" and "1" are the same release, as installers compare them."""
     return canonicalize_version(version, strip_trailing_zero=True)
@@ -188,9 +185,12 @@ def same_version(a: str | Version, b: str | Version) -> bool:
     second = b if isinstance(b, Version) else version_or_none(b)
     if first is not None and second is not None:
         return first == second
-    return canonicalize_version(str(a)) == canonicalize_version(str(b))
+    return release_key(str(a)) == release_key(str(b))
 
 
+# Pages are parsed and rendered again after every change to their project, and a big project has thousands of
+# files: the latest few thousand file names and version strings are remembered (small, immutable results).
+@lru_cache(maxsize=8192)
 def version_or_none(text: str) -> Version | None:
     """The version, or None when the text is not a PEP 440 version."""
     try:

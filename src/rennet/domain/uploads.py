@@ -167,8 +167,10 @@ def check_against_release(
         if existing[filename][0] == sha256:
             return True
         raise UploadRejected(f"File already exists: {filename} was uploaded before with other contents")
+    if identity is None:
+        return False
     for other, (other_sha256, other_identity) in existing.items():
-        if identity is None or other_identity != identity:
+        if other_identity != identity:
             continue
         if identity.startswith("sdist"):
             raise UploadRejected(f"Only one sdist may be uploaded per release: {other} exists already")

@@ -21,7 +21,6 @@ __all__ = [
     "NoMetadata",
     "read_metadata",
     "read_metadata_file",
-    "read_sdist_metadata",
     "read_wheel_metadata",
 ]
 
@@ -56,11 +55,6 @@ def read_metadata_file(path: Path, filename: str) -> MetadataFile:
 def read_wheel_metadata(path: Path, filename: str) -> bytes:
     """The bytes of <name>-<version>.dist-info/METADATA."""
     return _wheel_metadata(path, filename).data
-
-
-def read_sdist_metadata(path: Path, filename: str) -> bytes:
-    """The bytes of <name>-<version>/PKG-INFO of a .tar.gz or .zip source distribution."""
-    return read_metadata_file(path, filename).data
 
 
 def _wheel_metadata(path: Path, filename: str) -> MetadataFile:

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Engine, Row, delete, insert, select, updat
 from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.access import Access
+from rennet.storage.errors import AccountError
 from rennet.storage.schema import tokens, users
 
 __all__ = ["ACCOUNTS_SLOT", "TOKEN_USER", "AccountError", "Accounts", "PasswordCost", "TokenRecord", "UserRecord"]
@@ -41,10 +42,6 @@ class PasswordCost(NamedTuple):
     def hasher(self) -> PasswordHasher:
         # argon2 wants at least 8 KiB per lane; the defaults' 4 lanes need 32 KiB.
         return PasswordHasher(time_cost=self.time_cost, memory_cost=max(32, self.memory_bytes // 1024))
-
-
-class AccountError(ValueError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_DATA_FILE = "a file in the data directory"  # what a full disk kept rennet from writing
 # Names an index may put in a page that hashlib can compute without parameters (shake_* need a length).
 _HASHES = (frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}) | {"blake2b_256"}
 
@@ -119,7 +120,7 @@ class BlobWriter:
     def write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
         try:
-            with full_disk_named("a file in the data directory"):
+            with full_disk_named(_DATA_FILE):
                 while view:
                     written = os.write(self._fd, view)
                     view = view[written:]
@@ -159,14 +160,12 @@ class BlobWriter:
         """Make the verified bytes durable and visible under their sha256."""
         assert self._verified is not None, "verify() comes first"
         try:
-            with full_disk_named("a file in the data directory"):
+            with full_disk_named(_DATA_FILE):
                 os.fsync(self._fd)
-            # Another process may have replaced the file at our temporary path (a crashed run's leftover
-            # removed by a new start): publish only the bytes this writer wrote and hashed.
-            written, named = os.fstat(self._fd), self.temp_path.stat()
-            if (written.st_dev, written.st_ino) != (named.st_dev, named.st_ino):
-                raise OSError(f"{self.temp_path} was replaced by another process; not publishing it")
-            with full_disk_named("a file in the data directory"):
+                # Another process may have replaced the file at our temporary path (a crashed run's leftover
+                # removed by a new start): publish only the bytes this writer wrote and hashed.
+                if not same_file(self._fd, self.temp_path):
+                    raise OSError(f"{self.temp_path} was replaced by another process; not publishing it")
                 self._store._publish(self.temp_path, self._verified)
         except BaseException:
             self.abort()
@@ -221,7 +220,7 @@ class LocalBlobStore:
             self._owner = -1
 
     def writer(self, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
-        with full_disk_named("a file in the data directory"):
+        with full_disk_named(_DATA_FILE):
             fd, name = tempfile.mkstemp(prefix="blob-", suffix=".part", dir=self.temp_dir)
         return BlobWriter(self, fd, Path(name), extra_hashes)
 

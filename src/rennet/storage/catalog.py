@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
-from rennet.domain.names import same_version
+from rennet.domain.names import file_identity, same_version
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.schema import files, listings, projects, versions
 
@@ -87,7 +87,6 @@ class HostedUpload:
     metadata_sha256: str | None
     uploaded_by: str
     upload_time: float
-    identity: str | None  # names.file_identity of the filename
 
 
 class DuplicateFile(Exception):
@@ -353,13 +352,10 @@ class Catalog:
         """Filename -> (sha256, identity) of what an upload of `filename` is checked against: the file of that
         name and the files with its identity (the same release and tags, spelled otherwise). A project may hold
         thousands of wheels; a new wheel need not read them all."""
-        wanted = files.c.filename == filename
-        if identity is not None:
-            wanted = or_(wanted, files.c.identity == identity)
         query = (
             select(files.c.filename, files.c.blob_sha256, files.c.identity)
             .join(projects, files.c.project_id == projects.c.id)
-            .where(projects.c.index_name == index_name, projects.c.name == project, wanted)
+            .where(projects.c.index_name == index_name, projects.c.name == project, _same_file(filename, identity))
         )
         with self.engine.connect() as conn:
             return {row.filename: (row.blob_sha256, row.identity) for row in conn.execute(query)}
@@ -369,6 +365,7 @@ class Catalog:
         # Uploads run concurrently (threads of a worker, several workers): CI jobs send the wheels of a new
         # release at once. Each row is inserted unless present, so that rivals neither fail on a unique
         # constraint (a 500) nor both believe they won.
+        identity = file_identity(upload.filename)
         with self.engine.begin() as conn:
             # Created now, whatever upload time an import keeps: a project made again must differ in revision.
             project_id, created = self._ensure_project(conn, index_name, project, display_name, time.time())
@@ -389,17 +386,14 @@ class Catalog:
                 "md5": upload.md5,
                 "blake2b_256": upload.blake2b_256,
                 "uploaded_by": upload.uploaded_by,
-                "identity": upload.identity,
+                "identity": identity,
             }
             if not _insert_unless_present(conn, files, values, None):
                 # The filename is taken, or (another spelling of) the same release and tags: the database refused
                 # the row atomically, whatever other writers did meanwhile.
-                same = files.c.filename == upload.filename
-                if upload.identity is not None:
-                    same = or_(same, files.c.identity == upload.identity)
                 taken = conn.execute(
                     select(files.c.filename, files.c.blob_sha256)
-                    .where(files.c.project_id == project_id, same)
+                    .where(files.c.project_id == project_id, _same_file(upload.filename, identity))
                     .order_by(files.c.filename != upload.filename)
                 ).first()
                 assert taken is not None
@@ -573,6 +567,12 @@ def _insert_unless_present(
         return True
     inserted = conn.execute(statement.returning(*table.primary_key.columns)).first()
     return inserted is not None
+
+
+def _same_file(filename: str, identity: str | None) -> ColumnElement[bool]:
+    """Rows of `filename`, or of another spelling of the same release and tags."""
+    same = files.c.filename == filename
+    return same if identity is None else or_(same, files.c.identity == identity)
 
 
 def _columns(keys: tuple[str, ...] | None) -> list[str] | None:

@@ -10,9 +10,13 @@ import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["StorageFull", "full_disk_named"]
+__all__ = ["AccountError", "StorageFull", "full_disk_named"]
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class AccountError(ValueError):
+    """The accounts refuse a change (a user that exists already, a token that does not), with the reason."""
 
 
 class StorageFull(Exception):

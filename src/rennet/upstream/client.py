@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
@@ -25,8 +25,9 @@ from aiohttp.resolver import DefaultResolver
 from rennet import __version__
 from rennet.domain.hosts import TrustedHosts, refuse_url
 from rennet.domain.validators import UpstreamValidators
+from rennet.upstream.urls import redact
 
-__all__ = ["FileStream", "PageFetch", "UpstreamClient", "UpstreamError", "redact"]
+__all__ = ["FileStream", "PageFetch", "UpstreamClient", "UpstreamError"]
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -74,15 +75,6 @@ class FileStream:
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as error:
             raise _translate(error, self.url) from None
-
-
-def redact(url: str) -> str:
-    """The URL without user information, for messages and logs."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class UpstreamClient:

@@ -17,6 +17,7 @@ from pypi_simple import ProjectPage as UpstreamProjectPage
 
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.names import InvalidName, NormalizedName, check_filename, check_project_name
+from rennet.upstream.urls import redact
 
 __all__ = ["UnreadablePage", "iter_listing_names", "parse_project_page"]
 
@@ -127,16 +128,11 @@ class _Skipped:
         if self.count <= self.SHOWN:
             name = repr(filename)[:120] if isinstance(filename, str) else "an entry"
             reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
-            log.warning("skipping %s of the upstream page %s: %s", name, _without_query(self.url), reason)
+            log.warning("skipping %s of the upstream page %s: %s", name, redact(self.url), reason)
 
     def report(self) -> None:
         if self.count > self.SHOWN:
-            log.warning("skipped %d malformed entries of %s in all", self.count, _without_query(self.url))
-
-
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+            log.warning("skipped %d malformed entries of %s in all", self.count, redact(self.url))
 
 
 def _dist_file(package: DistributionPackage, index: str) -> DistFile | None:

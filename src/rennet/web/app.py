@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -138,7 +137,7 @@ def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | 
     handlers: dict[Any, Any] = {HTTPException: _http_error} | dict.fromkeys(REFUSALS, _refused)
     app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False
-    logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log or sys.stderr)
+    logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log)
     if settings.forwarded_allow_ips:
         return ForwardedHeaders(logged, settings.forwarded_allow_ips)
     return logged

@@ -7,10 +7,11 @@ named in `forwarded_allow_ips` are believed, as uvicorn and gunicorn do; anyone 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rennet.domain.hosts import TrustedHosts, is_address
 
 __all__ = ["ForwardedHeaders"]
 
@@ -18,9 +19,7 @@ __all__ = ["ForwardedHeaders"]
 class ForwardedHeaders:
     def __init__(self, app: ASGIApp, trusted: Iterable[str]) -> None:
         self.app = app
-        entries = set(trusted)
-        self._everyone = "*" in entries
-        self._networks = [ipaddress.ip_network(entry, strict=False) for entry in entries - {"*"}]
+        self._trusted = TrustedHosts.of(trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._trusts(scope.get("client")):
@@ -36,15 +35,8 @@ class ForwardedHeaders:
         await self.app(scope, receive, send)
 
     def _trusts(self, peer: tuple[str, int] | None) -> bool:
-        if peer is None:
-            return False
-        if self._everyone:
-            return True
-        try:
-            address = ipaddress.ip_address(peer[0])
-        except ValueError:
-            return False
-        return any(address in network for network in self._networks)
+        # "*" trusts a peer that is no address too (a Unix socket's).
+        return peer is not None and (self._trusted.everything or self._trusted.trusts_address(peer[0]))
 
     def _client(self, forwarded_for: str) -> str | None:
         """The nearest address that is not one of our proxies: each proxy appends the address it was reached
@@ -52,13 +44,5 @@ class ForwardedHeaders:
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not self._trusts((hop, 0)):
-                return hop if _is_address(hop) else None
-        return hops[0] if hops and _is_address(hops[0]) else None
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+                return hop if is_address(hop) else None
+        return hops[0] if hops and is_address(hops[0]) else None

@@ -12,12 +12,9 @@ from starlette.responses import PlainTextResponse, Response
 from rennet.domain.access import Access
 from rennet.domain.indexes import upload_target
 from rennet.domain.uploads import UploadRejected
-from rennet.service.errors import ServiceError
 from rennet.service.publishing.uploads import receive_upload
-from rennet.service.runtime.resources import storage_full
-from rennet.storage.errors import StorageFull
 from rennet.web.context import authorize, note_cache, refuse_cross_site, registry
-from rennet.web.responses import error_response, refusal
+from rennet.web.responses import REFUSALS, error_response, unhandled_refusal
 
 __all__ = ["upload"]
 
@@ -46,12 +43,9 @@ async def upload(request: Request) -> Response:
     except UploadRejected as error:
         note_cache(request, "rejected")
         return error_response(request, error.status, error.message)
-    except ServiceError as error:  # the database is down, or the disk full: nothing was stored
+    except REFUSALS as error:  # the database is down, or the disk full (the partial file is gone): nothing stored
         note_cache(request, "error")
-        return refusal(request, error)
-    except StorageFull:  # while the body was written to disk: the partial file is gone already
-        note_cache(request, "error")
-        return refusal(request, storage_full())
+        return unhandled_refusal(request, error)
     except ClientDisconnect:
         # The uploader went away mid-body: receive_upload dropped the partial file. Nobody reads this answer,
         # but the access log gets a line instead of a traceback.

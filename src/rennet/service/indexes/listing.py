@@ -35,15 +35,15 @@ def _write_listing(directory: Path, names: Iterable[str]) -> tuple[Path, str, in
     digest = hashlib.sha256()
     count = 0
     fd, temp_name = tempfile.mkstemp(dir=directory, prefix=".names-")
-    with _removed_on_failure(temp_name), os.fdopen(fd, "w", encoding="utf-8") as out:
-        for name in names:
-            line = name + "\n"
-            out.write(line)
-            digest.update(line.encode())
-            count += 1
-    hexdigest = digest.hexdigest()
-    stem = directory / hexdigest
     with _removed_on_failure(temp_name):
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for name in names:
+                line = name + "\n"
+                out.write(line)
+                digest.update(line.encode())
+                count += 1
+        hexdigest = digest.hexdigest()
+        stem = directory / hexdigest
         os.replace(temp_name, stem.with_name(hexdigest + ".names"))
     _render(stem, root_html_chunks(read_names(stem)), ".html")
     _render(stem, root_json_chunks(read_names(stem)), ".json")
@@ -74,23 +74,22 @@ def _render(stem: Path, chunks: Iterable[str], suffix: str) -> None:
     fd_plain, temp_plain = tempfile.mkstemp(dir=stem.parent, prefix=".render-")
     with _removed_on_failure(temp_plain):
         fd_packed, temp_packed = tempfile.mkstemp(dir=stem.parent, prefix=".render-")
-    with (
-        _removed_on_failure(temp_plain, temp_packed),
-        os.fdopen(fd_plain, "wb") as out,
-        os.fdopen(fd_packed, "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as zipped,
-    ):
-        buffer: list[bytes] = []
-        size = 0
-        for chunk in chunks:
-            data = chunk.encode()
-            buffer.append(data)
-            size += len(data)
-            if size > 1 << 20:
-                _flush(buffer, out, zipped)
-                size = 0
-        _flush(buffer, out, zipped)
     with _removed_on_failure(temp_plain, temp_packed):
+        with (
+            os.fdopen(fd_plain, "wb") as out,
+            os.fdopen(fd_packed, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as zipped,
+        ):
+            buffer: list[bytes] = []
+            size = 0
+            for chunk in chunks:
+                data = chunk.encode()
+                buffer.append(data)
+                size += len(data)
+                if size > 1 << 20:
+                    _flush(buffer, out, zipped)
+                    size = 0
+            _flush(buffer, out, zipped)
         os.chmod(temp_plain, 0o644)
         os.chmod(temp_packed, 0o644)
         os.replace(temp_plain, plain)

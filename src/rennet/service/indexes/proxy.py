@@ -34,8 +34,9 @@ from rennet.service.upkeep.eviction import CacheBound
 from rennet.storage.blobs import BlobWriter, DigestMismatch
 from rennet.storage.catalog import FileRecord, ListingRecord, ProjectRecord
 from rennet.storage.generations import Generation
-from rennet.upstream.client import PageFetch, UpstreamClient, UpstreamError, redact
+from rennet.upstream.client import PageFetch, UpstreamClient, UpstreamError
 from rennet.upstream.parse import UnreadablePage, iter_listing_names, parse_project_page
+from rennet.upstream.urls import redact
 
 __all__ = ["ProxyService", "metadata_url"]
 
@@ -105,18 +106,12 @@ class ProxyService:
             return await self._remember(project, record, dependency, cached, "hit")
         if self.shared.offline:
             return self._absent(project, dependency, f"{project} is not cached and rennet is offline", now + 5)
-        held = record is not None and not record.missing
-        if record is not None and held and now < self._failing_until:
-            return await self._remember(project, record, dependency, cached, "stale", now + 1)
         running = self._refreshes.get(project)
-        if running is None:
-            running = self.shared.spawn(self._refresh_or_stale(project, record, dependency, cached))
-            self._refreshes[project] = running
-            running.add_done_callback(lambda done: self._refreshed(project, done))
-        elif record is not None and held:
+        if record is None or record.missing:
+            return await asyncio.shield(running or self._start_refresh(project, record, dependency, cached))
+        if now < self._failing_until or running is not None:
             return await self._remember(project, record, dependency, cached, "stale", now + 1)
-        if record is None or not held:
-            return await asyncio.shield(running)  # nothing to serve meanwhile
+        running = self._start_refresh(project, record, dependency, cached)
         try:
             return await asyncio.wait_for(asyncio.shield(running), self.config.stale_after)
         except TimeoutError:
@@ -124,6 +119,15 @@ class ProxyService:
             # on in the background and is served from the moment it is done.
             log.warning("serving stale page %s/%s: the upstream is slow; refreshing it meanwhile", self.name, project)
             return await self._remember(project, record, dependency, cached, "stale", now + 1)
+
+    def _start_refresh(
+        self, project: str, record: ProjectRecord | None, dependency: Generation, cached: CachedPage | None
+    ) -> asyncio.Task[CachedPage]:
+        """The page's refresh, in a task of its own: it goes on when the requests that wait for it give up."""
+        running = self.shared.spawn(self._refresh_or_stale(project, record, dependency, cached))
+        self._refreshes[project] = running
+        running.add_done_callback(lambda done: self._refreshed(project, done))
+        return running
 
     def _refreshed(self, project: str, done: asyncio.Future[CachedPage]) -> None:
         self._refreshes.pop(project, None)
@@ -528,9 +532,10 @@ class ProxyService:
 
     async def _refresh_listing(self, record: ListingRecord | None) -> Listing:
         directory = self.shared.listings_dir / self.name
-        validators = UpstreamValidators(record.upstream_etag, record.upstream_last_modified) if record else None
-        if record is None or not record.digest or not (directory / f"{record.digest}.names").exists():
-            validators = None
+        held = record if record is not None and record.digest and self._rendered(record.digest) else None
+        validators = None
+        if held is not None:  # a 304 is of use only with the list it validates at hand
+            validators = UpstreamValidators(held.upstream_etag, held.upstream_last_modified)
         temp = self.shared.blobs.writer()
         try:
             fetched = await self.client.fetch_page(
@@ -546,9 +551,9 @@ class ProxyService:
             stem, digest, count = await asyncio.to_thread(write_listing, directory, names)
         except UpstreamError as error:
             self._failing_until = self.shared.clock.now() + self.config.retry_after
-            if record is not None and record.digest and (directory / f"{record.digest}.names").exists():
+            if held is not None and held.digest:
                 log.warning("serving stale project list of %s: %s", self.name, error)
-                return Listing(directory / record.digest, record.digest, record.count, "stale")
+                return Listing(directory / held.digest, held.digest, held.count, "stale")
             raise ServiceError(error.status, f"{self.name}: {error}") from None
         finally:
             temp.abort()

@@ -35,8 +35,6 @@ from rennet.storage.catalog import ProjectRecord
 
 __all__ = ["JsonAnswer", "json_answer"]
 
-JSON_ACCEPT = "application/json"
-
 
 @dataclass(frozen=True, slots=True)
 class JsonAnswer:

@@ -20,7 +20,7 @@ from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.mirror import LockedFile, MirrorOptions, Plan, PlanResult, WantedItem
 from rennet.domain.names import NormalizedName
 from rennet.service.answers import LocalFile, StreamingFile
-from rennet.service.archives import NoMetadata, read_sdist_metadata
+from rennet.service.archives import NoMetadata, read_metadata
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.runtime.downloads import DownloadFailed
@@ -346,7 +346,7 @@ def _lock_mismatch(locked: LockedFile, listed: DistFile) -> str | None:
 
 async def _sdist_metadata(path: Path, filename: str) -> bytes | str:
     try:
-        return await asyncio.to_thread(read_sdist_metadata, path, filename)
+        return await asyncio.to_thread(read_metadata, path, filename)
     except NoMetadata as error:
         return str(error)
 

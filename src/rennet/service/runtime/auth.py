@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 from rennet.domain.access import Identity
 from rennet.service.errors import ServiceError
-from rennet.service.runtime.resources import WorkerResources, database_unavailable
+from rennet.service.runtime.resources import WorkerResources
 from rennet.service.singleflight import SingleFlight
 from rennet.storage.accounts import ACCOUNTS_SLOT, TOKEN_USER, Accounts
-from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.generations import Generation
 
 __all__ = ["AuthFailed", "Authenticator"]
@@ -137,10 +136,8 @@ class Authenticator:
         if self._passwords is None:
             self._passwords = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="rennet-argon2")
         loop = asyncio.get_running_loop()
-        try:
-            account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
-        except DatabaseUnavailable:
-            raise database_unavailable() from None  # not a failed login: nobody's limit counts it
+        # A database that is down raises DatabaseUnavailable (503 at the web edge): not a failed login.
+        account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
         return _Verified(Identity(account.name, account.admin), None) if account else None
 
     def _check_rate(self, who: Who) -> None:

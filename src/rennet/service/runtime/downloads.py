@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rennet.storage.blobs import BlobWriter, LocalBlobStore, lock_held, same_file
 
-__all__ = ["HOLDBACK", "Download", "DownloadFailed", "Downloads", "Fetch", "TryAgain", "lock_held"]
+__all__ = ["HOLDBACK", "Download", "DownloadFailed", "Downloads", "Fetch", "TryAgain"]
 
 log = logging.getLogger("rennet.downloads")
 

@@ -123,16 +123,16 @@ class CachedPage:
             known = self._variants.get((fmt, prefix, False))
             work = asyncio.to_thread(_render, self.page, self.via, fmt, prefix, compressed, known)
             pending = self._rendering[key] = asyncio.ensure_future(work)
-            pending.add_done_callback(lambda done: self._rendered(fmt, prefix, done))
+            pending.add_done_callback(lambda done: self._rendered(key, done))
         plain, gzipped = await asyncio.shield(pending)
         return self._variants.get(key) or gzipped or plain
 
-    def _rendered(self, fmt: Format, prefix: str, done: asyncio.Future[Variants]) -> None:
+    def _rendered(self, key: tuple[Format, str, bool], done: asyncio.Future[Variants]) -> None:
         # On the event loop, where the page and its cache change: the thread only made the bytes.
         assert self._rendering is not None
-        self._rendering = {key: value for key, value in self._rendering.items() if value is not done}
+        self._rendering.pop(key, None)
         if not done.cancelled() and done.exception() is None:
-            self._keep(fmt, prefix, done.result())
+            self._keep(key[0], key[1], done.result())
 
     def _keep(self, fmt: Format, prefix: str, rendered: Variants) -> Rendered:
         """Keep the variants just rendered (each once); the one asked for."""

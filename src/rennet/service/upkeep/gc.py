@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rennet.domain.indexes import IndexConfig, ProxyIndex
-from rennet.service.runtime.downloads import lock_held
 from rennet.service.runtime.resources import Storage
 from rennet.service.upkeep.eviction import Eviction, evict, remove_blob
-from rennet.storage.blobs import is_sha256, owned
+from rennet.storage.blobs import is_sha256, lock_held, owned
 from rennet.storage.maintenance import CatalogMaintenance
 
 __all__ = ["Collection", "collect_garbage"]

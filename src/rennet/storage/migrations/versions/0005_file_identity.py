@@ -30,12 +30,15 @@ def upgrade() -> None:
         sa.text("SELECT id, project_id, filename FROM files WHERE uploaded_by IS NOT NULL ORDER BY id")
     )
     seen: set[tuple[int, str]] = set()
+    updates: list[dict[str, object]] = []
     for row in rows.fetchall():
         identity = file_identity(row.filename)
         if identity is None or (row.project_id, identity) in seen:
             continue
         seen.add((row.project_id, identity))
-        connection.execute(sa.text("UPDATE files SET identity = :i WHERE id = :id"), {"i": identity, "id": row.id})
+        updates.append({"i": identity, "id": row.id})
+    if updates:  # one statement, many parameter sets: not a round trip per file
+        connection.execute(sa.text("UPDATE files SET identity = :i WHERE id = :id"), updates)
     op.create_index("uq_files_project_identity", "files", ["project_id", "identity"], unique=True)
 
 
