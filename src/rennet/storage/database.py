@@ -10,10 +10,10 @@ when there is something to migrate: a database at SCHEMA_HEAD is recognized with
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,6 @@ __all__ = [
     "schema_revision",
     "sqlite_path",
 ]
-
-log = logging.getLogger("rennet.database")
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions: a database at it is left alone without importing Alembic, which
@@ -55,12 +53,13 @@ class SchemaTooNew(Exception):
 
 def connect(url: str) -> Engine:
     engine: Engine
-    if url.startswith("sqlite"):
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         options: dict[str, Any] = {}
-        if make_url(url).get_backend_name() == "postgresql":
+        if backend == "postgresql":
             options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         # pre_ping: a connection broken while pooled (the database restarted) is replaced, not handed out.
         engine = create_engine(url, pool_pre_ping=True, **options)
@@ -73,11 +72,11 @@ def _unavailable(context: ExceptionContext) -> BaseException | None:
     full disk another."""
     error = context.sqlalchemy_exception
     original = context.original_exception
-    if "database or disk is full" in str(original) or _sqlstate(original) == _DISK_FULL:
+    if getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or _sqlstate(original) == _DISK_FULL:
         return StorageFull("no space left to write to the database")
     if context.is_disconnect or isinstance(error, exc.OperationalError | exc.InterfaceError):
-        cause = str(context.original_exception).strip().splitlines()
-        return DatabaseUnavailable(cause[0] if cause else type(context.original_exception).__name__)
+        cause = str(original).strip().splitlines()
+        return DatabaseUnavailable(cause[0] if cause else type(original).__name__)
     return None
 
 
@@ -90,13 +89,31 @@ def _sqlstate(error: BaseException) -> str | None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers proceed during a write; busy_timeout waits instead of failing with "database is locked".
+    # busy_timeout waits instead of failing with "database is locked"; WAL lets readers proceed during a write.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _write_ahead_log(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+_WAL_ATTEMPTS = 100
+
+
+def _write_ahead_log(cursor: Any) -> None:
+    """Switch a new database file to WAL (the mode is kept in the file, so later connections find it set).
+    Connections opening a new file at once can deadlock over the switch, and SQLite then answers "locked"
+    at once, without waiting for busy_timeout: the loser tries again after a pause."""
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (1 + attempt % 10))
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -169,8 +186,7 @@ def backup_sqlite(database: Path, target: Path) -> int:
                 copy.close()
         finally:
             source.close()
-        with open(partial, "rb+") as written:
-            written.flush()
+        with open(partial, "rb") as written:
             os.fsync(written.fileno())
         partial.replace(target)
     except BaseException:
