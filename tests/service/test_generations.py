@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rennet.storage.generations import SLOTS, Generations
+from rennet.storage.generations import SLOTS, HostGenerations, slot_of
 
 
 def test_bump_is_seen_by_another_instance_on_the_same_file(tmp_path: Path) -> None:
     path = tmp_path / "state" / "generations"
-    writer, reader = Generations(path), Generations(path)
-    slot = Generations.slot("pypi", "foo")
+    writer, reader = HostGenerations(path), HostGenerations(path)
+    slot = slot_of("pypi", "foo")
     assert reader.get(slot) == 0
     assert writer.bump(slot) == 1
     assert reader.get(slot) == 1
@@ -23,18 +23,18 @@ def test_bump_is_seen_by_another_instance_on_the_same_file(tmp_path: Path) -> No
 
 def test_counters_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "generations"
-    first = Generations(path)
+    first = HostGenerations(path)
     for _ in range(3):
         first.bump(7)
     first.close()
-    again = Generations(path)
+    again = HostGenerations(path)
     assert again.get(7) == 3
     assert again.get(8) == 0
     again.close()
 
 
 def test_slots_are_independent(tmp_path: Path) -> None:
-    generations = Generations(tmp_path / "g")
+    generations = HostGenerations(tmp_path / "g")
     generations.bump(0)
     generations.bump(SLOTS - 1)
     generations.bump(SLOTS - 1)
@@ -45,7 +45,7 @@ def test_slots_are_independent(tmp_path: Path) -> None:
 def test_the_file_is_sized_for_every_slot(tmp_path: Path) -> None:
     path = tmp_path / "g"
     path.write_bytes(b"\x05\x00")  # a short leftover is extended, not trusted beyond its length
-    generations = Generations(path)
+    generations = HostGenerations(path)
     assert os.path.getsize(path) == SLOTS * 8
     assert generations.get(0) == 5
     assert generations.get(SLOTS - 1) == 0
@@ -53,10 +53,10 @@ def test_the_file_is_sized_for_every_slot(tmp_path: Path) -> None:
 
 
 def test_slot_is_stable_and_in_range() -> None:
-    assert Generations.slot("pypi", "foo") == Generations.slot("pypi", "foo")
-    assert Generations.slot("pypi") == Generations.slot("pypi", "")
-    slots = {Generations.slot("pypi", f"project-{i}") for i in range(2000)}
+    assert slot_of("pypi", "foo") == slot_of("pypi", "foo")
+    assert slot_of("pypi") == slot_of("pypi", "")
+    slots = {slot_of("pypi", f"project-{i}") for i in range(2000)}
     assert all(0 <= s < SLOTS for s in slots)
     assert len(slots) > 1000  # spread, so that unrelated pages rarely share a counter
     # The separator keeps ("ab", "c") and ("a", "bc") apart.
-    assert Generations.slot("ab", "c") != Generations.slot("a", "bc")
+    assert slot_of("ab", "c") != slot_of("a", "bc")

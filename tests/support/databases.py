@@ -46,7 +46,7 @@ class Database:
 
 
 # Every table of the catalog but alembic_version: what a server writes.
-_TABLES = "projects, versions, files, listings, users, tokens"
+_TABLES = "projects, versions, files, listings, users, tokens, generations"
 
 
 class _Pool:

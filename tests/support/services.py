@@ -132,6 +132,7 @@ class Services:
 
     async def _run(self, scenario: Callable[[Worker], Awaitable[T]]) -> T:
         registry = Registry(self.settings(), migrated=self._migrated)
+        registry.store.generations.follow()  # as a server's worker does: it hears of other processes' changes
         self._migrated = True
         try:
             return await scenario(Worker(registry, self.upstream))

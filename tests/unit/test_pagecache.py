@@ -18,7 +18,7 @@ from rennet.domain.simple import render_project_html, render_project_json
 from rennet.service.runtime import pagecache
 from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.pagecache import CachedPage, PageCache, Rendered
-from rennet.storage.generations import Generations
+from rennet.storage.generations import HostGenerations, slot_of
 
 BASE_WEIGHT = CachedPage(None, (), 0.0, None).weight
 
@@ -110,13 +110,11 @@ def test_compressed_first_also_renders_plain() -> None:
 
 
 def test_valid_follows_generations(tmp_path: Path) -> None:
-    generations = Generations(tmp_path / "generations")
-    slot = Generations.slot("pypi", "foo")
+    generations = HostGenerations(tmp_path / "generations")
+    slot = slot_of("pypi", "foo")
     page = cached(deps=((slot, generations.get(slot)),))
     assert page.valid(generations)
-    generations.bump(
-        Generations.slot("pypi", "bar") if Generations.slot("pypi", "bar") != slot else (slot + 1) % 4096
-    )
+    generations.bump(slot_of("pypi", "bar") if slot_of("pypi", "bar") != slot else (slot + 1) % 4096)
     assert page.valid(generations)
     generations.bump(slot)
     assert not page.valid(generations)

@@ -18,7 +18,7 @@ from rennet.cli._command import Run, Subcommands, command, run_on_store
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.access import Access
 from rennet.storage.errors import AccountError
-from rennet.storage.generations import Generations
+from rennet.storage.generations import slot_of
 
 if TYPE_CHECKING:
     from rennet.storage.store import Store
@@ -66,7 +66,7 @@ def _changed(store: Store) -> None:
     """Every worker of a running server forgets the logins it verified."""
     from rennet.storage.accounts import ACCOUNTS_SLOT
 
-    store.generations.bump(Generations.slot(*ACCOUNTS_SLOT))
+    store.generations.bump(slot_of(*ACCOUNTS_SLOT))
 
 
 def _password(args: argparse.Namespace) -> str:

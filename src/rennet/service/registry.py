@@ -69,6 +69,8 @@ class Registry:
         self.settings = settings
         self.store = open_store(settings.data_dir, settings.database, migrated, PasswordCost(*settings.password_cost))
         self.counters = RequestCounters(counters_path(settings.data_dir)) if serving else None
+        if serving:
+            self.store.generations.follow()
         clock = Clock()
         self.shared = WorkerResources(
             catalog=self.store.catalog,

@@ -120,3 +120,11 @@ tokens = Table(
     Column("expires_at", Float),
     Column("revoked_at", Float),
 )
+
+# Change counters shared by servers on several hosts (PostgreSQL only; see storage/clustergenerations.py).
+generations = Table(
+    "generations",
+    metadata,
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)

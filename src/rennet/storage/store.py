@@ -11,7 +11,7 @@ from rennet.storage.accounts import Accounts, PasswordCost
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import connect, migrate
-from rennet.storage.generations import Generations
+from rennet.storage.generations import Generations, HostGenerations
 
 __all__ = ["Store", "open_store"]
 
@@ -45,5 +45,14 @@ def open_store(
         catalog=Catalog(engine),
         accounts=Accounts(engine, password_cost),
         blobs=LocalBlobStore(data_dir / "blobs", data_dir / "tmp"),
-        generations=Generations(data_dir / "run" / "generations"),
+        generations=_generations(engine, data_dir),
     )
+
+
+def _generations(engine: Engine, data_dir: Path) -> Generations:
+    """On PostgreSQL, servers on other hosts may share the catalog: changes travel through the database."""
+    if engine.dialect.name == "postgresql":
+        from rennet.storage.clustergenerations import ClusterGenerations  # SQLite never needs its dialect imports
+
+        return ClusterGenerations(engine)
+    return HostGenerations(data_dir / "run" / "generations")

@@ -23,7 +23,7 @@ from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.errors import StorageFull
-from rennet.storage.generations import Generation, Generations
+from rennet.storage.generations import Generation, Generations, slot_of
 
 if TYPE_CHECKING:  # the upstream client brings aiohttp: the upkeep commands never need it
     from rennet.upstream.client import SessionHolder
@@ -105,7 +105,7 @@ class WorkerResources:
             return stale
 
     def dependency(self, index: str, project: str = "") -> Generation:
-        slot = Generations.slot(index, project)
+        slot = slot_of(index, project)
         return Generation(slot, self.generations.get(slot))
 
     def changed(self, index: str, project: str = "") -> None:
@@ -173,4 +173,4 @@ class Storage(Protocol):
 
 def page_changed(storage: Storage, index: str, project: str = "") -> None:
     """Make every worker of every process re-read a page (`project` "" is the index's project list)."""
-    storage.generations.bump(Generations.slot(index, project))
+    storage.generations.bump(slot_of(index, project))
