@@ -116,5 +116,11 @@ def test_an_sdist_whose_top_directory_names_another_version_is_refused(server: L
 
 
 def test_a_new_release_after_a_refusal_works(server: LocalServer) -> None:
-    assert _upload(server, make_wheel("swapx", "1.0"))[0] == 200
-    assert _upload(server, make_wheel("swapx", "1.1"))[0] == 200
+    original = make_wheel("swapx", "1.0")
+    assert _upload(server, original)[0] == 200
+    status, text = _upload(server, _wheel("swapx", "1.0", filename="SWAPX-1.0-py3-none-any.whl", padding=10))
+    assert status == 400, text
+    newer = make_wheel("swapx", "1.1")
+    status, text = _upload(server, newer)
+    assert status == 200, text
+    assert set(json_files(server, "/local/simple/swapx/")) == {original.filename, newer.filename}
