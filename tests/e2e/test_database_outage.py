@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE
 from tests.support.postgres import PostgresServer
@@ -38,8 +39,7 @@ def test_pages_stay_served_while_postgresql_is_down(
         tmp_path / "data", upstream_url=upstream.url, config=CONFIG, database_url=own_postgres.create_database()
     ).start()
     try:
-        result = server.cli("user", "add", ALICE[0], "--password-stdin", stdin=ALICE[1] + "\n")
-        assert result.returncode == 0, result.stderr
+        add_user(server, *ALICE)
         hosted = make_wheel("private-thing", "1.0")
         assert post_upload(server.url + "/local/", hosted, auth=ALICE).status_code == 200
         seen = ["/simple/private-thing/", "/pypi/simple/proxied/", "/local/simple/private-thing/", "/simple/"]
