@@ -3,8 +3,7 @@ and Retry-After, /ready says 503, and the server recovers by itself once the dat
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE
 from tests.support.postgres import PostgresServer
 from tests.support.server import RennetServer, proxy_config
+from tests.support.store import wait_until
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
@@ -69,7 +69,14 @@ def test_pages_stay_served_while_postgresql_is_down(
 
         # Recovery without a restart: the next attempt after the retry interval reaches the database again.
         late = make_wheel("during-outage", "1.0")
-        assert _eventually(lambda: post_upload(server.url + "/local/", late, auth=ALICE).status_code) == 200
+        answers: list[httpx.Response] = []
+
+        def upload_taken_again() -> bool:
+            answers.append(post_upload(server.url + "/local/", late, auth=ALICE))
+            return answers[-1].status_code != 503
+
+        wait_until(upload_taken_again, "an upload answered otherwise than 503 once PostgreSQL is back")
+        assert answers[-1].status_code == 200, answers[-1].text
         assert server.get("/ready").status_code == 200
         assert server.get("/local/simple/during-outage/").status_code == 200
         assert server.get("/local/simple/never-seen/").status_code == 404
@@ -81,14 +88,3 @@ def _assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"].isdigit()
     assert "database is unavailable" in response.text
-
-
-def _eventually(attempt: Callable[[], int], tries: int = 50) -> int:
-    """The status once it is no longer 503 (bounded: ten seconds)."""
-    status = 503
-    for _ in range(tries):
-        status = attempt()
-        if status != 503:
-            break
-        time.sleep(0.2)
-    return status
