@@ -35,15 +35,12 @@ CHEAP = PasswordCost(1, 64 << 10)
 
 
 @pytest.fixture
-def engine(database: Database, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a migrated catalog of the test's own (its database given back at the end)."""
-    with database.catalog(tmp_path) as url:
-        engine = connect(url)
-        try:
-            migrate(engine, tmp_path / "migrate.lock")
-            yield engine
-        finally:
-            engine.dispose()
+def engine(catalog_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a migrated catalog of the test's own."""
+    engine = connect(catalog_url)
+    migrate(engine, tmp_path / "migrate.lock")
+    yield engine
+    engine.dispose()
 
 
 @pytest.mark.drivers
