@@ -43,7 +43,7 @@ def _rich() -> list[Dist]:
 
 
 class Fixture:
-    def __init__(self, root: Path, database: Database) -> None:
+    def __init__(self, root: Path, database_url: str | None) -> None:
         self.negotiating = FakeUpstream().start()
         self.html_only = FakeUpstream(page_format="html").start()
         self.json_only = FakeUpstream(page_format="json").start()
@@ -53,7 +53,7 @@ class Fixture:
             upstream.statuses["locked"] = ("quarantined", None)
         config = proxy_config("htmlup", self.html_only.url) + proxy_config("jsonup", self.json_only.url)
         self.rennet = LocalServer(
-            root / "data", upstream_url=self.negotiating.url, config=config, database_url=database.new_url()
+            root / "data", upstream_url=self.negotiating.url, config=config, database_url=database_url
         ).start()
 
     def close(self) -> None:
@@ -64,9 +64,10 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("simple"), database)
-    yield fixture
-    fixture.close()
+    with database.server_catalog() as url:
+        fixture = Fixture(tmp_path_factory.mktemp("simple"), url)
+        yield fixture
+        fixture.close()
 
 
 @pytest.fixture(scope="module")
