@@ -6,25 +6,19 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 
-from tests.support.accounts import add_user
 from tests.support.dists import Dist, make_sdist, make_wheel, metadata_text, sdist_file, wheel_file
-from tests.support.hosting import ALICE, UPLOADS
+from tests.support.hosting import ALICE, hosted_server
 from tests.support.pages import json_files
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 
-
-@pytest.fixture
-def server(rennet_factory: Callable[..., LocalServer]) -> Iterator[LocalServer]:
-    server = rennet_factory(config=UPLOADS)
-    add_user(server, *ALICE)
-    yield server
+# A server of its own for each test: they use the same project names.
+server = hosted_server(upstream=None, scope="function")
 
 
 def _wheel(name: str, version: str, filename: str | None = None, padding: int = 0, tag: str = "py3-none-any") -> Dist:
