@@ -109,6 +109,14 @@ def database(request: pytest.FixtureRequest) -> Database:
 
 
 @pytest.fixture
+def catalog_url(database: Database, tmp_path: Path) -> Iterator[str]:
+    """A catalog of the test's own, for code that connects to it itself (not through a server): a migrated
+    PostgreSQL database, given back after the test, or a new SQLite file in tmp_path (see Database.catalog)."""
+    with database.catalog(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
 def upstream() -> Iterator[FakeUpstream]:
     fake = FakeUpstream().start()
     yield fake

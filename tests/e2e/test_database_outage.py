@@ -3,17 +3,18 @@ and Retry-After, /ready says 503, and the server recovers by itself once the dat
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE
 from tests.support.postgres import PostgresServer
 from tests.support.server import RennetServer, proxy_config
+from tests.support.store import wait_until
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
@@ -38,8 +39,7 @@ def test_pages_stay_served_while_postgresql_is_down(
         tmp_path / "data", upstream_url=upstream.url, config=CONFIG, database_url=own_postgres.create_database()
     ).start()
     try:
-        result = server.cli("user", "add", ALICE[0], "--password-stdin", stdin=ALICE[1] + "\n")
-        assert result.returncode == 0, result.stderr
+        add_user(server, *ALICE)
         hosted = make_wheel("private-thing", "1.0")
         assert post_upload(server.url + "/local/", hosted, auth=ALICE).status_code == 200
         seen = ["/simple/private-thing/", "/pypi/simple/proxied/", "/local/simple/private-thing/", "/simple/"]
@@ -69,7 +69,14 @@ def test_pages_stay_served_while_postgresql_is_down(
 
         # Recovery without a restart: the next attempt after the retry interval reaches the database again.
         late = make_wheel("during-outage", "1.0")
-        assert _eventually(lambda: post_upload(server.url + "/local/", late, auth=ALICE).status_code) == 200
+        answers: list[httpx.Response] = []
+
+        def upload_taken_again() -> bool:
+            answers.append(post_upload(server.url + "/local/", late, auth=ALICE))
+            return answers[-1].status_code != 503
+
+        wait_until(upload_taken_again, "an upload answered otherwise than 503 once PostgreSQL is back")
+        assert answers[-1].status_code == 200, answers[-1].text
         assert server.get("/ready").status_code == 200
         assert server.get("/local/simple/during-outage/").status_code == 200
         assert server.get("/local/simple/never-seen/").status_code == 404
@@ -81,14 +88,3 @@ def _assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"].isdigit()
     assert "database is unavailable" in response.text
-
-
-def _eventually(attempt: Callable[[], int], tries: int = 50) -> int:
-    """The status once it is no longer 503 (bounded: ten seconds)."""
-    status = 503
-    for _ in range(tries):
-        status = attempt()
-        if status != 503:
-            break
-        time.sleep(0.2)
-    return status

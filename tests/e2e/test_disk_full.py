@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE
 from tests.support.server import RennetServer, proxy_config
@@ -54,8 +55,7 @@ def test_a_full_disk_is_named_and_nothing_partial_stays(small_disk: Path, upstre
     upstream.add(*(make_wheel("newcomer", f"1.{n}", padding=2000) for n in range(40)))
     server = RennetServer(small_disk / "data", upstream_url=upstream.url, config=CONFIG).start()
     try:
-        add = server.cli("user", "add", ALICE[0], "--password-stdin", stdin=ALICE[1] + "\n")
-        assert add.returncode == 0, add.stderr
+        add_user(server, *ALICE)
         before = make_wheel("before", "1.0")
         assert post_upload(server.url + "/local/", before, auth=ALICE).status_code == 200
         blobs = server.blobs()

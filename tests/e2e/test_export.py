@@ -48,9 +48,10 @@ from tests.support.store import wait_until_held
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Source:
+def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Source]:
     base = tmp_path_factory.mktemp("export")
-    return exported_source(RennetServer, base, database, lambda server: _fill(server, base))
+    with exported_source(RennetServer, base, database, lambda server: _fill(server, base)) as source:
+        yield source
 
 
 def _fill(server: RennetServer, base: Path) -> None:
@@ -177,34 +178,26 @@ def test_nginx_negotiates_pages_and_sends_files_as_stored(source: Source, nginx:
 def test_pip_and_uv_install_from_a_proxy_seeded_from_the_tree_offline(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    laptop, _ = import_into_new(source.tree, tmp_path / "laptop", database, "pypi", offline=True)
-    laptop.start()
-    try:
+    with import_into_new(source.tree, tmp_path / "laptop", database, "pypi", offline=True) as (laptop, _):
+        laptop.start()
         assert_installs(laptop.simple, tmp_path, "offline")
-    finally:
-        laptop.stop()
 
 
 def test_pip_installs_from_a_hosted_index_the_tree_was_imported_into(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    restored, _ = import_into_new(source.tree, tmp_path / "restored", database, "local", "--uploader", "restore")
-    restored.start()
-    try:
+    importing = import_into_new(source.tree, tmp_path / "restored", database, "local", "--uploader", "restore")
+    with importing as (restored, _):
+        restored.start()
         assert_installs(restored.simple, tmp_path, "restored", uv=False)
-    finally:
-        restored.stop()
 
 
 def test_what_came_in_from_a_broken_tree_installs(source: Source, tmp_path: Path, database: Database) -> None:
     tree, expected = broken_tree(source.tree, tmp_path)
     break_delta_metadata(tree, expected)
-    laptop, _ = import_into_new(tree, tmp_path / "laptop", database, "pypi", failures=expected, offline=True)
-    laptop.start()
-    try:
+    with import_into_new(tree, tmp_path / "laptop", database, "pypi", failures=expected, offline=True) as (laptop, _):
+        laptop.start()
         installed = pip_install(laptop.simple, "beta", "acme-secret", target=tmp_path / "rest")
         assert installed.returncode == 0, installed.stderr
         assert installed_version(tmp_path / "rest", "beta") == "1.5"
         assert installed_version(tmp_path / "rest", "acme_secret") == "1.0"
-    finally:
-        laptop.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,6 @@ from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.server import RennetServer
 from tests.support.store import wait_until_held
 from tests.support.upstream import FakeUpstream
-
-
-@pytest.fixture
-def rennet(process_factory: Callable[..., RennetServer], upstream: FakeUpstream) -> RennetServer:
-    """A real `rennet serve`, as pip and uv meet it."""
-    return process_factory(upstream_url=upstream.url)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,6 @@ from tests.support.upstream import FakeUpstream
 # Larger than what rennet holds back until a file is verified: clients receive most bytes before the failure.
 PADDING = 400_000
 NO_RETRIES = {"UV_HTTP_RETRIES": "0"}
-
-
-@pytest.fixture
-def rennet(process_factory: Callable[..., RennetServer], upstream: FakeUpstream) -> RennetServer:
-    """A real `rennet serve`, as pip and uv meet it."""
-    return process_factory(upstream_url=upstream.url)
 
 
 def _install(installer: str, rennet: RennetServer, requirement: str, tmp_path: Path, name: str) -> tuple[int, str]:

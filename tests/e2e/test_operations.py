@@ -92,29 +92,21 @@ def test_shutdown_mid_download_leaves_no_partial_file(
 
 
 @pytest.fixture(scope="module")
-def workers_upstream(database: Database) -> Iterator[FakeUpstream]:
-    """The upstream of `two_workers`, one per catalog (as the server is): the tests count its requests."""
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def two_workers(
-    workers_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory, database: Database
+    module_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory, database: Database
 ) -> Iterator[RennetServer]:
-    server = RennetServer(
-        tmp_path_factory.mktemp("workers") / "data",
-        upstream_url=workers_upstream.url,
-        workers=2,
-        database_url=database.new_url(),
-    )
-    yield server.start()
-    server.stop()
+    """A server of two workers for the module's tests; its upstream is module_upstream (one per catalog, as the
+    server is: the tests count its requests)."""
+    with database.server_catalog() as url:
+        server = RennetServer(
+            tmp_path_factory.mktemp("workers") / "data", upstream_url=module_upstream.url, workers=2, database_url=url
+        )
+        yield server.start()
+        server.stop()
 
 
-def test_two_workers_serve(workers_upstream: FakeUpstream, two_workers: RennetServer) -> None:
-    upstream = workers_upstream
+def test_two_workers_serve(module_upstream: FakeUpstream, two_workers: RennetServer) -> None:
+    upstream = module_upstream
     sdist = make_sdist("shared", "1.0")
     upstream.add(sdist)
     pids = set()
@@ -130,9 +122,9 @@ def test_two_workers_serve(workers_upstream: FakeUpstream, two_workers: RennetSe
 
 @pytest.mark.parametrize(("padding", "fault"), [(0, None), (1_500_000, "drip:0.002")])
 def test_two_workers_download_once(
-    workers_upstream: FakeUpstream, two_workers: RennetServer, padding: int, fault: str | None
+    module_upstream: FakeUpstream, two_workers: RennetServer, padding: int, fault: str | None
 ) -> None:
-    upstream = workers_upstream
+    upstream = module_upstream
     wheel = make_wheel(f"crossing{padding}", "1.0", padding=padding)
     upstream.add(wheel)
     assert two_workers.get(f"/simple/{wheel.project}/").status_code == 200  # each worker reads the catalog
@@ -148,8 +140,8 @@ def test_two_workers_download_once(
     assert_blobs_verified(two_workers)
 
 
-def test_two_workers_share_a_failure(workers_upstream: FakeUpstream, two_workers: RennetServer) -> None:
-    upstream = workers_upstream
+def test_two_workers_share_a_failure(module_upstream: FakeUpstream, two_workers: RennetServer) -> None:
+    upstream = module_upstream
     wheel = make_wheel("crossing-broken", "1.0", padding=1_000_000)
     upstream.add(wheel)
     assert two_workers.get(f"/simple/{wheel.project}/").status_code == 200

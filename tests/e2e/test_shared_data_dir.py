@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE
 from tests.support.server import RennetServer
@@ -23,8 +24,7 @@ def test_a_second_server_does_not_break_an_upload_in_flight(tmp_path: Path) -> N
     first = RennetServer(tmp_path / "data", upstream_url=closed.url, config=CONFIG).start()
     second = RennetServer(tmp_path / "data", upstream_url=closed.url, config=CONFIG)
     try:
-        added = first.cli("user", "add", ALICE[0], "--password-stdin", stdin=ALICE[1] + "\n")
-        assert added.returncode == 0, added.stderr
+        add_user(first, *ALICE)
         wheel = make_wheel("in-flight", "1.0", padding=3 << 20)
         form = Multipart.for_dist(wheel)
         half_sent, go_on = threading.Event(), threading.Event()

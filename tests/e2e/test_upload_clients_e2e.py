@@ -18,10 +18,11 @@ from tests.support.accounts import create_token
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.hosting import ALICE, hosted_server
 from tests.support.installers import clean_env, uv_binary
+from tests.support.pages import JSON_V1
 from tests.support.readme import readme_block
 from tests.support.server import LocalServer
 
-JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
+JSON = {"accept": JSON_V1}
 
 
 # Uploads and installs with every client, on SQLite and on PostgreSQL through both drivers.

@@ -3,7 +3,6 @@ itself is tested over HTTP in tests/web/test_uploads.py)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from tests.support.hosting import ALICE, UPLOADS
 from tests.support.pages import json_files as page
 from tests.support.procs import memory_kib
 from tests.support.server import RennetServer
-from tests.support.uploads import Multipart, post_upload
+from tests.support.uploads import Multipart, digests, post_upload
 from tests.support.upstream import NOWHERE
 
 
@@ -41,12 +40,4 @@ def test_large_upload_streams_with_bounded_memory(
     assert growth < size // 8, f"peak memory grew by {growth >> 20} MiB for a {size >> 20} MiB upload"
     entry = page(server, "/local/simple/bigfile/")[path.name]
     assert entry["size"] == path.stat().st_size
-    assert entry["hashes"] == {"sha256": _sha256_of(path)}
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    assert entry["hashes"] == {"sha256": digests(path)["sha256_digest"]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 
 from tests.support.dists import make_wheel
 from tests.support.server import RennetServer
+from tests.support.store import wait_until
 from tests.support.upstream import FakeUpstream
 
 
@@ -34,12 +34,13 @@ def test_a_killed_worker_is_replaced(
     assert len(before) >= workers
     victim = before[0]
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def replaced() -> bool:
+        assert server.process is not None and server.process.poll() is None, server.log()[-2000:]
         alive = set(server.worker_pids())
-        if victim not in alive and len(alive) >= len(before) and _serving(server, "/simple/sturdy/"):
-            break
-        time.sleep(0.1)
+        return victim not in alive and len(alive) >= len(before) and _serving(server, "/simple/sturdy/")
+
+    wait_until(replaced, f"worker {victim} replaced and the server serving")
     assert server.process is not None and server.process.poll() is None, server.log()[-2000:]
     assert victim not in server.worker_pids()
     assert len(server.worker_pids()) >= len(before)

@@ -24,7 +24,6 @@ from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
 from rennet.storage.schema import files as files_table
 from rennet.storage.schema import versions as versions_table
-from tests.support.databases import Database
 
 INDEX = "pypi"
 NO_VALIDATORS = UpstreamValidators()
@@ -32,8 +31,8 @@ UPLOADED = datetime(2024, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 
 
 @pytest.fixture
-def catalog(tmp_path: Path, database: Database) -> Iterator[Catalog]:
-    engine = connect(database.new_url() or f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
+def catalog(tmp_path: Path, catalog_url: str) -> Iterator[Catalog]:
+    engine = connect(catalog_url)
     migrate(engine, tmp_path / "migrate.lock")
     yield Catalog(engine)
     engine.dispose()

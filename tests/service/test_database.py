@@ -3,20 +3,22 @@ schema from a newer rennet refused with a sentence, database failures named as s
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
-import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from rennet.domain.access import Access
 from rennet.storage.accounts import Accounts, PasswordCost
 from rennet.storage.catalog import Catalog, DuplicateFile
 from rennet.storage.database import (
+    SCHEMA_HEAD,
     DatabaseUnavailable,
     SchemaTooNew,
     backup_sqlite,
@@ -24,6 +26,7 @@ from rennet.storage.database import (
     migrate,
     schema_revision,
 )
+from rennet.storage.schema import metadata
 from tests.support.databases import Database
 from tests.support.store import hosted_upload
 from tests.support.upstream import _free_port
@@ -31,16 +34,19 @@ from tests.support.upstream import _free_port
 CHEAP = PasswordCost(1, 64 << 10)
 
 
-def _engine(database: Database, tmp_path: Path) -> Engine:
-    return connect(database.new_url() or f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
+@pytest.fixture
+def engine(catalog_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a migrated catalog of the test's own."""
+    engine = connect(catalog_url)
+    migrate(engine, tmp_path / "migrate.lock")
+    yield engine
+    engine.dispose()
 
 
 @pytest.mark.drivers
-def test_an_upload_is_listed_on_every_driver(database: Database, tmp_path: Path) -> None:
+def test_an_upload_is_listed_on_every_driver(engine: Engine) -> None:
     """psycopg 3 reports a rowcount of -1 for INSERT ... ON CONFLICT DO NOTHING: an upload once looked like a
     duplicate of itself there, and was dropped."""
-    engine = _engine(database, tmp_path)
-    migrate(engine, tmp_path / "migrate.lock")
     catalog = Catalog(engine)
     assert catalog.add_hosted_file("local", "thing", "Thing", hosted_upload("thing-1.0-py3-none-any.whl")) is True
     assert catalog.add_hosted_file("local", "thing", "Thing", hosted_upload("thing-1.0.tar.gz", "b" * 64)) is False
@@ -48,13 +54,10 @@ def test_an_upload_is_listed_on_every_driver(database: Database, tmp_path: Path)
     with pytest.raises(DuplicateFile) as taken:
         catalog.add_hosted_file("local", "thing", "Thing", hosted_upload("thing-1.0-py3-none-any.whl", "c" * 64))
     assert taken.value.sha256 == "a" * 64
-    engine.dispose()
 
 
 @pytest.mark.drivers
-def test_account_changes_report_missing_rows_on_every_driver(database: Database, tmp_path: Path) -> None:
-    engine = _engine(database, tmp_path)
-    migrate(engine, tmp_path / "migrate.lock")
+def test_account_changes_report_missing_rows_on_every_driver(engine: Engine) -> None:
     accounts = Accounts(engine, CHEAP)
     accounts.add_user("alice", "a-long-password")
     accounts.set_admin("alice", True)
@@ -69,48 +72,56 @@ def test_account_changes_report_missing_rows_on_every_driver(database: Database,
     with pytest.raises(ValueError, match="there is no active token"):
         accounts.revoke_token(record.key)
     assert accounts.check_token(token) is None
-    engine.dispose()
 
 
-def test_long_versions_fit(database: Database, tmp_path: Path) -> None:
+def test_long_versions_fit(engine: Engine) -> None:
     """A version as long as a file name allows: PostgreSQL once refused anything over 128 characters."""
-    engine = _engine(database, tmp_path)
-    migrate(engine, tmp_path / "migrate.lock")
     version = "1." + "0." * 100 + "1"
     upload = replace(hosted_upload(f"long-{version}-py3-none-any.whl"), version=version)
     catalog = Catalog(engine)
     catalog.add_hosted_file("local", "long", "long", upload)
     assert catalog.files_of("local", "long", version) == [upload.filename]
-    engine.dispose()
 
 
 def test_concurrent_migrations_take_turns(database: Database, tmp_path: Path) -> None:
     """Several servers starting at once on one new database: one migrates, the others wait and find it done."""
-    url = database.new_url() or f"sqlite:///{tmp_path / 'rennet.sqlite3'}"
-    engines = [connect(url) for _ in range(4)]
-    barrier = threading.Barrier(len(engines))
+    with database.empty_catalog(tmp_path) as url:
+        engines = [connect(url) for _ in range(4)]
+        created: list[str] = []  # every table a CREATE TABLE made, whichever engine sent it
 
-    def start(engine: Engine) -> None:
-        barrier.wait()
-        migrate(engine, tmp_path / "migrate.lock")
+        def note(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+            made = re.match(r"\s*CREATE TABLE (\S+)", statement)
+            if made:
+                created.append(made[1])
 
-    with ThreadPoolExecutor(len(engines)) as pool:
-        list(pool.map(start, engines))
-    with engines[0].connect() as connection:
-        assert schema_revision(connection) == "0005"
-    for engine in engines:
-        engine.dispose()
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", note)
+        barrier = threading.Barrier(len(engines))
+
+        def start(engine: Engine) -> None:
+            barrier.wait()
+            migrate(engine, tmp_path / "migrate.lock")
+
+        try:
+            with ThreadPoolExecutor(len(engines)) as pool:
+                list(pool.map(start, engines))
+            with engines[0].connect() as connection:
+                assert schema_revision(connection) == SCHEMA_HEAD
+        finally:
+            for engine in engines:
+                engine.dispose()
+    # The database was new (every table of the schema was made here), and it was migrated once (none twice).
+    assert set(metadata.tables) <= set(created), created
+    assert len(created) == len(set(created)), created
 
 
-def test_a_newer_schema_is_refused_with_a_sentence(database: Database, tmp_path: Path) -> None:
-    engine = _engine(database, tmp_path)
-    migrate(engine, tmp_path / "migrate.lock")
+def test_a_newer_schema_is_refused_with_a_sentence(engine: Engine, tmp_path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     with pytest.raises(SchemaTooNew) as refused:
         migrate(engine, tmp_path / "migrate.lock")
-    assert str(refused.value) == "this database has schema 0099; this rennet knows up to 0005; upgrade rennet"
-    engine.dispose()
+    expected = f"this database has schema 0099; this rennet knows up to {SCHEMA_HEAD}; upgrade rennet"
+    assert str(refused.value) == expected
 
 
 def test_an_unreachable_database_is_named_as_such() -> None:
@@ -126,6 +137,7 @@ def test_a_sqlite_backup_is_consistent_while_writes_go_on(tmp_path: Path) -> Non
     migrate(engine, tmp_path / "migrate.lock")
     catalog = Catalog(engine)
     stop = threading.Event()
+    under_way = threading.Event()  # some rows written, and more to come
 
     def write() -> None:
         n = 0
@@ -134,11 +146,13 @@ def test_a_sqlite_backup_is_consistent_while_writes_go_on(tmp_path: Path) -> Non
                 "local", f"p{n}", f"p{n}", hosted_upload(f"p{n}-1.0-py3-none-any.whl", f"{n:064x}")
             )
             n += 1
+            if n == 20:
+                under_way.set()
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        time.sleep(0.2)
+        assert under_way.wait(30), "the writer never got going"
         size = backup_sqlite(tmp_path / "rennet.sqlite3", tmp_path / "backup" / "copy.sqlite3")
     finally:
         stop.set()

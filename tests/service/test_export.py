@@ -12,14 +12,13 @@ from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.names import NormalizedName
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.store import open_store
-from tests.support.databases import Database
 
 NONE = UpstreamValidators()
 
 
-def test_a_seeded_file_is_listed_only_once_its_bytes_are_recorded(tmp_path: Path, database: Database) -> None:
+def test_a_seeded_file_is_listed_only_once_its_bytes_are_recorded(tmp_path: Path, catalog_url: str) -> None:
     """Seeding stores the page, then records each file's bytes: in between, no page may offer the file."""
-    store = open_store(tmp_path, database.new_url() or f"sqlite:///{tmp_path / 'rennet.sqlite3'}")
+    store = open_store(tmp_path, catalog_url)
     try:
         catalog = store.catalog
         upstream = DistFile("foo-1.0.tar.gz", "pypi", {"sha256": "c" * 64}, source_url="http://up.invalid/f")

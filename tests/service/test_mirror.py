@@ -21,6 +21,7 @@ from rennet.service.answers import FileAnswer, Listing, LocalFile
 from rennet.service.indexes.interface import IndexService
 from rennet.service.offline.mirror import LockedItem, Mirror, MirrorInputs
 from rennet.service.runtime.pagecache import CachedPage
+from tests.support.upstream import NOWHERE
 
 
 class CountingIndex:
@@ -44,7 +45,7 @@ class CountingIndex:
 
     @property
     def config(self) -> IndexConfig:
-        return ProxyIndex(self.name, upstream="http://127.0.0.1:9/simple/")  # never asked
+        return ProxyIndex(self.name, upstream=NOWHERE)  # never asked
 
     async def project_page(self, project: str) -> CachedPage:
         return CachedPage(self.page if project == "proj" else None, (), 0.0, None, message="no such project")

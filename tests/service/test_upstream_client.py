@@ -4,13 +4,14 @@ caller's code raises while reading a file passes through unchanged."""
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urljoin
 
 import pytest
 
 from rennet.storage.blobs import DigestMismatch
 from rennet.upstream.client import SessionHolder, UpstreamClient, UpstreamError
 from tests.support.dists import make_wheel
-from tests.support.upstream import FakeUpstream
+from tests.support.upstream import NOWHERE, FakeUpstream
 
 
 def _client(upstream: FakeUpstream, sessions: SessionHolder) -> UpstreamClient:
@@ -59,8 +60,8 @@ def test_a_refused_connection_is_an_upstream_error() -> None:
     async def read() -> None:
         sessions = SessionHolder()
         try:
-            client = UpstreamClient(sessions, "http://127.0.0.1:9/simple/", connect_timeout=2, read_timeout=2)
-            async with client.open_file("http://127.0.0.1:9/files/x-1.0-py3-none-any.whl"):
+            client = UpstreamClient(sessions, NOWHERE, connect_timeout=2, read_timeout=2)
+            async with client.open_file(urljoin(NOWHERE, "../files/x-1.0-py3-none-any.whl")):
                 pass
         finally:
             await sessions.close()

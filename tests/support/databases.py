@@ -2,15 +2,19 @@
 
 Tests that use the `database` fixture run once per catalog (see tests/conftest.py); every server they start gets
 a database of its own. It starts as a copy of one migrated once per session (the migrations themselves are tested
-in tests/service/test_database.py): each server then finds its schema current, as after an upgrade.
+in tests/service/test_database.py): each server then finds its schema current, as after an upgrade. A database
+taken is given back once its server has stopped (emptied, it goes to the next one): `server_catalog` and
+`catalog` do that at the end of their block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.postgres import PostgresServer
@@ -40,6 +44,42 @@ class Database:
         """The server on `url` has stopped: its database may be emptied and given to the next one."""
         if self.postgres is not None and url is not None:
             _pool(self.postgres).give_back(url)
+
+    @contextlib.contextmanager
+    def server_catalog(self) -> Iterator[str | None]:
+        """new_url() for one server (None: SQLite in its data directory), given back when the block ends: stop the
+        server inside it."""
+        url = self.new_url()
+        try:
+            yield url
+        finally:
+            self.release(url)
+
+    @contextlib.contextmanager
+    def catalog(self, directory: Path) -> Iterator[str]:
+        """A catalog's URL for code that connects to it itself, not through a server: on PostgreSQL a database of
+        new_url() (migrated already), given back when the block ends (dispose of its engines inside it); on
+        SQLite a new file in `directory`, not migrated yet. migrate() makes either current."""
+        url = self.new_url()
+        try:
+            yield url or f"sqlite:///{directory / 'rennet.sqlite3'}"
+        finally:
+            self.release(url)
+
+    @contextlib.contextmanager
+    def empty_catalog(self, directory: Path) -> Iterator[str]:
+        """A catalog never migrated, as a new installation's: on PostgreSQL a new empty database, dropped when the
+        block ends (dispose of its engines inside it); on SQLite a new file in `directory`."""
+        if self.postgres is None:
+            path = directory / "rennet.sqlite3"
+            assert not path.exists(), f"{path} is not new"
+            yield f"sqlite:///{path}"
+            return
+        url = self.postgres.create_database(DRIVERS[self.kind])
+        try:
+            yield url
+        finally:
+            self.postgres.drop_database(url.rsplit("/", 1)[1])
 
     def __repr__(self) -> str:
         return f"Database({self.kind})"

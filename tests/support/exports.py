@@ -7,10 +7,11 @@ its own in a hosted index, one yanked and one project deprecated.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,21 +53,24 @@ class Source:
     export_output: str
 
 
-def exported_source(kind: type[S], base: Path, database: Database, fill: Callable[[S], None]) -> Source:
+@contextlib.contextmanager
+def exported_source(kind: type[S], base: Path, database: Database, fill: Callable[[S], None]) -> Iterator[Source]:
     """A source server of `kind` on base/data (its pypi's upstream a fake one that lists UPSTREAM), filled by
-    `fill`, exported to base/tree by the real command while it runs; then the server and the upstream stop."""
-    upstream = FakeUpstream().start()
-    upstream.add(*UPSTREAM)
-    server = kind(base / "data", upstream_url=upstream.url, config=CONFIG, database_url=database.new_url()).start()
-    try:
-        fill(server)
-        tree = base / "tree"
-        done = rennet_cli(server, "export", str(tree))  # while the server runs
-        assert done.returncode == 0, done.stderr
-    finally:
-        server.stop()
-        upstream.stop()
-    return Source(server, tree, done.stdout)
+    `fill`, exported to base/tree by the real command while it runs; then the server and the upstream stop. Its
+    catalog stays readable until the block ends."""
+    with database.server_catalog() as url:
+        upstream = FakeUpstream().start()
+        upstream.add(*UPSTREAM)
+        server = kind(base / "data", upstream_url=upstream.url, config=CONFIG, database_url=url).start()
+        try:
+            fill(server)
+            tree = base / "tree"
+            done = rennet_cli(server, "export", str(tree))  # while the server runs
+            assert done.returncode == 0, done.stderr
+        finally:
+            server.stop()
+            upstream.stop()
+        yield Source(server, tree, done.stdout)
 
 
 def publish_private(server: Server) -> None:
@@ -90,6 +94,7 @@ def other_server(data_dir: Path, database_url: str | None, **options: Any) -> Lo
     return LocalServer(data_dir, upstream_url=upstream, config=CONFIG, database_url=database_url, **options)
 
 
+@contextlib.contextmanager
 def import_into_new(
     tree: Path,
     data_dir: Path,
@@ -98,19 +103,23 @@ def import_into_new(
     *args: str,
     failures: dict[str, str] | None = None,
     **options: Any,
-) -> tuple[LocalServer, CliResult]:
+) -> Iterator[tuple[LocalServer, CliResult]]:
     """`rennet import` of the tree (with `args`) into `index` of an other_server on data_dir (with `options`),
     made for it and not started: the whole tree imported, or, given `failures`, exit code 1 and each of them
-    reported."""
-    server = other_server(data_dir, database.new_url(), **options)
-    done = rennet_cli(server, "import", str(tree), "--index", index, *args)
-    if failures is None:
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines()[-1] == f"imported {tree_file_count(tree)}, skipped 0, failed 0"
-    else:
-        assert done.returncode == 1
-        assert_failures(done.stderr, failures)
-    return server, done
+    reported. The server (if started) stops when the block ends, and its catalog is given back."""
+    with database.server_catalog() as url:
+        server = other_server(data_dir, url, **options)
+        try:
+            done = rennet_cli(server, "import", str(tree), "--index", index, *args)
+            if failures is None:
+                assert done.returncode == 0, done.stderr
+                assert done.stdout.splitlines()[-1] == f"imported {tree_file_count(tree)}, skipped 0, failed 0"
+            else:
+                assert done.returncode == 1
+                assert_failures(done.stderr, failures)
+            yield server, done
+        finally:
+            server.stop()
 
 
 # -- reading a tree ------------------------------------------------------------------------------------------------

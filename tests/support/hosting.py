@@ -1,12 +1,14 @@
 """The server most hosting tests share: alice uploads to local, and one in-process server per module and catalog.
 
 A module takes it with `server = hosted_server(...)`, which makes the module's `server` fixture; its tests use
-project names of their own, so that they do not disturb each other.
+project names of their own, so that they do not disturb each other. Tests that reuse names take a new server each
+(`hosted_server(scope="function")`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from typing import Literal
 
 import pytest
 
@@ -29,14 +31,15 @@ def hosted_server(
     admins: Collection[str] = (),
     upstream: Sequence[Dist] | None = (),
     uploads: Sequence[Dist] = (),
+    scope: Literal["module", "function"] = "module",
 ) -> object:
-    """A module-scoped `server` fixture (assign it to `server` in the module): an in-process server on `config`,
-    one per catalog (the `database` fixture), with these (name, password) users, the `admins` among them admins.
-    Its pypi index asks `module_upstream`, which holds the `upstream` files from the start (one per catalog:
-    tests may count what it was asked); with `upstream=None` nothing listens there (pypi is never asked). alice
-    uploads `uploads` to local before the tests run."""
+    """A module-scoped `server` fixture (assign it to `server` in the module; with `scope="function"`, one server
+    per test): an in-process server on `config`, one per catalog (the `database` fixture), with these (name,
+    password) users, the `admins` among them admins. Its pypi index asks `module_upstream`, which holds the
+    `upstream` files from the start (one per catalog: tests may count what it was asked); with `upstream=None`
+    nothing listens there (pypi is never asked). alice uploads `uploads` to local before the tests run."""
 
-    @pytest.fixture(scope="module", name="server")
+    @pytest.fixture(scope=scope, name="server")
     def server(
         request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, database: Database
     ) -> Iterator[LocalServer]:

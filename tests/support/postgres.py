@@ -88,6 +88,10 @@ class PostgresServer:
             raise RuntimeError(f"psql {statement!r} failed: {result.stderr.strip()}")
         return result
 
+    def drop_database(self, name: str) -> None:
+        """Drop a database of create_database(), also while connections to it are left open."""
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def rename_database(self, old: str, new: str) -> None:
         self.execute(f'DROP DATABASE IF EXISTS "{new}"')
         self.execute(f'ALTER DATABASE "{old}" RENAME TO "{new}"')

@@ -12,19 +12,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.upstream import NOWHERE
+
 # What only serving, fetching from upstreams, migrating or drawing progress bars needs.
 SERVER_WEIGHT = ("aiohttp", "alembic", "granian", "jinja2", "pypi_simple", "rich", "starlette", "uvloop")
 # What only a command that opens the data directory needs.
 STORAGE_WEIGHT = ("argon2", "sqlalchemy")
 # config.default_upstream takes the built-in proxy's address from pypi_simple, at a price: the commands here name
-# their upstream, so that what the command modules import is seen alone.
-UPSTREAM = "http://127.0.0.1:9/simple/"
+# their upstream (NOWHERE), so that what the command modules import is seen alone.
 
 
 def _modules_after(code: str) -> set[str]:
     """The top-level packages a fresh interpreter has loaded once `code` ran."""
     environ = {name: value for name, value in os.environ.items() if not name.startswith("RENNET_")}
-    environ["RENNET_UPSTREAM"] = UPSTREAM
+    environ["RENNET_UPSTREAM"] = NOWHERE
     script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-c", script], env=environ, capture_output=True, text=True, timeout=120, check=False

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from rennet.config import InvalidConfig
+from rennet.service.runtime.auth import FAILURE_WINDOW, REMEMBER_SECONDS
 from tests.support.accounts import add_user, create_token, elsewhere, rennet_cli, token_key
 from tests.support.dists import make_wheel
 from tests.support.hosting import UPLOADS, hosted_server
@@ -48,9 +49,6 @@ members = ["team", "local", "pypi"]
 private = true
 read = ["alice", "bob", "dave"]
 """
-# Failed logins are counted per address for a minute (rennet.service.runtime.auth), and a verified login is
-# remembered for as long.
-WINDOW = 60.0
 
 
 def creds(user: str) -> tuple[str, str]:
@@ -296,7 +294,7 @@ def test_failed_logins_are_rate_limited_per_address_and_user(lone_server: LocalS
     # Someone else at the same address is not locked out by alice's failures.
     assert server.get("/team/simple/", auth=creds("bob")).status_code == 200
     # The failures count for a minute: shortly before it is over, alice still waits here.
-    clock.advance(WINDOW - 5)
+    clock.advance(FAILURE_WINDOW - 5)
     assert server.get("/team/simple/", auth=creds("alice")).status_code == 429
     # Another address is not affected (the whole 127/8 is loopback on Linux).
     with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
@@ -338,7 +336,7 @@ def test_a_throttled_login_keeps_credentials_proven_moments_ago(lone_server: Loc
     clock = server.registry.shared.clock
     add_user(server, "alice", PASSWORDS["alice"])
     assert server.get("/team/simple/", auth=creds("alice")).status_code == 200
-    clock.advance(WINDOW - 10)
+    clock.advance(REMEMBER_SECONDS - 10)
     for n in range(10):
         assert server.get("/team/simple/", auth=("alice", f"wrong-{n}")).status_code == 401
     assert server.get("/team/simple/", auth=("alice", "wrong-again")).status_code == 429, "guessing is throttled"
@@ -347,7 +345,7 @@ def test_a_throttled_login_keeps_credentials_proven_moments_ago(lone_server: Loc
     # (ten seconds younger) still count.
     clock.advance(20)
     assert server.get("/team/simple/", auth=creds("alice")).status_code == 429, "proven over a minute ago"
-    clock.advance(WINDOW)
+    clock.advance(FAILURE_WINDOW)
     assert server.get("/team/simple/", auth=creds("alice")).status_code == 200
 
 

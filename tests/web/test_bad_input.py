@@ -21,7 +21,7 @@ MAX_PAGE = 64 * 1024
 
 
 class Fixture:
-    def __init__(self, root: Path, database: Database) -> None:
+    def __init__(self, root: Path, database_url: str | None) -> None:
         self.root = root
         self.upstream = FakeUpstream().start()
         self.elsewhere = FakeUpstream().start()  # another host, linked from the upstream's pages
@@ -30,7 +30,7 @@ class Fixture:
         (root / "planted.whl").write_bytes(PLANTED)
         url = self.upstream.url.replace("http://", "http://reader:s3cret-token@")
         config = f'max_page_bytes = "{MAX_PAGE}"\n[index.pypi]\nupstream = "{url}"\n'
-        self.rennet = LocalServer(root / "data", config=config, database_url=database.new_url()).start()
+        self.rennet = LocalServer(root / "data", config=config, database_url=database_url).start()
         self.before = self.outside()
 
     def outside(self) -> dict[str, bytes]:
@@ -49,11 +49,14 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("badinput"), database)
-    yield fixture
-    assert fixture.outside() == fixture.before, "something was written outside the data directory"
-    assert fixture.rennet.get("/health").status_code == 200
-    fixture.close()
+    with database.server_catalog() as url:
+        fixture = Fixture(tmp_path_factory.mktemp("badinput"), url)
+        try:
+            yield fixture
+            assert fixture.outside() == fixture.before, "something was written outside the data directory"
+            assert fixture.rennet.get("/health").status_code == 200
+        finally:
+            fixture.close()
 
 
 @pytest.fixture(scope="module")

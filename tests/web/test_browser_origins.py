@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import httpx
 import pytest
 
-from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
-from tests.support.hosting import ALICE, UPLOADS
+from tests.support.hosting import ALICE, hosted_server
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 
-
-@pytest.fixture
-def server(rennet_factory: Callable[..., LocalServer]) -> Iterator[LocalServer]:
-    server = rennet_factory(config=UPLOADS)
-    add_user(server, *ALICE)
-    yield server
+# A server of its own for each test: they use the same project names.
+server = hosted_server(upstream=None, scope="function")
 
 
 @pytest.mark.parametrize(

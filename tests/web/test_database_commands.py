@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from rennet.storage.database import SCHEMA_HEAD
 from tests.support.accounts import add_user
 from tests.support.databases import Database
 from tests.support.dists import make_wheel
@@ -48,6 +49,6 @@ def test_a_database_of_a_newer_rennet_is_refused_with_a_sentence(
     refused = server.cli("stats")
     assert refused.returncode == 2
     assert refused.stderr.strip().endswith(
-        "this database has schema 0099; this rennet knows up to 0005; upgrade rennet"
+        f"this database has schema 0099; this rennet knows up to {SCHEMA_HEAD}; upgrade rennet"
     )
     assert "Traceback" not in refused.stderr

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -57,8 +57,9 @@ from tests.support.upstream import FakeUpstream
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Source:
-    return exported_source(LocalServer, tmp_path_factory.mktemp("export"), database, _fill)
+def source(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Source]:
+    with exported_source(LocalServer, tmp_path_factory.mktemp("export"), database, _fill) as source:
+        yield source
 
 
 def _fill(server: LocalServer) -> None:
@@ -262,10 +263,9 @@ def test_a_damaged_blob_is_reported_and_left_out(source: Source, tmp_path: Path)
 def test_a_tree_seeds_a_fresh_proxy_that_then_serves_offline(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    laptop, _ = import_into_new(source.tree, tmp_path / "laptop", database, "pypi", offline=True)
-    count = tree_file_count(source.tree)
-    laptop.start()
-    try:
+    with import_into_new(source.tree, tmp_path / "laptop", database, "pypi", offline=True) as (laptop, _):
+        count = tree_file_count(source.tree)
+        laptop.start()
         assert_serves(laptop, source.tree, PROJECTS)
         files = json_files(laptop, "/pypi/simple/beta/")
         assert files[BETA_16.filename]["yanked"] == "broken build"
@@ -280,18 +280,16 @@ def test_a_tree_seeds_a_fresh_proxy_that_then_serves_offline(
         again = rennet_cli(laptop, "import", str(source.tree), "--index", "pypi")  # while it serves
         assert again.returncode == 0, again.stderr
         assert again.stdout.splitlines()[-1] == f"imported 0, skipped {count}, failed 0"
-    finally:
-        laptop.stop()
 
 
 def test_a_tree_imported_into_a_hosted_index_keeps_yanks_times_and_status(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
-    restored, done = import_into_new(source.tree, tmp_path / "restored", database, "local", "--uploader", "restore")
-    count = tree_file_count(source.tree)
-    assert "status acme-old set to deprecated" in done.stderr
-    restored.start()
-    try:
+    importing = import_into_new(source.tree, tmp_path / "restored", database, "local", "--uploader", "restore")
+    with importing as (restored, done):
+        count = tree_file_count(source.tree)
+        assert "status acme-old set to deprecated" in done.stderr
+        restored.start()
         files = json_files(restored, "/local/simple/acme-secret/")
         assert files[SECRET_OLD.filename]["yanked"] == "leaked key"
         exported = entries(source.tree, "acme-secret")
@@ -302,11 +300,10 @@ def test_a_tree_imported_into_a_hosted_index_keeps_yanks_times_and_status(
         assert legacy["project-status"] == {"status": "deprecated", "reason": "use acme-secret"}
         assert json_files(restored, "/local/simple/beta/")[BETA_16.filename]["yanked"] == "broken build"
         assert_serves(restored, source.tree, PROJECTS)
-    finally:
         restored.stop()
-    again = rennet_cli(restored, "import", str(source.tree), "--index", "local")
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines()[-1] == f"imported 0, skipped {count}, failed 0"
+        again = rennet_cli(restored, "import", str(source.tree), "--index", "local")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.splitlines()[-1] == f"imported 0, skipped {count}, failed 0"
 
 
 def test_seeding_a_proxy_adds_to_what_its_upstream_said(
@@ -343,27 +340,24 @@ def test_broken_inputs_are_reported_per_item_and_the_rest_is_seeded(
 ) -> None:
     tree, expected = broken_tree(source.tree, tmp_path)
     break_delta_metadata(tree, expected)
-    laptop, _ = import_into_new(tree, tmp_path / "laptop", database, "pypi", failures=expected, offline=True)
-    held = stored(laptop)
-    assert held.temp_files == ()
-    assert hashlib.sha256(b"not a zip at all").hexdigest() not in held.blobs
-    assert hashlib.sha256(ALPHA_2.data[:-1] + b"!").hexdigest() not in held.blobs
-    assert DELTA.sha256 not in held.blobs
-    laptop.start()
-    try:
+    with import_into_new(tree, tmp_path / "laptop", database, "pypi", failures=expected, offline=True) as (laptop, _):
+        held = stored(laptop)
+        assert held.temp_files == ()
+        assert hashlib.sha256(b"not a zip at all").hexdigest() not in held.blobs
+        assert hashlib.sha256(ALPHA_2.data[:-1] + b"!").hexdigest() not in held.blobs
+        assert DELTA.sha256 not in held.blobs
+        laptop.start()
         for project in ("alpha", "delta", "gamma", "junk"):  # nothing of theirs came in: no page at all
             assert laptop.get(f"/pypi/simple/{project}/").status_code == 404, project
         assert_serves(laptop, tree, ["acme-old", "acme-secret", "beta"])
-    finally:
-        laptop.stop()
 
 
 def test_broken_inputs_are_reported_per_item_and_the_rest_is_hosted(
     source: Source, tmp_path: Path, database: Database
 ) -> None:
     tree, expected = broken_tree(source.tree, tmp_path)
-    restored, _ = import_into_new(tree, tmp_path / "restored", database, "local", failures=expected)
-    held = stored(restored)
+    with import_into_new(tree, tmp_path / "restored", database, "local", failures=expected) as (restored, _):
+        held = stored(restored)
     assert held.temp_files == ()
     projects = {project for index, project, _ in held.hosted_files if index == "local"}
     # gamma's page is unreadable, but its wheel is still a distribution in a directory: it is imported as one.

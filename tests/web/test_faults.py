@@ -28,7 +28,7 @@ FAULT_INDEXES = ("down", "err500", "garbage", "hang", "html-garbage", "recovers"
 class Fixture:
     """One proxy index per test, each with its own fake upstream: failures of one never touch another."""
 
-    def __init__(self, root: Path, database: Database) -> None:
+    def __init__(self, root: Path, database_url: str | None) -> None:
         self.upstreams = {name: FakeUpstream().start() for name in FAULT_INDEXES}
         config = ""
         for name, upstream in self.upstreams.items():
@@ -47,7 +47,7 @@ class Fixture:
         self.blackhole = Blackhole()
         # Reading may take a minute: only the connect timeout can end a request to the blackhole in time.
         config += proxy_config("unreachable", self.blackhole.url, connect_timeout="0.5s", read_timeout="60s")
-        self.rennet = LocalServer(root / "data", config=config, database_url=database.new_url()).start()
+        self.rennet = LocalServer(root / "data", config=config, database_url=database_url).start()
 
     def expire(self) -> None:
         """Past every page TTL, listing TTL and retry window of the server."""
@@ -62,9 +62,10 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("faults"), database)
-    yield fixture
-    fixture.close()
+    with database.server_catalog() as url:
+        fixture = Fixture(tmp_path_factory.mktemp("faults"), url)
+        yield fixture
+        fixture.close()
 
 
 def page(rennet: LocalServer, index: str, project: str) -> httpx.Response:

@@ -24,12 +24,12 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class Fixture:
-    def __init__(self, root: Path, database: Database) -> None:
+    def __init__(self, root: Path, database_url: str | None) -> None:
         self.upstream = FakeUpstream().start()
         self.bare = FakeUpstream(metadata=False).start()  # offers no .metadata files
         config = proxy_config("bare", self.bare.url)
         self.rennet = LocalServer(
-            root / "data", upstream_url=self.upstream.url, config=config, database_url=database.new_url()
+            root / "data", upstream_url=self.upstream.url, config=config, database_url=database_url
         ).start()
 
     def add(self, *dists: Dist) -> None:
@@ -43,9 +43,10 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("files"), database)
-    yield fixture
-    fixture.close()
+    with database.server_catalog() as url:
+        fixture = Fixture(tmp_path_factory.mktemp("files"), url)
+        yield fixture
+        fixture.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,13 @@ from tests.support.hosting import ALICE
 from tests.support.pages import json_files
 from tests.support.server import LocalServer, proxy_config
 from tests.support.uploads import post_upload
-from tests.support.upstream import FakeUpstream
-
-DOWN = "http://127.0.0.1:9/simple/"  # nothing listens on the discard port: connections are refused
+from tests.support.upstream import NOWHERE, FakeUpstream
 
 
 def _group(upstream: FakeUpstream) -> str:
     """`local`, then a proxy whose upstream is down, then a working one."""
     return (
-        proxy_config("down", DOWN, retry_after="30s")
+        proxy_config("down", NOWHERE, retry_after="30s")
         + proxy_config("works", upstream.url)
         + '[index.local]\nupload = ["alice"]\n'
         + '[index.default]\nmembers = ["local", "down", "works"]\n'

@@ -17,11 +17,12 @@ from rennet.config import InvalidConfig, load_settings
 from tests.support.dists import make_wheel
 from tests.support.groups import CONFIG, GROUPS, PRIVATE, PUBLIC
 from tests.support.hosting import ALICE, hosted_server
+from tests.support.pages import JSON_V1
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
-JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
+JSON = {"accept": JSON_V1}
 
 # Besides the public acme-secret: a name that becomes private later, and a public project.
 server = hosted_server(

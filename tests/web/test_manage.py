@@ -15,13 +15,14 @@ import pytest
 from tests.support.accounts import create_token, rennet_cli, token_key
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.hosting import ALICE, UPLOADS, hosted_server, upload
+from tests.support.pages import JSON_V1
 from tests.support.pages import json_files as files
 from tests.support.server import LocalServer
 from tests.support.uploads import hosted_file_row, post_upload, stored
 
 BOB = ("bob", "bob-manages-22")
 ROOT = ("root", "root-manages-333")
-JSON = {"accept": "application/vnd.pypi.simple.v1+json"}
+JSON = {"accept": JSON_V1}
 
 CONFIG = f"""{UPLOADS}
 [index.team]

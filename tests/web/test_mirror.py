@@ -300,14 +300,15 @@ def refusing(tmp_path_factory: pytest.TempPathFactory, database: Database) -> It
     """A server (and its upstream) for commands refused before anything happens: one for all of them."""
     upstream = FakeUpstream().start()
     upstream.add(make_wheel("x", "1.0"))
-    server = LocalServer(
-        tmp_path_factory.mktemp("refusing") / "data",
-        upstream_url=upstream.url,
-        config='[index.private-only]\ntype = "group"\nmembers = ["local"]\n',
-        database_url=database.new_url(),
-    ).start()
-    yield Runner(server), upstream
-    server.stop()
+    with database.server_catalog() as url:
+        server = LocalServer(
+            tmp_path_factory.mktemp("refusing") / "data",
+            upstream_url=upstream.url,
+            config='[index.private-only]\ntype = "group"\nmembers = ["local"]\n',
+            database_url=url,
+        ).start()
+        yield Runner(server), upstream
+        server.stop()
     upstream.stop()
 
 

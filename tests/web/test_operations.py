@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.support.dists import make_wheel
 from tests.support.server import LocalServer
 from tests.support.store import wait_until_held
 from tests.support.upstream import FakeUpstream
+
+SLOW_PAGE = 0.3  # seconds the upstream takes to answer for a page
 
 
 def test_health_and_readiness(upstream: FakeUpstream, rennet: LocalServer) -> None:
@@ -36,6 +40,7 @@ def test_health_and_readiness(upstream: FakeUpstream, rennet: LocalServer) -> No
 def test_one_access_line_per_request(upstream: FakeUpstream, rennet: LocalServer) -> None:
     wheel = make_wheel("logged", "1.0")
     upstream.add(wheel)
+    upstream.fault("/simple/logged/", f"slow:{SLOW_PAGE}")  # the first request waits for it; the rest are hits
     rennet.wait_for_access("/health")  # the start-up probe's line is written after its response
     start = len(rennet.access_lines())
     file_path = f"/pypi/files/logged/{wheel.filename}"
@@ -51,6 +56,7 @@ def test_one_access_line_per_request(upstream: FakeUpstream, rennet: LocalServer
         ("GET", "/pypi/files/logged/missing-1.0.tar.gz", {}),
         ("GET", "/simple/logged/?token=SECRET-QUERY", {}),
     ]
+    began = time.perf_counter()
     for number, (method, path, headers) in enumerate(requests):
         httpx.request(method, rennet.url + path, headers=headers | {"accept-encoding": "identity"})
         if number == 2:
@@ -58,11 +64,15 @@ def test_one_access_line_per_request(upstream: FakeUpstream, rennet: LocalServer
             # then, another request joins the download (a miss).
             wait_until_held(rennet, wheel.filename, wheel.sha256)
     lines = rennet.wait_for_access_lines(start + len(requests))[start:]
+    # The server runs in this process: its durations and ours are on one clock, and each of its requests began
+    # and was logged within what we measured around them all.
+    measured = (time.perf_counter() - began) * 1000
     assert [(line.method, line.path) for line in lines] == [(m, p.split("?")[0]) for m, p, _ in requests]
     assert [line.status for line in lines] == [200, 200, 200, 200, 200, 206, 301, 400, 404, 200]
     assert [line.cache for line in lines[:4]] == ["miss", "hit", "miss", "hit"]
     assert lines[3].bytes == len(wheel.data)
     assert lines[4].bytes == 0
     assert lines[5].bytes == 10
-    assert all(line.milliseconds >= 0 for line in lines)
+    assert lines[0].milliseconds >= SLOW_PAGE * 1000, "the first page waited for the upstream"
+    assert all(line.milliseconds <= measured for line in lines), (measured, [line.milliseconds for line in lines])
     assert "SECRET-QUERY" not in rennet.log(), "query strings may carry secrets: never logged"

@@ -30,13 +30,13 @@ NEGATIVE_TTL = 120.0
 class Fixture:
     """`pypi` keeps pages for the default TTL; `fast` refreshes after TTL seconds, from its own upstream."""
 
-    def __init__(self, root: Path, database: Database) -> None:
+    def __init__(self, root: Path, database_url: str | None) -> None:
         self.slow_up = FakeUpstream().start()
         self.fast_up = FakeUpstream().start()
         config = proxy_config("fast", self.fast_up.url, page_ttl=f"{TTL}s", negative_ttl=f"{TTL}s")
         config += proxy_config("negative", self.fast_up.url, negative_ttl=f"{NEGATIVE_TTL}s")
         self.rennet = LocalServer(
-            root / "data", upstream_url=self.slow_up.url, config=config, database_url=database.new_url()
+            root / "data", upstream_url=self.slow_up.url, config=config, database_url=database_url
         ).start()
 
     def advance(self, seconds: float) -> None:
@@ -55,9 +55,10 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("pagecache"), database)
-    yield fixture
-    fixture.close()
+    with database.server_catalog() as url:
+        fixture = Fixture(tmp_path_factory.mktemp("pagecache"), url)
+        yield fixture
+        fixture.close()
 
 
 def filenames(rennet: LocalServer, path: str) -> list[str]:

@@ -6,25 +6,19 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 
-from tests.support.accounts import add_user
 from tests.support.dists import Dist, make_sdist, make_wheel, metadata_text, sdist_file, wheel_file
-from tests.support.hosting import ALICE, UPLOADS
+from tests.support.hosting import ALICE, hosted_server
 from tests.support.pages import json_files
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 
-
-@pytest.fixture
-def server(rennet_factory: Callable[..., LocalServer]) -> Iterator[LocalServer]:
-    server = rennet_factory(config=UPLOADS)
-    add_user(server, *ALICE)
-    yield server
+# A server of its own for each test: they use the same project names.
+server = hosted_server(upstream=None, scope="function")
 
 
 def _wheel(name: str, version: str, filename: str | None = None, padding: int = 0, tag: str = "py3-none-any") -> Dist:
@@ -116,5 +110,11 @@ def test_an_sdist_whose_top_directory_names_another_version_is_refused(server: L
 
 
 def test_a_new_release_after_a_refusal_works(server: LocalServer) -> None:
-    assert _upload(server, make_wheel("swapx", "1.0"))[0] == 200
-    assert _upload(server, make_wheel("swapx", "1.1"))[0] == 200
+    original = make_wheel("swapx", "1.0")
+    assert _upload(server, original)[0] == 200
+    status, text = _upload(server, _wheel("swapx", "1.0", filename="SWAPX-1.0-py3-none-any.whl", padding=10))
+    assert status == 400, text
+    newer = make_wheel("swapx", "1.1")
+    status, text = _upload(server, newer)
+    assert status == 200, text
+    assert set(json_files(server, "/local/simple/swapx/")) == {original.filename, newer.filename}

@@ -26,7 +26,8 @@ from tests.support.pages import (
     parse_html,
 )
 from tests.support.server import LocalServer, proxy_config
-from tests.support.store import query, wait_until
+from tests.support.store import wait_until
+from tests.support.uploads import hosted_file_row
 from tests.support.upstream import FakeUpstream
 
 PROVENANCE = "https://attestations.invalid/rich/rich-1.0-py3-none-any.whl.provenance"
@@ -42,7 +43,7 @@ def _rich() -> list[Dist]:
 
 
 class Fixture:
-    def __init__(self, root: Path, database: Database) -> None:
+    def __init__(self, root: Path, database_url: str | None) -> None:
         self.negotiating = FakeUpstream().start()
         self.html_only = FakeUpstream(page_format="html").start()
         self.json_only = FakeUpstream(page_format="json").start()
@@ -52,7 +53,7 @@ class Fixture:
             upstream.statuses["locked"] = ("quarantined", None)
         config = proxy_config("htmlup", self.html_only.url) + proxy_config("jsonup", self.json_only.url)
         self.rennet = LocalServer(
-            root / "data", upstream_url=self.negotiating.url, config=config, database_url=database.new_url()
+            root / "data", upstream_url=self.negotiating.url, config=config, database_url=database_url
         ).start()
 
     def close(self) -> None:
@@ -63,9 +64,10 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, database: Database) -> Iterator[Fixture]:
-    fixture = Fixture(tmp_path_factory.mktemp("simple"), database)
-    yield fixture
-    fixture.close()
+    with database.server_catalog() as url:
+        fixture = Fixture(tmp_path_factory.mktemp("simple"), url)
+        yield fixture
+        fixture.close()
 
 
 @pytest.fixture(scope="module")
@@ -239,18 +241,6 @@ def test_json_page_carries_every_field(rennet: LocalServer, index: str) -> None:
         assert "?" not in file["url"]
 
 
-def _held_by(server: LocalServer, index: str, filename: str) -> str | None:
-    """The blob of a file of one index (the same file may be listed by several)."""
-    rows = query(
-        server,
-        "SELECT f.blob_sha256 FROM files f JOIN projects p ON f.project_id = p.id "
-        "WHERE p.index_name = ? AND f.filename = ?",
-        index,
-        filename,
-    )
-    return str(rows[0][0]) if rows and rows[0][0] else None
-
-
 def test_html_upstream_fields_and_size_after_caching(rennet: LocalServer, env: Fixture) -> None:
     page_url = f"{rennet.url}/htmlup/simple/rich/"
     wheel, yanked, sdist = _rich()
@@ -267,8 +257,12 @@ def test_html_upstream_fields_and_size_after_caching(rennet: LocalServer, env: F
 
     fetched = httpx.get(f"{rennet.url}/htmlup/files/rich/{sdist.filename}")
     assert fetched.content == sdist.data
-    # The client may finish once the bytes are verified; what holding them taught is recorded right after.
-    wait_until(lambda: _held_by(rennet, "htmlup", sdist.filename) == sdist.sha256, f"{sdist.filename} held by htmlup")
+    # The client may finish once the bytes are verified; what holding them taught is recorded right after, in
+    # htmlup's row (the same file may be listed by several indexes).
+    wait_until(
+        lambda: (hosted_file_row(rennet, "htmlup", sdist.filename) or {}).get("blob_sha256") == sdist.sha256,
+        f"{sdist.filename} held by htmlup",
+    )
     data = json.loads(httpx.get(page_url, headers={"accept": JSON_V1}).content)
     entry = _by_name(data["files"])[sdist.filename]
     assert entry["size"] == len(sdist.data)

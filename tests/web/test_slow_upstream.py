@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.support.dists import make_wheel
-from tests.support.pages import json_files
+from tests.support.pages import JSON_V1, json_files
 from tests.support.server import LocalServer, proxy_config
 from tests.support.store import wait_until
 from tests.support.upstream import FakeUpstream
@@ -27,9 +27,7 @@ def test_the_held_page_is_served_while_a_slow_upstream_is_asked(
     upstream.add(new)
     upstream.fault("/simple/patient/", "slow:3")
     server.registry.shared.clock.advance(61)
-    response = server.get(
-        "/pypi/simple/patient/", headers={"accept": "application/vnd.pypi.simple.v1+json"}, timeout=CLIENT_TIMEOUT
-    )
+    response = server.get("/pypi/simple/patient/", headers={"accept": JSON_V1}, timeout=CLIENT_TIMEOUT)
     assert response.status_code == 200
     assert {entry["filename"] for entry in response.json()["files"]} == {old.filename}
     assert server.wait_for_access("/pypi/simple/patient/", "stale").status == 200

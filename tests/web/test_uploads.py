@@ -18,7 +18,6 @@ import httpx
 
 from rennet.storage.catalog import DuplicateFile
 from rennet.storage.store import open_store
-from tests.support.databases import Database
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.hosting import ALICE, UPLOADS, hosted_server
 from tests.support.pages import json_files as page
@@ -229,9 +228,9 @@ def test_concurrent_uploads_of_a_new_release(server: LocalServer) -> None:
     assert page(server, "/local/simple/rivals/")[winner.filename]["hashes"] == {"sha256": winner.sha256}
 
 
-def test_catalog_writers_racing_for_a_new_project(database: Database, tmp_path: Path) -> None:
+def test_catalog_writers_racing_for_a_new_project(catalog_url: str, tmp_path: Path) -> None:
     """The same race in the catalog alone, many threads released at once on a shared database."""
-    store = open_store(tmp_path, database.new_url() or f"sqlite:///{tmp_path / 'race.sqlite3'}")
+    store = open_store(tmp_path, catalog_url)
     try:
         for round_number in range(5):
             barrier = threading.Barrier(12)
