@@ -23,6 +23,7 @@ import pytest
 
 from tests.support.databases import SQLITE, Database
 from tests.support.postgres import PostgresServer
+from tests.support.s3 import S3Server
 from tests.support.server import LocalServer, RennetServer
 from tests.support.upstream import FakeUpstream
 
@@ -98,6 +99,21 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     server = PostgresServer.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server(tmp_path_factory.mktemp("s3")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def blob_store(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`s3://BUCKET/blobs` on a bucket of this test's own, with the AWS variables that reach it set."""
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_server.new_bucket()}/blobs"
 
 
 @pytest.fixture(scope="module")

@@ -175,6 +175,18 @@ def _optional_text(where: str, value: Any) -> str | None:
     return _text(where, value) or None
 
 
+def _blob_store(where: str, value: Any) -> str | None:
+    from rennet.storage.objectstore import check_store_url
+
+    url = _optional_text(where, value)
+    if url is not None:
+        try:
+            check_store_url(url)
+        except ValueError as error:
+            raise InvalidConfig(f"{where}: {error}") from None
+    return url
+
+
 def _path(where: str, value: Any) -> Path:
     return Path(_text(where, value)).expanduser().absolute()
 
@@ -272,6 +284,12 @@ class Settings:
     workers: int = setting(1, _at_least(1), "worker processes", flag="--workers")
     database_url: str | None = setting(
         None, _optional_text, "SQLAlchemy URL of the catalog (default: SQLite in the data directory)"
+    )
+    blob_store: str | None = setting(
+        None,
+        _blob_store,
+        "s3://BUCKET/PREFIX: keep every file in this bucket, shared by servers on several hosts (endpoint and "
+        "credentials from the AWS_* variables; default: only the data directory)",
     )
     offline: bool = setting(False, _boolean, "serve only what is cached; never contact upstreams", flag="--offline")
     log_level: str = setting("info", _log_level, "debug, info, warning or error", flag="--log-level")

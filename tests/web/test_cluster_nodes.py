@@ -13,12 +13,14 @@ from rennet.storage.accounts import ACCOUNTS_SLOT
 from rennet.storage.generations import slot_of
 from tests.support.accounts import add_user, create_token, token_key
 from tests.support.databases import Database
-from tests.support.dists import make_wheel
+from tests.support.dists import make_sdist, make_wheel
 from tests.support.hosting import ALICE, upload
 from tests.support.postgres import PostgresServer
+from tests.support.s3 import S3Server
 from tests.support.server import LocalServer
-from tests.support.store import wait_until
-from tests.support.upstream import NOWHERE
+from tests.support.store import blob_path, wait_until, wait_until_held
+from tests.support.uploads import post_upload
+from tests.support.upstream import NOWHERE, FakeUpstream
 
 CONFIG = '[index.local]\nprivate = true\nread = ["alice"]\nupload = ["alice"]\n[index.default]\nprivate = true\n'
 
@@ -26,15 +28,17 @@ CONFIG = '[index.local]\nprivate = true\nread = ["alice"]\nupload = ["alice"]\n[
 @pytest.fixture(params=["psycopg", "psycopg2"])
 def nodes(
     request: pytest.FixtureRequest, postgres_server: PostgresServer, tmp_path: Path
-) -> Iterator[Callable[[], LocalServer]]:
-    """Servers, each with its own data directory, on one PostgreSQL database."""
+) -> Iterator[Callable[..., LocalServer]]:
+    """Servers, each with its own data directory, on one PostgreSQL database (and, given `blob_store`, one
+    bucket); their pypi proxies ask `upstream_url`."""
     database = Database(request.param, postgres_server)
     url = database.new_url()
     started: list[LocalServer] = []
 
-    def node() -> LocalServer:
+    def node(blob_store: str | None = None, upstream_url: str = NOWHERE) -> LocalServer:
         data_dir = tmp_path / f"node-{len(started)}"
-        server = LocalServer(data_dir, upstream_url=NOWHERE, config=CONFIG, database_url=url)
+        config = (f'blob_store = "{blob_store}"\n' if blob_store else "") + CONFIG
+        server = LocalServer(data_dir, upstream_url=upstream_url, config=config, database_url=url)
         started.append(server.start())
         return server
 
@@ -53,7 +57,7 @@ def _versions(server: LocalServer, auth: tuple[str, str]) -> list[str]:
     return versions
 
 
-def test_an_upload_through_one_node_is_served_by_the_others_at_once(nodes: Callable[[], LocalServer]) -> None:
+def test_an_upload_through_one_node_is_served_by_the_others_at_once(nodes: Callable[..., LocalServer]) -> None:
     first, second = nodes(), nodes()
     add_user(first, *ALICE)
     upload(first, make_wheel("clustered", "1.0"))
@@ -64,7 +68,7 @@ def test_an_upload_through_one_node_is_served_by_the_others_at_once(nodes: Calla
     wait_until(lambda: _versions(second, ALICE) == ["1.0", "2.0"], "the second node serves the new release")
 
 
-def test_a_token_revoked_on_one_node_is_refused_by_the_others(nodes: Callable[[], LocalServer]) -> None:
+def test_a_token_revoked_on_one_node_is_refused_by_the_others(nodes: Callable[..., LocalServer]) -> None:
     first, second = nodes(), nodes()
     add_user(first, *ALICE)
     upload(first, make_wheel("clustered", "1.0"))
@@ -81,7 +85,7 @@ def test_a_token_revoked_on_one_node_is_refused_by_the_others(nodes: Callable[[]
     wait_until(refused, "the second node refuses the revoked token")
 
 
-def test_a_password_changed_on_one_node_is_refused_by_the_others(nodes: Callable[[], LocalServer]) -> None:
+def test_a_password_changed_on_one_node_is_refused_by_the_others(nodes: Callable[..., LocalServer]) -> None:
     first, second = nodes(), nodes()
     add_user(first, *ALICE)
     upload(first, make_wheel("clustered", "1.0"))
@@ -96,3 +100,86 @@ def test_a_password_changed_on_one_node_is_refused_by_the_others(nodes: Callable
     with httpx.Client() as client:
         fresh = client.get(second.url + "/local/simple/clustered/", auth=("alice", "a-new-password"))
     assert fresh.status_code == 200
+
+
+def test_files_uploaded_through_one_node_are_downloaded_through_another(
+    nodes: Callable[..., LocalServer], blob_store: str
+) -> None:
+    first, second = nodes(blob_store), nodes(blob_store)
+    add_user(first, *ALICE)
+    wheel, sdist = make_wheel("clustered", "1.0"), make_sdist("clustered", "1.0")
+    upload(first, wheel, sdist)
+
+    for dist in (wheel, sdist):
+        response = second.get(f"/local/files/clustered/{dist.filename}", auth=ALICE)
+        assert response.status_code == 200, response.text
+        assert response.content == dist.data
+    metadata = second.get(f"/local/files/clustered/{wheel.filename}.metadata", auth=ALICE)
+    assert metadata.status_code == 200 and metadata.content == wheel.metadata
+    assert blob_path(second, wheel.sha256).exists()  # a copy of its own, sent from disk from now on
+
+
+def test_a_file_one_node_fetched_from_the_upstream_is_not_fetched_again_by_another(
+    nodes: Callable[..., LocalServer], blob_store: str, upstream: FakeUpstream
+) -> None:
+    wheel = make_wheel("proxied-clustered", "1.0")
+    upstream.add(wheel)
+    first = nodes(blob_store, upstream.url)
+    second = nodes(blob_store, upstream.url)
+    path = f"/pypi/files/proxied-clustered/{wheel.filename}"
+    assert first.get(path, auth=ALICE).content == wheel.data
+    wait_until_held(first, wheel.filename, wheel.sha256)
+    fetched = upstream.count(f"/files/{wheel.filename}")
+    assert fetched == 1
+
+    assert second.get(path, auth=ALICE).content == wheel.data
+    assert upstream.count(f"/files/{wheel.filename}") == fetched
+
+
+def test_while_the_object_store_is_down_held_files_are_served_and_the_rest_refused_with_a_sentence(
+    nodes: Callable[..., LocalServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = S3Server(tmp_path).start()  # of this test's own: it is stopped in the middle
+    try:
+        for name, value in store.environment().items():
+            monkeypatch.setenv(name, value)
+        blob_store = f"s3://{store.new_bucket()}/blobs"
+        first, second = nodes(blob_store), nodes(blob_store)
+        add_user(first, *ALICE)
+        wheel = make_wheel("clustered", "1.0")
+        upload(first, wheel)
+    finally:
+        store.stop()
+    path = f"/local/files/clustered/{wheel.filename}"
+
+    assert first.get(path, auth=ALICE).content == wheel.data  # this host's copy
+    refused = second.get(path, auth=ALICE)
+    assert refused.status_code == 503
+    assert refused.text == "the file store is unavailable right now; try again in a few seconds\n"
+    assert refused.headers["retry-after"] == "5"
+    rejected = post_upload(first.url + "/local/", make_wheel("clustered", "2.0"), auth=ALICE)
+    assert rejected.status_code == 503, rejected.text
+    assert _versions(first, ALICE) == ["1.0"]  # nothing of the refused upload is listed
+    assert store.environment()["AWS_SECRET_ACCESS_KEY"] not in first.log() + second.log()
+
+
+def test_verify_replaces_a_damaged_copy_from_the_bucket_and_leaves_hosts_without_copies_alone(
+    nodes: Callable[..., LocalServer], blob_store: str
+) -> None:
+    first, second = nodes(blob_store), nodes(blob_store)
+    add_user(first, *ALICE)
+    wheel = make_wheel("clustered", "1.0")
+    upload(first, wheel)
+    damaged = blob_path(first, wheel.sha256)
+    damaged.write_bytes(b"x" + damaged.read_bytes()[1:])
+
+    repaired = first.cli("verify", "--index", "local")
+    unvisited = second.cli("verify", "--index", "local")
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert f"this host's copy of {wheel.sha256} was corrupt; the object store's copy replaced it" in repaired.stderr
+    assert damaged.read_bytes() == wheel.data
+    assert unvisited.returncode == 0, unvisited.stderr
+    assert not blob_path(second, wheel.sha256).exists()  # checked in the bucket, not copied to this host
+    for host in (first, second):
+        assert host.get(f"/local/files/clustered/{wheel.filename}", auth=ALICE).content == wheel.data

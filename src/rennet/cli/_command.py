@@ -114,7 +114,8 @@ def opened_store(settings: Settings) -> Iterator[Store]:
     from rennet.storage.accounts import PasswordCost
     from rennet.storage.store import open_store
 
-    store = open_store(settings.data_dir, settings.database, password_cost=PasswordCost(*settings.password_cost))
+    cost = PasswordCost(*settings.password_cost)
+    store = open_store(settings.data_dir, settings.database, password_cost=cost, blob_store=settings.blob_store)
     try:
         yield store
     finally:

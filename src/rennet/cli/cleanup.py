@@ -130,6 +130,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
             verify_blobs(store, settings.data_dir, plan, lambda n: progress.advance(task, n))
     for problem in plan.problems:
         say(console, f"error: {problem}")
+    for repair in plan.repaired:
+        say(console, f"repaired: {repair}")
     for bad in plan.bad:
         say(console, _bad_report(bad, settings.indexes))
     print(_verify_summary(plan))
@@ -159,6 +161,8 @@ def _consequence(use: BlobUse, index: IndexConfig | None) -> str:
 
 def _verify_summary(plan: Verification) -> str:
     line = f"verified {plan.checked} stored file(s), {human_bytes(plan.total_bytes)}: "
+    if plan.repaired:
+        line += f"{len(plan.repaired)} replaced from the object store, "
     if not plan.bad:
         return line + ("all good" if not plan.problems else f"{len(plan.problems)} could not be read")
     corrupt = sum(1 for bad in plan.bad if bad.problem == "corrupt")

@@ -55,13 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _database_failure(error: Exception) -> int | None:
-    """The exit status for a database that cannot be used (said on stderr), or None for any other error.
+    """The exit status for a database or object store that cannot be used (said on stderr), or None for any other
+    error.
 
     rennet.storage.database (and SQLAlchemy) is imported here rather than at the top: a command that never
     opened the database does not pay for it, and one that did has it imported already.
     """
     from rennet.storage.database import DatabaseUnavailable, SchemaTooNew
+    from rennet.storage.objectstore import ObjectStoreUnavailable
 
+    if isinstance(error, ObjectStoreUnavailable):
+        return fail(1, f"the object store is unavailable: {error}")
     if isinstance(error, SchemaTooNew):
         return fail(2, error)
     if isinstance(error, DatabaseUnavailable):

@@ -28,6 +28,7 @@ def register(commands: Subcommands) -> None:
 
 def serve(settings: Settings) -> int:
     from rennet.service.registry import PREPARED_VARIABLE, prepare_data_dir
+    from rennet.storage.objectstore import ObjectStoreUnavailable
     from rennet.web.app import configure_logging
 
     configure_logging(settings.log_level)
@@ -37,6 +38,8 @@ def serve(settings: Settings) -> int:
     try:
         prepare_data_dir(settings)
         remember_served(settings.data_dir, os.environ)  # what the commands run on this data directory use
+    except ObjectStoreUnavailable as error:
+        return fail(2, f"cannot use the object store {settings.blob_store}: {error}")
     except OSError as error:
         return fail(2, f"cannot use data directory {settings.data_dir}: {error}")
     print(

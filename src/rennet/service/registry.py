@@ -29,6 +29,7 @@ from rennet.storage.blobs import remove_abandoned
 from rennet.storage.counters import RequestCounters, counters_path, reset_counters
 from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
+from rennet.storage.objectstore import ObjectStore
 from rennet.storage.store import open_store
 from rennet.upstream.client import SessionHolder
 
@@ -49,6 +50,8 @@ def prepare_data_dir(settings: Settings) -> None:
         migrate(engine, settings.data_dir / "run" / "migrate.lock")
     finally:
         engine.dispose()
+    if settings.blob_store:
+        ObjectStore(settings.blob_store).check()  # a wrong bucket, endpoint or credentials: refused at start
     reset_counters(counters_path(settings.data_dir))  # `rennet stats` counts requests since this start
 
 
@@ -67,7 +70,9 @@ class Registry:
         `migrated`: `rennet serve` has prepared the data directory already."""
         settings = with_default_upstreams(settings)
         self.settings = settings
-        self.store = open_store(settings.data_dir, settings.database, migrated, PasswordCost(*settings.password_cost))
+        self.store = open_store(
+            settings.data_dir, settings.database, migrated, PasswordCost(*settings.password_cost), settings.blob_store
+        )
         self.counters = RequestCounters(counters_path(settings.data_dir)) if serving else None
         if serving:
             self.store.generations.follow()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from rennet.storage.errors import StorageFull, full_disk_named
+from rennet.storage.objectstore import ObjectMissing, ObjectStore
 
 __all__ = [
     "BlobStore",
@@ -107,8 +108,11 @@ def _new_hash(name: str) -> Any:
 class BlobWriter:
     """An open temporary file that hashes what is written and becomes a blob on commit."""
 
-    def __init__(self, store: LocalBlobStore, fd: int, temp_path: Path, extra_hashes: tuple[str, ...]) -> None:
+    def __init__(
+        self, store: LocalBlobStore, fd: int, temp_path: Path, extra_hashes: tuple[str, ...], upload: bool = True
+    ) -> None:
         self._store = store
+        self._upload = upload  # to the object store, if there is one (not what was just fetched from it)
         self._fd = fd
         self.temp_path = temp_path
         self.size = 0
@@ -166,7 +170,7 @@ class BlobWriter:
                 # removed by a new start): publish only the bytes this writer wrote and hashed.
                 if not same_file(self._fd, self.temp_path):
                     raise OSError(f"{self.temp_path} was replaced by another process; not publishing it")
-                self._store._publish(self.temp_path, self._verified)
+                self._store._publish(self.temp_path, self._verified, self._upload)
         except BaseException:
             self.abort()
             raise
@@ -200,10 +204,16 @@ OWNER_LOCK = "owner.lock"
 class LocalBlobStore:
     """Blobs at <root>/<ab>/<cd>/<sha256>; temporary files on the same file system, below `temp_root`: in a
     directory of this process's own (held by a lock while it lives), and in `shared_temp` for what other processes
-    must find by name (downloads that several workers read)."""
+    must find by name (downloads that several workers read).
 
-    def __init__(self, root: Path, temp_root: Path) -> None:
+    With a `remote` object store (servers on several hosts), the bucket holds every blob and the directory is this
+    host's copy of those it sent or received: a blob is uploaded before it is published here (so nothing the
+    catalog refers to exists only on one host), and `fetch` copies one from the bucket, verified, when this host
+    lacks it."""
+
+    def __init__(self, root: Path, temp_root: Path, remote: ObjectStore | None = None) -> None:
         self.root = root
+        self.remote = remote
         self.shared_temp = temp_root
         root.mkdir(parents=True, exist_ok=True)
         temp_root.mkdir(parents=True, exist_ok=True)
@@ -219,10 +229,10 @@ class LocalBlobStore:
             os.close(self._owner)
             self._owner = -1
 
-    def writer(self, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
+    def writer(self, extra_hashes: tuple[str, ...] = (), upload: bool = True) -> BlobWriter:
         with full_disk_named(_DATA_FILE):
             fd, name = tempfile.mkstemp(prefix="blob-", suffix=".part", dir=self.temp_dir)
-        return BlobWriter(self, fd, Path(name), extra_hashes)
+        return BlobWriter(self, fd, Path(name), extra_hashes, upload)
 
     def writer_at(self, path: Path, extra_hashes: tuple[str, ...] = ()) -> BlobWriter:
         """A writer on a chosen temporary path below the shared temporary directory (other processes find it)."""
@@ -260,7 +270,33 @@ class LocalBlobStore:
         writer.write(data)
         return writer.commit(expected)
 
-    def _publish(self, temp_path: Path, sha256: str) -> None:
+    def fetch(self, sha256: str) -> bool:
+        """Make sure this host has the blob, copying it from the object store if need be; False when neither has
+        it. Raises ObjectStoreUnavailable, or DigestMismatch for an object whose bytes are not its name's."""
+        if self.exists(sha256):
+            return True
+        if self.remote is None:
+            return False
+        writer = self.writer(upload=False)
+        try:
+            for chunk in self.remote.chunks(sha256):
+                writer.write(chunk)
+        except ObjectMissing:
+            writer.abort()
+            return False
+        except BaseException:
+            writer.abort()
+            raise
+        writer.commit({"sha256": sha256})
+        return True
+
+    def held_path(self, sha256: str) -> Path | None:
+        """This host's copy of a blob, copied from the object store first if need be; None when nobody has it."""
+        return self.path_for(sha256) if self.fetch(sha256) else None
+
+    def _publish(self, temp_path: Path, sha256: str, upload: bool = True) -> None:
+        if upload and self.remote is not None:
+            self.remote.put_file(sha256, temp_path)
         target = self.path_for(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(temp_path, 0o644)

@@ -12,6 +12,7 @@ from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import connect, migrate
 from rennet.storage.generations import Generations, HostGenerations
+from rennet.storage.objectstore import ObjectStore
 
 __all__ = ["Store", "open_store"]
 
@@ -32,9 +33,14 @@ class Store:
 
 
 def open_store(
-    data_dir: Path, database_url: str, migrated: bool = False, password_cost: PasswordCost = PasswordCost()
+    data_dir: Path,
+    database_url: str,
+    migrated: bool = False,
+    password_cost: PasswordCost = PasswordCost(),
+    blob_store: str | None = None,
 ) -> Store:
-    """Open the database (migrating it unless `migrated`) and the data directory layout."""
+    """Open the database (migrating it unless `migrated`), the data directory layout, and the object store
+    (`s3://BUCKET/PREFIX`) that keeps every blob, if there is one."""
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(database_url)
     if not migrated:
@@ -44,7 +50,7 @@ def open_store(
         engine=engine,
         catalog=Catalog(engine),
         accounts=Accounts(engine, password_cost),
-        blobs=LocalBlobStore(data_dir / "blobs", data_dir / "tmp"),
+        blobs=LocalBlobStore(data_dir / "blobs", data_dir / "tmp", ObjectStore(blob_store) if blob_store else None),
         generations=_generations(engine, data_dir),
     )
 

@@ -22,9 +22,10 @@ from rennet.domain.ranges import Unsatisfiable, parse_range
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.downloads import Download
 from rennet.service.runtime.openblobs import PROC_FD, BlobLease
-from rennet.service.runtime.resources import database_unavailable, storage_full
+from rennet.service.runtime.resources import database_unavailable, storage_full, store_unavailable
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.errors import StorageFull
+from rennet.storage.objectstore import ObjectStoreUnavailable
 
 __all__ = [
     "REFUSALS",
@@ -231,7 +232,7 @@ def prefer_json_errors(request: Request) -> None:
 
 
 # What a handler may let through to be answered by unhandled_refusal (the router and the hot paths both do).
-REFUSALS = (ServiceError, DatabaseUnavailable, StorageFull)
+REFUSALS = (ServiceError, DatabaseUnavailable, StorageFull, ObjectStoreUnavailable)
 
 
 def unhandled_refusal(request: Request, error: Exception) -> Response:
@@ -241,6 +242,8 @@ def unhandled_refusal(request: Request, error: Exception) -> Response:
         error = database_unavailable()
     elif isinstance(error, StorageFull):
         error = storage_full()
+    elif isinstance(error, ObjectStoreUnavailable):
+        error = store_unavailable()
     assert isinstance(error, ServiceError)
     return refusal(request, error)
 

@@ -66,7 +66,7 @@ class HostedService:
         dependency = self.shared.dependency(self.name, project)
         record = await listed_file(self.shared, self.name, await self.project_page(project), project, filename)
         sha256 = blob_of(record) if record is not None else None
-        found = self.shared.open_blob(sha256) if sha256 else None
+        found = await self.shared.open_stored(sha256) if sha256 else None
         if found is None:
             raise NotFound(f"{self.name} has no {name!r} for project {project!r}")
         self.shared.hold_file(self.name, project, name, dependency, found)

@@ -290,7 +290,7 @@ class ProxyService:
         for _ in range(50):
             dependency = self.shared.dependency(self.name, project)
             record = await self._file_record(project, filename)
-            if record.blob_sha256 and (found := self.shared.open_blob(record.blob_sha256)):
+            if record.blob_sha256 and (found := await self.shared.open_stored(record.blob_sha256)):
                 self.shared.hold_file(self.name, project, filename, dependency, found)
                 return found
             if self.shared.offline:
@@ -386,7 +386,7 @@ class ProxyService:
             return held
         dependency = self.shared.dependency(self.name, project)
         record = await self._file_record(project, filename)
-        if record.metadata_sha256 and (found := self.shared.open_blob(record.metadata_sha256)):
+        if record.metadata_sha256 and (found := await self.shared.open_stored(record.metadata_sha256)):
             self.shared.hold_file(self.name, project, name, dependency, found)
             return found
         if self.shared.offline and not record.blob_sha256:
@@ -402,7 +402,7 @@ class ProxyService:
         # The caller read `record` before this flight began: a flight that ended meanwhile may have recorded the
         # metadata already (a download asks the catalog again once it holds its lock, for the same reason).
         current = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
-        if current is not None and current.metadata_sha256 and self.shared.blobs.exists(current.metadata_sha256):
+        if current is not None and current.metadata_sha256 and await self._have(current.metadata_sha256):
             return current.metadata_sha256
         if record.core_metadata is not None and record.source_url and not self.shared.offline:
             sha256 = await self._fetch_metadata(record)
@@ -417,6 +417,10 @@ class ProxyService:
         await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
         self.shared.changed(self.name, record.project)  # the page advertises the metadata from now on
         return sha256
+
+    async def _have(self, sha256: str) -> bool:
+        """Whether this host has the blob, or has copied it from the object store that every host shares."""
+        return await self.shared.db(self.shared.blobs.fetch, sha256)
 
     async def _fetch_metadata(self, record: FileRecord) -> str:
         assert record.source_url is not None and record.core_metadata is not None

@@ -106,7 +106,7 @@ async def _hosted(
     if chosen is None:
         what = f"no version {version!r}" if version is not None else "no files"
         raise NotFound(f"{project} has {what} in {links.index}")
-    metadata = await asyncio.to_thread(_core_metadata, shared.blobs, releases[chosen])
+    metadata = await shared.db(_core_metadata, shared.blobs, releases[chosen])  # a copy may come from the bucket
     serial = max(record.serial for _, record in holders)
     document = release_document(project, releases, chosen, metadata, serial, links, with_releases=version is None)
     return JsonAnswer(document, serial)
@@ -115,7 +115,7 @@ async def _hosted(
 def _core_metadata(blobs: LocalBlobStore, files: Sequence[ReleaseFile]) -> bytes | None:
     """The release's stored metadata, a wheel's first: an sdist's PKG-INFO may leave fields dynamic."""
     for item in sorted(files, key=lambda f: not f.file.filename.endswith(".whl")):
-        if item.metadata_sha256 and (path := blobs.local_path(item.metadata_sha256)):
+        if item.metadata_sha256 and (path := blobs.held_path(item.metadata_sha256)):
             return path.read_bytes()
     return None
 

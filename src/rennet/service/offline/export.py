@@ -95,11 +95,11 @@ def _plan_project(registry: Registry, page: ProjectPage) -> ProjectPlan:
     candidates: list[Candidate] = []
     for file in page.listed_files:
         record = catalog.file(file.index, page.name, file.filename)
-        blob = blobs.local_path(record.blob_sha256) if record is not None and record.blob_sha256 else None
+        blob = blobs.held_path(record.blob_sha256) if record is not None and record.blob_sha256 else None
         if record is None or record.blob_sha256 is None or blob is None:
             continue
         metadata = None
-        if record.metadata_sha256 and (held := blobs.local_path(record.metadata_sha256)) is not None:
+        if record.metadata_sha256 and (held := blobs.held_path(record.metadata_sha256)) is not None:
             metadata = (held, record.metadata_sha256)
         candidates.append(Candidate(file, blob, record.blob_sha256, metadata))
     # Offline pages list only held files; count what the index would list online but cannot be copied.

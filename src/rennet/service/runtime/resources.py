@@ -12,23 +12,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from rennet.service.answers import CacheOutcome, LocalFile
-from rennet.service.errors import Unavailable
+from rennet.service.errors import ServiceError, Unavailable
 from rennet.service.runtime.accesses import AccessTimes
 from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.downloads import Downloads
 from rennet.service.runtime.heldfiles import HeldFiles
 from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import CachedPage, PageCache
-from rennet.storage.blobs import LocalBlobStore
+from rennet.service.singleflight import SingleFlight
+from rennet.storage.blobs import DigestMismatch, LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.errors import StorageFull
 from rennet.storage.generations import Generation, Generations, slot_of
+from rennet.storage.objectstore import ObjectStoreUnavailable
 
 if TYPE_CHECKING:  # the upstream client brings aiohttp: the upkeep commands never need it
     from rennet.upstream.client import SessionHolder
 
-__all__ = ["DATABASE_RETRY", "Storage", "WorkerResources", "database_unavailable", "page_changed", "storage_full"]
+__all__ = [
+    "DATABASE_RETRY",
+    "Storage",
+    "WorkerResources",
+    "database_unavailable",
+    "page_changed",
+    "storage_full",
+    "store_unavailable",
+]
 
 log = logging.getLogger("rennet.database")
 
@@ -43,6 +53,11 @@ DATABASE_RETRY = 2.0
 def database_unavailable() -> Unavailable:
     """What a client is told while the database is down (the cause goes to the log, not to the client)."""
     return Unavailable("the package database is unavailable right now; try again in a few seconds", retry_after=5)
+
+
+def store_unavailable() -> Unavailable:
+    """What a client is told while the object store (the bucket every host shares) cannot be used."""
+    return Unavailable("the file store is unavailable right now; try again in a few seconds", retry_after=5)
 
 
 def storage_full() -> Unavailable:
@@ -70,6 +85,7 @@ class WorkerResources:
     held: HeldFiles = field(default_factory=HeldFiles)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     database_down_until: float = 0.0  # monotonic time; see DATABASE_RETRY
+    _fetches: SingleFlight[bool] = field(default_factory=SingleFlight)  # copies from the object store
 
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run storage work (catalog calls) in a worker thread: the database is never queried on the event loop.
@@ -82,6 +98,9 @@ class WorkerResources:
         except StorageFull as error:
             log.error("%s", error)
             raise storage_full() from None
+        except ObjectStoreUnavailable as error:
+            log.error("%s", error)
+            raise store_unavailable() from None
         except DatabaseUnavailable as error:
             if self.clock.monotonic() >= self.database_down_until:
                 log.error("the database is unavailable (pages in memory are served stale meanwhile): %s", error)
@@ -144,6 +163,20 @@ class WorkerResources:
             return LocalFile(path, path.stat().st_size, sha256, cache)
         except FileNotFoundError:
             return None
+
+    async def open_stored(self, sha256: str, cache: CacheOutcome = "hit") -> LocalFile | None:
+        """open_blob, after copying the blob from the object store when this host lacks it (the one copy per
+        blob at a time); None when neither has it."""
+        found = self.open_blob(sha256, cache)
+        if found is not None or self.blobs.remote is None:
+            return found
+        try:
+            if not await self._fetches.run(sha256, lambda: self.db(self.blobs.fetch, sha256)):
+                return None
+        except DigestMismatch as error:
+            log.error("the object store's copy of blob %s is damaged: %s", sha256, error)
+            raise ServiceError(502, "the stored copy of this file is damaged; the server log says which") from None
+        return self.open_blob(sha256, cache)
 
     def _note_access(self, index: str, project: str, name: str) -> None:
         if not name.endswith(".metadata"):

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rennet.service.runtime.resources import Storage, page_changed
-from rennet.storage.blobs import same_file
+from rennet.storage.blobs import DigestMismatch, same_file
 from rennet.storage.maintenance import BlobUse, CatalogMaintenance
+from rennet.storage.objectstore import ObjectMissing
 
 __all__ = ["BadBlob", "Verification", "plan_verification", "verify_blobs"]
 
@@ -39,6 +40,7 @@ class Verification:
     checked: int = 0
     bad: list[BadBlob] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # this host's bad copies, replaced by the object store's
 
 
 def _blob_names(maintenance: CatalogMaintenance, index: str | None) -> Iterator[str]:
@@ -67,7 +69,7 @@ def verify_blobs(storage: Storage, data_dir: Path, plan: Verification, progress:
             plan.problems.append(f"cannot read stored file {sha256[:80]}: {error}")
             continue
         plan.checked += 1
-        if problem is None:
+        if problem is None or _kept_in_bucket(storage, sha256, problem, plan):
             continue
         uses = maintenance.drop_references(sha256)
         if not uses:
@@ -75,6 +77,24 @@ def verify_blobs(storage: Storage, data_dir: Path, plan: Verification, progress:
         for index, project in sorted({(use.index, use.project) for use in uses}):
             page_changed(storage, index, project)
         plan.bad.append(BadBlob(sha256, problem, tuple(uses), moved))
+
+
+def _kept_in_bucket(storage: Storage, sha256: str, problem: str, plan: Verification) -> bool:
+    """With an object store, a host lacks most blobs, and a bad copy of its own is replaced by the bucket's (checked
+    as it arrives): only a blob the bucket lacks too, or holds damaged, loses its references."""
+    remote = storage.blobs.remote
+    if remote is None:
+        return False
+    try:
+        if problem == "missing":
+            remote.size(sha256)
+            return True
+        if storage.blobs.fetch(sha256):
+            plan.repaired.append(f"this host's copy of {sha256} was {problem}; the object store's copy replaced it")
+            return True
+    except (ObjectMissing, DigestMismatch):
+        pass
+    return False
 
 
 def _check(
