@@ -291,6 +291,11 @@ class Settings:
         "s3://BUCKET/PREFIX: keep every file in this bucket, shared by servers on several hosts (endpoint and "
         "credentials from the AWS_* variables; default: only the data directory)",
     )
+    blob_copies_bytes: int = setting(
+        10 << 30,
+        _size,
+        "with blob_store: the most this host keeps of copies of the bucket's files (least recently used go first)",
+    )
     offline: bool = setting(False, _boolean, "serve only what is cached; never contact upstreams", flag="--offline")
     log_level: str = setting("info", _log_level, "debug, info, warning or error", flag="--log-level")
     access_log: bool = setting(True, _boolean, "do not log a line per request", flag="--no-access-log")

@@ -114,7 +114,7 @@ def test_abort_removes_the_temporary_file(store: LocalBlobStore) -> None:
 
 
 def test_a_failing_publish_leaves_nothing_behind(store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(temp_path: Path, sha256: str) -> None:
+    def broken(temp_path: Path, sha256: str, upload: bool = True) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(store, "_publish", broken)

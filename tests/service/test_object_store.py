@@ -3,11 +3,15 @@ copied back (verified) to a host that lacks them, and every failure of the store
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.storage.blobs import DigestMismatch, LocalBlobStore
 from rennet.storage.objectstore import ObjectMissing, ObjectStore, ObjectStoreUnavailable, check_store_url
 from tests.support.s3 import S3Server
@@ -104,3 +108,48 @@ def test_store_urls_name_a_bucket_and_a_prefix(url: str, bucket: str, prefix: st
 def test_other_urls_are_refused_with_a_sentence(url: str) -> None:
     with pytest.raises(ValueError, match="is not an object store URL: write s3://BUCKET or s3://BUCKET/PREFIX"):
         check_store_url(url)
+
+
+def test_copies_are_trimmed_least_recently_used_first_and_only_when_the_bucket_has_them(
+    tmp_path: Path, blob_store: str
+) -> None:
+    host, _ = _hosts(tmp_path, blob_store)
+    oldest, older, newest = (host.put_bytes(bytes([n]) * 100_000) for n in (1, 2, 3))
+    local_only = LocalBlobStore(host.root, tmp_path / "before-the-bucket").put_bytes(b"\x04" * 100_000)
+    for age, sha256 in enumerate((newest, older, oldest, local_only)):
+        path = host.path_for(sha256)
+        os.utime(path, (time.time() - 60 * (age + 1), path.stat().st_mtime))
+
+    assert host.trim_copies(250_000) == (2, 200_000)
+
+    assert not host.exists(oldest) and not host.exists(older)
+    assert host.exists(newest) and host.exists(local_only)  # the bucket never had the last one: it stays
+    assert host.fetch(oldest) is True  # still in the bucket
+    assert host.trim_copies(10**9) == (0, 0)
+
+
+def test_one_trim_at_a_time_per_host(tmp_path: Path, blob_store: str) -> None:
+    host, _ = _hosts(tmp_path, blob_store)
+    sha256 = host.put_bytes(b"copy")
+    with (host.shared_temp / "trim.lock").open("a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert host.trim_copies(0) == (0, 0)
+    assert host.trim_copies(0) == (1, 4)
+    assert not host.exists(sha256)
+
+
+def test_sending_a_copy_marks_it_as_used(tmp_path: Path, blob_store: str) -> None:
+    host, _ = _hosts(tmp_path, blob_store)
+    sha256 = host.put_bytes(b"sent often")
+    path = host.path_for(sha256)
+    written = path.stat().st_mtime
+    os.utime(path, (time.time() - 3600, written))
+    blobs = OpenBlobs(host)
+    try:
+        lease = blobs.lease(sha256)
+        assert lease is not None
+        lease.release()
+    finally:
+        blobs.close()
+    assert path.stat().st_atime > time.time() - 60
+    assert path.stat().st_mtime == written  # when it was written, which eviction and gc go by

@@ -321,7 +321,19 @@ class LocalServer(Server):
                 code = main(list(args))
             except SystemExit as exit:  # argparse refusing the arguments
                 code = exit.code if isinstance(exit.code, int) else 2
+        self._hear_changes()
         return CliResult(code, out.getvalue(), err.getvalue())
+
+    def _hear_changes(self) -> None:
+        """On PostgreSQL, a command's changes reach the server by notification, milliseconds after the command
+        returned (on one host's SQLite, at once): what the test asks next must find them heard."""
+        generations = self.registry.store.generations if self._thread is not None else None
+        if generations is not None and hasattr(generations, "caught_up"):
+            deadline = time.monotonic() + 10
+            while not generations.caught_up():
+                if time.monotonic() > deadline:
+                    raise AssertionError("the server never heard of the command's changes")
+                time.sleep(0.01)
 
 
 class RennetServer(Server):

@@ -24,6 +24,7 @@ from rennet.service.runtime.downloads import Downloads
 from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import PageCache
 from rennet.service.runtime.resources import WorkerResources
+from rennet.service.upkeep.copies import keep_copies_bounded
 from rennet.storage.accounts import PasswordCost
 from rennet.storage.blobs import remove_abandoned
 from rennet.storage.counters import RequestCounters, counters_path, reset_counters
@@ -74,8 +75,12 @@ class Registry:
             settings.data_dir, settings.database, migrated, PasswordCost(*settings.password_cost), settings.blob_store
         )
         self.counters = RequestCounters(counters_path(settings.data_dir)) if serving else None
+        self._trimming: asyncio.Task[None] | None = None
         if serving:
             self.store.generations.follow()
+            if settings.blob_store:
+                trim = keep_copies_bounded(self.store.blobs, settings.blob_copies_bytes)
+                self._trimming = asyncio.get_running_loop().create_task(trim)
         clock = Clock()
         self.shared = WorkerResources(
             catalog=self.store.catalog,
@@ -129,6 +134,8 @@ class Registry:
         return None
 
     async def close(self) -> None:
+        if self._trimming is not None:
+            self._trimming.cancel()
         await self.shared.downloads.close()
         await self.shared.sessions.close()
         await asyncio.gather(*self.shared.background, return_exceptions=True)

@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -289,6 +290,45 @@ class LocalBlobStore:
             raise
         writer.commit({"sha256": sha256})
         return True
+
+    def trim_copies(self, limit: int) -> tuple[int, int]:
+        """With an object store: delete this host's least recently used copies until they take at most `limit`
+        bytes; (copies deleted, bytes freed). A copy is deleted only once the bucket is seen to hold it (blobs
+        from before the bucket was configured stay), and one host's trims run one at a time. Blocking."""
+        if self.remote is None:
+            return 0, 0
+        with open(self.shared_temp / "trim.lock", "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0, 0  # another process of this host is trimming
+            copies = sorted(self._copies(), key=lambda copy: copy[0])
+            total = sum(size for _, size, _ in copies)
+            deleted = freed = 0
+            for _, size, path in copies:
+                if total - freed <= limit:
+                    break
+                with contextlib.suppress(ObjectMissing):
+                    if self.remote.size(path.name) == size:
+                        path.unlink(missing_ok=True)
+                        deleted, freed = deleted + 1, freed + size
+            return deleted, freed
+
+    def _copies(self) -> list[tuple[float, int, Path]]:
+        """(last use, size, path) of every blob on this host: last use is the access time, which `note_use` sets."""
+        found = []
+        for path in self.root.glob("??/??/*"):
+            with contextlib.suppress(FileNotFoundError):
+                status = path.stat()
+                if is_sha256(path.name):
+                    found.append((status.st_atime, status.st_size, path))
+        return found
+
+    @staticmethod
+    def note_use(path: Path) -> None:
+        """Mark a copy as just used (its access time; its modification time keeps saying when it was written)."""
+        with contextlib.suppress(OSError):
+            os.utime(path, (time.time(), path.stat().st_mtime))
 
     def held_path(self, sha256: str) -> Path | None:
         """This host's copy of a blob, copied from the object store first if need be; None when nobody has it."""

@@ -97,6 +97,13 @@ class ClusterGenerations:
             thread.join(_FLUSH_SECONDS + _WAIT)
         self._threads.clear()
 
+    def caught_up(self) -> bool:
+        """Whether this process has heard of every change the table records (blocking: one query)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(table.c.slot, table.c.value)).all()
+        with self._lock:
+            return all(self._seen.get(slot, 0) >= value for slot, value in rows)
+
     # -- announcing ----------------------------------------------------------------------------------------------
 
     def _announce(self, slots: Iterable[int]) -> None:

@@ -93,6 +93,8 @@ class OpenBlobs:
             if blob is not None:
                 self._retired.append(blob)
             blob = self._open[sha256] = _OpenBlob(fd, path)
+            if self._blobs.remote is not None:
+                self._blobs.note_use(path)  # copies of the bucket's blobs are trimmed least recently used first
             self._schedule()
         blob.users += 1
         blob.last_use = time.monotonic()
