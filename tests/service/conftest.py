@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from rennet.storage.database import connect, migrate
 from tests.support.databases import Database
+from tests.support.postgres import PostgresServer
 from tests.support.services import Services
 from tests.support.upstream import FakeUpstream
 
@@ -36,3 +38,15 @@ def service_catalog(database: Database, tmp_path_factory: pytest.TempPathFactory
 def services(tmp_path: Path, service_catalog: str, module_upstream: FakeUpstream) -> Iterator[Services]:
     yield Services(tmp_path / "data", service_catalog, module_upstream, migrated=True)
     module_upstream.faults.clear()
+
+
+@pytest.fixture(params=["psycopg", "psycopg2"])
+def postgres_engine(
+    request: pytest.FixtureRequest, postgres_server: PostgresServer, tmp_path: Path
+) -> Iterator[Engine]:
+    """A migrated PostgreSQL catalog of the test's own, on each driver: for what only PostgreSQL has."""
+    with Database(request.param, postgres_server).catalog(tmp_path) as url:
+        engine = connect(url)
+        migrate(engine, tmp_path / "migrate.lock")
+        yield engine
+        engine.dispose()

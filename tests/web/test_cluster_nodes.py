@@ -4,6 +4,7 @@ them changes, every other one serves at once: new uploads on pages it had cached
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -183,3 +184,21 @@ def test_verify_replaces_a_damaged_copy_from_the_bucket_and_leaves_hosts_without
     assert not blob_path(second, wheel.sha256).exists()  # checked in the bucket, not copied to this host
     for host in (first, second):
         assert host.get(f"/local/files/clustered/{wheel.filename}", auth=ALICE).content == wheel.data
+
+
+def test_hosts_asked_for_one_uncached_file_at_once_fetch_it_from_the_upstream_once(
+    nodes: Callable[..., LocalServer], blob_store: str, upstream: FakeUpstream
+) -> None:
+    wheel = make_wheel("contended", "1.0", padding=300_000)
+    upstream.add(wheel)
+    first, second = nodes(blob_store, upstream.url), nodes(blob_store, upstream.url)
+    for host in (first, second):
+        assert host.get("/pypi/simple/contended/", auth=ALICE).status_code == 200
+    upstream.fault(f"/files/{wheel.filename}", "drip:0.02")  # a transfer that lasts: the hosts' requests overlap
+    path = f"/pypi/files/contended/{wheel.filename}"
+
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(lambda n: (first, second)[n % 2].get(path, auth=ALICE).content, range(8)))
+
+    assert all(body == wheel.data for body in bodies)
+    assert upstream.count(f"/files/{wheel.filename}") == 1

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -97,6 +98,10 @@ class Registry:
             clock=clock,
             accesses=AccessTimes(CatalogMaintenance(self.store.engine)),
         )
+        if self.store.blobs.remote is not None and self.store.engine.dialect.name == "postgresql":
+            from rennet.storage.transfers import TransferLeases
+
+            self.shared.transfers = TransferLeases(self.store.engine, f"{socket.gethostname()}:{os.getpid()}")
         self.accounts = self.store.accounts
         self.authenticator = Authenticator(self.shared, self.accounts)
         self.indexes: dict[str, IndexService] = {}

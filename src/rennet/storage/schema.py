@@ -128,3 +128,12 @@ generations = Table(
     Column("slot", Integer, primary_key=True, autoincrement=False),
     Column("value", BigInteger, nullable=False),
 )
+
+# Who is fetching a file from an upstream right now, for servers on several hosts (see storage/transfers.py).
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

@@ -27,7 +27,8 @@ from rennet.storage.errors import StorageFull
 from rennet.storage.generations import Generation, Generations, slot_of
 from rennet.storage.objectstore import ObjectStoreUnavailable
 
-if TYPE_CHECKING:  # the upstream client brings aiohttp: the upkeep commands never need it
+if TYPE_CHECKING:  # the upstream client brings aiohttp, the leases PostgreSQL's dialect: commands need neither
+    from rennet.storage.transfers import TransferLeases
     from rennet.upstream.client import SessionHolder
 
 __all__ = [
@@ -85,6 +86,7 @@ class WorkerResources:
     held: HeldFiles = field(default_factory=HeldFiles)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     database_down_until: float = 0.0  # monotonic time; see DATABASE_RETRY
+    transfers: TransferLeases | None = None  # hosts sharing a bucket fetch each upstream file once (PostgreSQL)
     _fetches: SingleFlight[bool] = field(default_factory=SingleFlight)  # copies from the object store
 
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
