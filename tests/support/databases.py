@@ -86,7 +86,7 @@ class Database:
 
 
 # Every table of the catalog but alembic_version: what a server writes.
-_TABLES = "projects, versions, files, listings, users, tokens, generations, transfers"
+_TABLES = "projects, versions, files, listings, users, tokens, generations, transfers, login_failures"
 
 
 class _Pool:

@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rennet.service.runtime.auth import MAX_FAILURES
 from rennet.storage.accounts import ACCOUNTS_SLOT
 from rennet.storage.generations import slot_of
-from tests.support.accounts import add_user, create_token, token_key
+from tests.support.accounts import add_user, create_token, elsewhere, token_key
 from tests.support.databases import Database
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.hosting import ALICE, upload
@@ -202,3 +203,16 @@ def test_hosts_asked_for_one_uncached_file_at_once_fetch_it_from_the_upstream_on
 
     assert all(body == wheel.data for body in bodies)
     assert upstream.count(f"/files/{wheel.filename}") == 1
+
+
+def test_failed_logins_on_one_node_count_on_the_others(nodes: Callable[..., LocalServer]) -> None:
+    first, second = nodes(), nodes()
+    add_user(first, *ALICE)
+    with elsewhere() as client:  # a client address of this test's own
+        for attempt in range(MAX_FAILURES):
+            host = (first, second)[attempt % 2]
+            assert client.get(host.url + "/local/simple/", auth=("alice", "wrong")).status_code == 401
+
+        for host in (first, second):
+            refused = client.get(host.url + "/local/simple/", auth=ALICE)
+            assert refused.status_code == 429, refused.text

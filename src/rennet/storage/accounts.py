@@ -16,18 +16,19 @@ from typing import Any, NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, Engine, Row, delete, insert, select, update
+from sqlalchemy import ColumnElement, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.access import Access
 from rennet.storage.errors import AccountError
-from rennet.storage.schema import tokens, users
+from rennet.storage.schema import login_failures, tokens, users
 
 __all__ = ["ACCOUNTS_SLOT", "TOKEN_USER", "AccountError", "Accounts", "PasswordCost", "TokenRecord", "UserRecord"]
 
 TOKEN_PREFIX = "rnt_"  # noqa: S105 - a prefix, not a secret
 # The generation slot bumped on every change to users or tokens: every worker forgets the logins it verified.
 ACCOUNTS_SLOT = ("-accounts", "")
+FAILURES_KEPT = 3600.0  # seconds: failed logins are counted over a shorter window; older rows are deleted
 TOKEN_USER = "__token__"  # noqa: S105 - the user name that says "the password is a token", as on PyPI
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _TOKEN = re.compile(r"^rnt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -143,6 +144,19 @@ class Accounts:
         with self.engine.begin() as conn:
             conn.execute(delete(tokens).where(tokens.c.user_id == user.id))
             conn.execute(delete(users).where(users.c.id == user.id))
+
+    def failed_logins(self, address: str, user: str, since: float) -> int:
+        """How many password logins as `user` from `address` failed since then, in any process of any host."""
+        who = (login_failures.c.address == address[:64]) & (login_failures.c.user_name == user[:100])
+        with self.engine.connect() as conn:
+            query = select(func.count()).where(who, login_failures.c.at >= since)
+            return int(conn.execute(query).scalar_one())
+
+    def note_failed_login(self, address: str, user: str, at: float) -> None:
+        """Count a failed login; forget those older than FAILURES_KEPT."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(login_failures).values(address=address[:64], user_name=user[:100], at=at))
+            conn.execute(delete(login_failures).where(login_failures.c.at < at - FAILURES_KEPT))
 
     def check_password(self, name: str, password: str) -> UserRecord | None:
         """The user, if the password is right. Slow on purpose (argon2), whether or not the user exists."""

@@ -137,3 +137,15 @@ transfers = Table(
     Column("holder", Text, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+# Failed password logins, counted by every worker of every host (see service/runtime/auth.py).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address", String(64), nullable=False),
+    Column("user_name", String(100), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("login_failures_who", "address", "user_name", "at"),
+    Index("login_failures_at", "at"),
+)

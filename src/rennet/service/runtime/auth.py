@@ -4,7 +4,8 @@ argon2 is slow by design, so a verified credential is remembered (as a hash, nev
 past the token's expiry; any change to users or tokens, in any worker, forgets them all at once.
 
 Guessing is limited per client address *and* user name: failed password attempts, and attempts still being
-verified, count against that pair only, and past the limit that pair gets 429. So nobody's failures lock out
+verified, count against that pair only, and past the limit that pair gets 429. Failures are kept in the catalog,
+so the limit holds across the worker processes of a host and across hosts. So nobody's failures lock out
 another user at the same address (behind a reverse proxy or a company NAT every client may share one; see
 `forwarded_allow_ips`). Tokens are not limited: their 256-bit secrets cannot be guessed, and a CI job's valid
 token is never refused because of what someone else tried.
@@ -16,8 +17,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
-from collections import Counter, OrderedDict, deque
-from collections.abc import Awaitable
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -64,7 +64,6 @@ class Authenticator:
         self.shared = shared
         self.accounts = accounts
         self._remembered: OrderedDict[str, _Remembered] = OrderedDict()
-        self._failures: dict[Who, deque[float]] = {}
         self._attempts: Counter[Who] = Counter()  # verifications under way
         self._flights: SingleFlight[_Verified | None] = SingleFlight()
         self._passwords: ThreadPoolExecutor | None = None
@@ -106,23 +105,20 @@ class Authenticator:
         installer sends its first requests in parallel), and count once."""
         return await self._flights.run((who, key), lambda: self._start(user, secret, who))
 
-    def _start(self, user: str, secret: str, who: Who) -> Awaitable[_Verified | None]:
+    async def _start(self, user: str, secret: str, who: Who) -> _Verified | None:
         if user == TOKEN_USER:
-            return self._verify_token(secret)
-        # Raises (429) before anything is under way; a verification begun counts at once.
-        self._check_rate(who)
+            return await self._verify_token(secret)
+        # Counted from the start: guesses sent at once wait for nothing before they count against the limit.
         self._attempts[who] += 1
-        return self._settle(user, secret, who)
-
-    async def _settle(self, user: str, secret: str, who: Who) -> _Verified | None:
         try:
+            await self._check_rate(who)
             verified = await self._verify_password(user, secret)
         finally:
             self._attempts[who] -= 1
             if self._attempts[who] <= 0:
                 del self._attempts[who]
         if verified is None:
-            self._fail(who)
+            await self.shared.db(self.accounts.note_failed_login, *who, self.shared.clock.now())
         return verified
 
     async def _verify_token(self, secret: str) -> _Verified | None:
@@ -140,22 +136,13 @@ class Authenticator:
         account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
         return _Verified(Identity(account.name, account.admin), None) if account else None
 
-    def _check_rate(self, who: Who) -> None:
-        """429 once the recent failures and the attempts under way of this address and user reach the limit."""
-        recent = self._failures.get(who)
-        if recent is not None:
-            cutoff = self.shared.clock.monotonic() - FAILURE_WINDOW
-            while recent and recent[0] < cutoff:
-                recent.popleft()
-            if not recent:
-                del self._failures[who]
-        if len(recent or ()) + self._attempts[who] >= MAX_FAILURES:
+    async def _check_rate(self, who: Who) -> None:
+        """429 once the recent failures of this address and user name (in every process of every host) and the
+        attempts under way in this worker, this one included, pass the limit."""
+        since = self.shared.clock.now() - FAILURE_WINDOW
+        failures = await self.shared.db(self.accounts.failed_logins, *who, since)
+        if failures + self._attempts[who] > MAX_FAILURES:
             raise AuthFailed(f"too many failed logins as {who[1][:100]!r} from this address; wait a minute", 429)
-
-    def _fail(self, who: Who) -> None:
-        self._failures.setdefault(who, deque()).append(self.shared.clock.monotonic())
-        if len(self._failures) > MAX_REMEMBERED:
-            self._failures.pop(next(iter(self._failures)))
 
     def close(self) -> None:
         if self._passwords is not None:
