@@ -17,7 +17,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -64,6 +64,7 @@ class Authenticator:
         self.shared = shared
         self.accounts = accounts
         self._remembered: OrderedDict[str, _Remembered] = OrderedDict()
+        self._failures: dict[Who, deque[float]] = {}  # this worker's, until the catalog has them
         self._attempts: Counter[Who] = Counter()  # verifications under way
         self._flights: SingleFlight[_Verified | None] = SingleFlight()
         self._passwords: ThreadPoolExecutor | None = None
@@ -108,17 +109,19 @@ class Authenticator:
     async def _start(self, user: str, secret: str, who: Who) -> _Verified | None:
         if user == TOKEN_USER:
             return await self._verify_token(secret)
-        # Counted from the start: guesses sent at once wait for nothing before they count against the limit.
+        elsewhere = await self.shared.db(self.accounts.failed_logins, *who, self.shared.clock.now() - FAILURE_WINDOW)
+        # From here to the count of this attempt nothing awaits: guesses sent at once are checked one by one.
+        self._check_rate(who, elsewhere)
         self._attempts[who] += 1
         try:
-            await self._check_rate(who)
             verified = await self._verify_password(user, secret)
+            if verified is None:
+                self._fail(who)
+                await self.shared.db(self.accounts.note_failed_login, *who, self.shared.clock.now())
         finally:
             self._attempts[who] -= 1
             if self._attempts[who] <= 0:
                 del self._attempts[who]
-        if verified is None:
-            await self.shared.db(self.accounts.note_failed_login, *who, self.shared.clock.now())
         return verified
 
     async def _verify_token(self, secret: str) -> _Verified | None:
@@ -136,13 +139,24 @@ class Authenticator:
         account = await loop.run_in_executor(self._passwords, self.accounts.check_password, user, secret)
         return _Verified(Identity(account.name, account.admin), None) if account else None
 
-    async def _check_rate(self, who: Who) -> None:
-        """429 once the recent failures of this address and user name (in every process of every host) and the
-        attempts under way in this worker, this one included, pass the limit."""
-        since = self.shared.clock.now() - FAILURE_WINDOW
-        failures = await self.shared.db(self.accounts.failed_logins, *who, since)
-        if failures + self._attempts[who] > MAX_FAILURES:
+    def _check_rate(self, who: Who, recorded: int) -> None:
+        """429 once the recent failures of this address and user name and the attempts under way in this worker
+        reach the limit. `recorded` is what the catalog counts (every process of every host, read a moment ago);
+        this worker's own failures, kept in memory too, count even before the catalog has them."""
+        recent = self._failures.get(who)
+        if recent is not None:
+            cutoff = self.shared.clock.monotonic() - FAILURE_WINDOW
+            while recent and recent[0] < cutoff:
+                recent.popleft()
+            if not recent:
+                del self._failures[who]
+        if max(recorded, len(recent or ())) + self._attempts[who] >= MAX_FAILURES:
             raise AuthFailed(f"too many failed logins as {who[1][:100]!r} from this address; wait a minute", 429)
+
+    def _fail(self, who: Who) -> None:
+        self._failures.setdefault(who, deque()).append(self.shared.clock.monotonic())
+        if len(self._failures) > MAX_REMEMBERED:
+            self._failures.pop(next(iter(self._failures)))
 
     def close(self) -> None:
         if self._passwords is not None:
