@@ -66,7 +66,7 @@ T = TypeVar("T")
 # What each throwaway venv holds. rennet comes from this checkout; the peers from the package registry.
 VENVS: dict[str, list[str]] = {
     "client": ["pip", "uv", "py-spy"],
-    "rennet": [f"{REPO}[postgres]"],
+    "rennet": [f"{REPO}[postgres,s3]"],
     "devpi": ["devpi-server", "devpi-client"],
     "proxpi": ["proxpi", "gunicorn"],
 }
@@ -121,7 +121,7 @@ def ensure_venv(name: str, reinstall_rennet: bool = True) -> Path:
         marker.write_text(wanted)
     elif name == "rennet" and reinstall_rennet:
         log("reinstalling rennet from this checkout")
-        subprocess.run([*pip, f"{REPO}[postgres]"], check=True, env=env)  # new dependencies, if any
+        subprocess.run([*pip, f"{REPO}[postgres,s3]"], check=True, env=env)  # new dependencies, if any
         subprocess.run([*pip, "--no-deps", "--force-reinstall", str(REPO)], check=True, env=env)
     return path
 
@@ -600,8 +600,25 @@ def postgres() -> Any:
     return server
 
 
+@functools.cache
+def s3() -> Any:
+    """One S3-protocol server (moto's, in memory: the figures show rennet's side, not a real store's speed) for
+    the rows that keep blobs in a bucket, stopped when the benchmark ends."""
+    sys.path.insert(0, str(REPO))
+    from tests.support.s3 import S3Server
+
+    server = S3Server(WORK).start()
+    atexit.register(server.stop)
+    return server
+
+
 def start_rennet(
-    upstream: str, data: Path, access_log: bool = True, workers: int = 1, on_postgres: bool = False
+    upstream: str,
+    data: Path,
+    access_log: bool = True,
+    workers: int = 1,
+    on_postgres: bool = False,
+    in_bucket: bool = False,
 ) -> tuple[Process, str]:
     port = free_port()
     command = [
@@ -622,7 +639,11 @@ def start_rennet(
         command.append("--no-access-log")
     name = "rennet" + ("" if access_log else "-no-access-log") + ("" if workers == 1 else f"-w{workers}")
     variables = {"RENNET_DATABASE_URL": postgres().create_database()} if on_postgres else {}
-    process = Process(name + ("-pg" if on_postgres else ""), command, env=hermetic_env(**variables))
+    if in_bucket:
+        variables |= s3().environment() | {"RENNET_BLOB_STORE": f"s3://{s3().new_bucket()}/blobs"}
+    process = Process(
+        name + ("-pg" if on_postgres else "") + ("-s3" if in_bucket else ""), command, env=hermetic_env(**variables)
+    )
     wait_http(f"http://127.0.0.1:{port}/health", process)
     return process, f"http://127.0.0.1:{port}/simple/"
 
@@ -698,6 +719,12 @@ SERVERS = {
         "rennet",
         lambda upstream, data: start_rennet(upstream, data, on_postgres=True),
         "1 worker, access log on, catalog in PostgreSQL 15 (psycopg 3) on loopback",
+    ),
+    "rennet-postgres-s3": Server(
+        "rennet on PostgreSQL and S3",
+        "rennet",
+        lambda upstream, data: start_rennet(upstream, data, on_postgres=True, in_bucket=True),
+        "1 worker, access log on, catalog in PostgreSQL, blobs in a bucket of moto's S3 server on loopback",
     ),
     "devpi": Server("devpi-server", "devpi", start_devpi, "defaults: waitress, 50 threads"),
     "proxpi": Server("proxpi", "proxpi", start_proxpi, "its container's command: gunicorn, 1 sync worker"),
