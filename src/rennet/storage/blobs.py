@@ -16,7 +16,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -28,6 +28,7 @@ __all__ = [
     "BlobWriter",
     "DigestMismatch",
     "LocalBlobStore",
+    "good_blobs",
     "is_sha256",
     "lock_held",
     "owned",
@@ -78,6 +79,21 @@ def lock_held(lock_path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def good_blobs(root: Path, damaged: Callable[[str], None]) -> Iterator[tuple[str, Path]]:
+    """(sha256, path) of every blob below `root` whose bytes hash to its name; the others are told to `damaged`."""
+    for path in sorted(root.glob("??/??/*")):
+        if not is_sha256(path.name):
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as stored:
+            while chunk := stored.read(1 << 20):
+                digest.update(chunk)
+        if digest.hexdigest() == path.name:
+            yield path.name, path
+        else:
+            damaged(path.name)
 
 
 def same_file(fd: int, path: Path | None) -> bool:
