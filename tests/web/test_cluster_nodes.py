@@ -3,6 +3,7 @@ them changes, every other one serves at once: new uploads on pages it had cached
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -216,3 +217,29 @@ def test_failed_logins_on_one_node_count_on_the_others(nodes: Callable[..., Loca
         for host in (first, second):
             refused = client.get(host.url + "/local/simple/", auth=ALICE)
             assert refused.status_code == 429, refused.text
+
+
+def test_gc_deletes_the_bucket_objects_nothing_refers_to_once_old_enough(
+    nodes: Callable[..., LocalServer], blob_store: str
+) -> None:
+    host = nodes(blob_store)
+    add_user(host, *ALICE)
+    kept, dropped = make_wheel("collected", "1.0"), make_wheel("collected", "2.0")
+    upload(host, kept, dropped)
+    assert host.cli("delete", "local", "collected", "2.0").returncode == 0
+    remote = host.registry.store.blobs.remote
+    stored = {item.sha256 for item in remote.objects()}
+    assert {kept.sha256, dropped.sha256} <= stored
+
+    young = host.cli("gc")  # the default grace keeps what was just written
+    assert young.returncode == 0, young.stderr
+    assert dropped.sha256 in {item.sha256 for item in remote.objects()}
+
+    done = host.cli("gc", "--grace", "0s")
+    assert done.returncode == 0, done.stderr
+    assert "unreferenced object(s) of the object store" in done.stdout
+    left = {item.sha256 for item in remote.objects()}
+    assert dropped.sha256 not in left
+    assert kept.metadata is not None
+    assert kept.sha256 in left and hashlib.sha256(kept.metadata).hexdigest() in left
+    assert host.get(f"/local/files/collected/{kept.filename}", auth=ALICE).content == kept.data

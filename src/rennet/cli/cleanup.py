@@ -88,6 +88,9 @@ def _gc_summary(report: Collection, grace: str) -> str:
         f"{verb} {report.orphans} unreferenced stored file(s) ({human_bytes(report.orphan_bytes)})"
         + (f"; kept {report.young_orphans} younger than {grace}" if report.young_orphans else "")
     )
+    if report.bucket_orphans:
+        size = human_bytes(report.bucket_orphan_bytes)
+        lines.append(f"{verb} {report.bucket_orphans} unreferenced object(s) of the object store ({size})")
     lines.append(f"{verb} {report.temp_files} stale temporary file(s) ({human_bytes(report.temp_bytes)})")
     lines.append(f'{verb} {report.missing_projects} expired "no such project" entries')
     if report.dry_run:

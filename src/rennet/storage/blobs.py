@@ -177,8 +177,9 @@ class BlobWriter:
         self._verified = actual["sha256"]
         return self._verified
 
-    def publish(self) -> None:
-        """Make the verified bytes durable and visible under their sha256."""
+    def publish(self, upload: bool | None = None) -> None:
+        """Make the verified bytes durable and visible under their sha256 (uploaded to the object store first,
+        unless `upload` is False: bytes that came from it)."""
         assert self._verified is not None, "verify() comes first"
         try:
             with full_disk_named(_DATA_FILE):
@@ -187,7 +188,7 @@ class BlobWriter:
                 # removed by a new start): publish only the bytes this writer wrote and hashed.
                 if not same_file(self._fd, self.temp_path):
                     raise OSError(f"{self.temp_path} was replaced by another process; not publishing it")
-                self._store._publish(self.temp_path, self._verified, self._upload)
+                self._store._publish(self.temp_path, self._verified, self._upload if upload is None else upload)
         except BaseException:
             self.abort()
             raise

@@ -18,15 +18,21 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-__all__ = ["ObjectMissing", "ObjectStore", "ObjectStoreUnavailable", "check_store_url"]
+__all__ = ["ObjectMissing", "ObjectStore", "ObjectStoreUnavailable", "StoredObject", "check_store_url"]
 
 CONNECT_SECONDS = 5
 REQUEST_SECONDS = 600  # a whole transfer of one blob, the largest included
 RETRY_SECONDS = 20
 CHUNK = 1 << 20
+
+
+class StoredObject(NamedTuple):
+    sha256: str
+    size: int
+    modified: float  # seconds since the epoch
 
 
 class ObjectMissing(Exception):
@@ -81,16 +87,35 @@ class ObjectStore:
             return int(obstore.head(self._store, self.key(sha256))["size"])
 
     def put_file(self, sha256: str, path: Path) -> None:
-        """Upload a verified file (multipart when large), unless the store has it already."""
+        """Upload a verified file (in parts when large). Always, even when the bucket has the key: the same bytes
+        again, and a fresh modification time that keeps `rennet gc` from deleting an object about to be used."""
         import obstore
 
-        try:
-            if self.size(sha256) == path.stat().st_size:
-                return  # content-addressed: the same key holds the same bytes
-        except ObjectMissing:
-            pass
         with _named(self, sha256):
             obstore.put(self._store, self.key(sha256), path, chunk_size=8 << 20, max_concurrency=4)
+
+    def modified(self, sha256: str) -> float:
+        """When the object was last written (seconds since the epoch)."""
+        import obstore
+
+        with _named(self, sha256):
+            return float(obstore.head(self._store, self.key(sha256))["last_modified"].timestamp())
+
+    def objects(self) -> Iterator[StoredObject]:
+        """Every blob in the bucket (below the prefix), page by page."""
+        import obstore
+
+        with _named(self):
+            pages = iter(obstore.list(self._store, prefix=self.prefix or None, chunk_size=1000))
+        while True:
+            with _named(self):
+                page = next(pages, None)
+            if page is None:
+                return
+            for item in page:
+                name = item["path"].rsplit("/", 1)[-1]
+                if len(name) == 64 and item["path"] == self.key(name):
+                    yield StoredObject(name, int(item["size"]), item["last_modified"].timestamp())
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """The object's bytes, as they arrive."""

@@ -344,7 +344,7 @@ class ProxyService:
             download.advance(writer.size)
         writer.verify({"sha256": sha256})
         download.finish(None)
-        await asyncio.to_thread(writer.publish)  # the bucket has it already: nothing is uploaded again
+        await asyncio.to_thread(writer.publish, False)  # the bucket has it already: not uploaded again
         return sha256
 
     async def _fetch_file(self, record: FileRecord, download: Download, writer: BlobWriter) -> str:

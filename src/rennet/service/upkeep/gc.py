@@ -21,6 +21,7 @@ from rennet.service.runtime.resources import Storage
 from rennet.service.upkeep.eviction import Eviction, evict, remove_blob
 from rennet.storage.blobs import is_sha256, lock_held, owned
 from rennet.storage.maintenance import CatalogMaintenance
+from rennet.storage.objectstore import ObjectMissing, ObjectStore, StoredObject
 
 __all__ = ["Collection", "collect_garbage"]
 
@@ -37,11 +38,14 @@ class Collection:
     temp_files: int = 0
     temp_bytes: int = 0
     missing_projects: int = 0  # expired "no such project" entries dropped (or that would be)
+    bucket_orphans: int = 0  # objects of the object store removed (or that would be)
+    bucket_orphan_bytes: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def bytes_freed(self) -> int:
-        return self.orphan_bytes + self.temp_bytes + sum(e.bytes_freed for e in self.evictions)
+        evicted = sum(e.bytes_freed for e in self.evictions)
+        return self.orphan_bytes + self.bucket_orphan_bytes + self.temp_bytes + evicted
 
 
 Progress = Callable[[int], None]  # blobs examined
@@ -67,6 +71,8 @@ def collect_garbage(
             report.missing_projects += maintenance.drop_missing(index.name, expired, dry_run)
     cutoff = time.time() - grace
     _orphan_blobs(storage, cutoff, report, progress)
+    if storage.blobs.remote is not None:
+        _orphan_objects(storage.blobs.remote, maintenance, cutoff, report)
     _stale_temporaries(data_dir / "tmp", cutoff, report)
     return report
 
@@ -122,6 +128,39 @@ def _collect_batch(
                 continue
         report.orphans += 1
         report.orphan_bytes += freed
+
+
+def _orphan_objects(remote: ObjectStore, maintenance: CatalogMaintenance, cutoff: float, report: Collection) -> None:
+    """Objects of the bucket nothing refers to, written before the cutoff: evicted, deleted or never recorded.
+    Each is looked at again just before it goes: an upload of the same bytes rewrites it (a fresh time)."""
+    batch: list[StoredObject] = []
+    for stored in remote.objects():
+        batch.append(stored)
+        if len(batch) >= _BATCH:
+            _collect_objects(remote, maintenance, batch, cutoff, report)
+            batch = []
+    _collect_objects(remote, maintenance, batch, cutoff, report)
+
+
+def _collect_objects(
+    remote: ObjectStore, maintenance: CatalogMaintenance, batch: list[StoredObject], cutoff: float, report: Collection
+) -> None:
+    referenced = maintenance.referenced(stored.sha256 for stored in batch) if batch else set()
+    for stored in batch:
+        if stored.sha256 in referenced:
+            continue
+        if stored.modified > cutoff:
+            report.young_orphans += 1
+            continue
+        if not report.dry_run:
+            try:
+                if remote.modified(stored.sha256) > cutoff:
+                    continue  # written again meanwhile: about to be referred to
+            except ObjectMissing:
+                continue
+            remote.delete(stored.sha256)
+        report.bucket_orphans += 1
+        report.bucket_orphan_bytes += stored.size
 
 
 def _stale_temporaries(temp: Path, cutoff: float, report: Collection) -> None:
