@@ -119,7 +119,34 @@ def test_files_uploaded_through_one_node_are_downloaded_through_another(
         assert response.content == dist.data
     metadata = second.get(f"/local/files/clustered/{wheel.filename}.metadata", auth=ALICE)
     assert metadata.status_code == 200 and metadata.content == wheel.metadata
-    assert blob_path(second, wheel.sha256).exists()  # a copy of its own, sent from disk from now on
+    # Streamed from the bucket as it arrived; then a copy of its own (it lands just after the last bytes went
+    # out), sent from disk from then on.
+    path = f"/local/files/clustered/{wheel.filename}"
+    second.wait_for_access(path, cache="miss")
+    wait_until(lambda: blob_path(second, wheel.sha256).exists(), "the second host keeps a copy")
+    assert second.get(path, auth=ALICE).content == wheel.data
+    second.wait_for_access(path, cache="hit")
+
+
+def test_a_damaged_object_is_never_served_whole_nor_kept(
+    nodes: Callable[..., LocalServer], blob_store: str, tmp_path: Path
+) -> None:
+    first, second = nodes(blob_store), nodes(blob_store)
+    add_user(first, *ALICE)
+    wheel = make_wheel("clustered", "1.0", padding=500_000)
+    upload(first, wheel)
+    tampered = tmp_path / "tampered"
+    tampered.write_bytes(b"x" + wheel.data[1:])
+    first.registry.store.blobs.remote.put_file(wheel.sha256, tampered)
+
+    try:
+        response = second.get(f"/local/files/clustered/{wheel.filename}", auth=ALICE)
+    except httpx.HTTPError:
+        pass  # the transfer was broken off: what an installer must see
+    else:
+        assert response.status_code != 200 or response.content != tampered.read_bytes(), "sent whole"
+    assert not blob_path(second, wheel.sha256).exists()
+    wait_until(lambda: second.partial_files() == [], "nothing partial is left")
 
 
 def test_a_file_one_node_fetched_from_the_upstream_is_not_fetched_again_by_another(

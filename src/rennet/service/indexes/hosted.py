@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from rennet.domain.indexes import HostedIndex, IndexKind
-from rennet.service.answers import FileAnswer, Listing, LocalFile
+from rennet.service.answers import FileAnswer, Listing
 from rennet.service.errors import NotFound, Unavailable
 from rennet.service.indexes.interface import listed_file
 from rennet.service.indexes.listing import write_listing
@@ -60,7 +60,7 @@ class HostedService:
 
     async def _open(
         self, project: str, filename: str, name: str, blob_of: Callable[[FileRecord], str | None]
-    ) -> LocalFile:
+    ) -> FileAnswer:
         if (held := self.shared.held_file(self.name, project, name)) is not None:
             return held
         dependency = self.shared.dependency(self.name, project)

@@ -29,6 +29,7 @@ from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.resources import DATABASE_RETRY, WorkerResources, storage_full
+from rennet.service.runtime.storecopy import copy_from_store
 from rennet.service.runtime.transfers import exclusive_transfer
 from rennet.service.singleflight import SingleFlight
 from rennet.service.upkeep.eviction import CacheBound
@@ -315,7 +316,7 @@ class ProxyService:
                 if waited:  # another host fetched it meanwhile, most likely: copy it from the bucket then
                     fresh = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
                     if fresh is not None and fresh.blob_sha256:
-                        return await self._copy_from_store(fresh.blob_sha256, fresh.size, download, writer)
+                        return await copy_from_store(self.shared, fresh.blob_sha256, fresh.size, download, writer)
                 return await self._fetch_file(record, download, writer)
 
         async def outcome() -> str | None:
@@ -332,20 +333,6 @@ class ProxyService:
             os.close(fd)
             raise ServiceError(502, f"{record.filename}: {error}") from None
         return StreamingFile(download, fd, record.size or download.expected_size, record.hashes.get("sha256"))
-
-    async def _copy_from_store(self, sha256: str, size: int | None, download: Download, writer: BlobWriter) -> str:
-        """Stream a file another host stored into this host's download (its readers get it as it arrives)."""
-        remote = self.shared.blobs.remote
-        assert remote is not None
-        download.announce(size)
-        chunks = remote.chunks(sha256)
-        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-            writer.write(chunk)
-            download.advance(writer.size)
-        writer.verify({"sha256": sha256})
-        download.finish(None)
-        await asyncio.to_thread(writer.publish, False)  # the bucket has it already: not uploaded again
-        return sha256
 
     async def _fetch_file(self, record: FileRecord, download: Download, writer: BlobWriter) -> str:
         assert record.source_url is not None

@@ -11,16 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
-from rennet.service.answers import CacheOutcome, LocalFile
-from rennet.service.errors import ServiceError, Unavailable
+from rennet.service.answers import CacheOutcome, FileAnswer, LocalFile
+from rennet.service.errors import Unavailable
 from rennet.service.runtime.accesses import AccessTimes
 from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.downloads import Downloads
 from rennet.service.runtime.heldfiles import HeldFiles
 from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import CachedPage, PageCache
-from rennet.service.singleflight import SingleFlight
-from rennet.storage.blobs import DigestMismatch, LocalBlobStore
+from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.errors import StorageFull
@@ -87,7 +86,6 @@ class WorkerResources:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     database_down_until: float = 0.0  # monotonic time; see DATABASE_RETRY
     transfers: TransferLeases | None = None  # hosts sharing a bucket fetch each upstream file once (PostgreSQL)
-    _fetches: SingleFlight[bool] = field(default_factory=SingleFlight)  # copies from the object store
 
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run storage work (catalog calls) in a worker thread: the database is never queried on the event loop.
@@ -145,9 +143,11 @@ class WorkerResources:
         self._note_access(index, project, name)
         return found
 
-    def hold_file(self, index: str, project: str, name: str, dependency: Generation, found: LocalFile) -> None:
-        """Remember a held file under the generation read before the catalog was asked."""
-        self.held.put((index, project, name), found.sha256, dependency)
+    def hold_file(self, index: str, project: str, name: str, dependency: Generation, found: FileAnswer) -> None:
+        """Remember a held file under the generation read before the catalog was asked (a copy still arriving
+        from the object store is remembered by the next request, once it is on disk)."""
+        if isinstance(found, LocalFile):
+            self.held.put((index, project, name), found.sha256, dependency)
         self._note_access(index, project, name)
 
     def open_blob(self, sha256: str, cache: CacheOutcome = "hit") -> LocalFile | None:
@@ -166,19 +166,15 @@ class WorkerResources:
         except FileNotFoundError:
             return None
 
-    async def open_stored(self, sha256: str, cache: CacheOutcome = "hit") -> LocalFile | None:
-        """open_blob, after copying the blob from the object store when this host lacks it (the one copy per
-        blob at a time); None when neither has it."""
+    async def open_stored(self, sha256: str, cache: CacheOutcome = "hit") -> FileAnswer | None:
+        """open_blob; on a host without a copy of the object store's blob, the copy as it arrives from the bucket
+        (service/runtime/storecopy.py). None when neither has it."""
         found = self.open_blob(sha256, cache)
         if found is not None or self.blobs.remote is None:
             return found
-        try:
-            if not await self._fetches.run(sha256, lambda: self.db(self.blobs.fetch, sha256)):
-                return None
-        except DigestMismatch as error:
-            log.error("the object store's copy of blob %s is damaged: %s", sha256, error)
-            raise ServiceError(502, "the stored copy of this file is damaged; the server log says which") from None
-        return self.open_blob(sha256, cache)
+        from rennet.service.runtime.storecopy import stream_from_store
+
+        return await stream_from_store(self, sha256, cache)
 
     def _note_access(self, index: str, project: str, name: str) -> None:
         if not name.endswith(".metadata"):

@@ -1,0 +1,79 @@
+"""Copies of the object store's blobs on a host that lacks them, streamed to the clients that asked meanwhile.
+
+A host asked for a blob it has no copy of joins (or starts) one download of it from the bucket, exactly as a
+proxy joins a download from its upstream (service/runtime/downloads.py): the clients read the copy as it grows,
+the last bytes wait for the sha256 check, and the verified copy becomes the host's own, sent from disk from then
+on. So a large file's first bytes leave at once, not after the whole file was copied (pip gives up after 15 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from rennet.service.answers import CacheOutcome, FileAnswer, StreamingFile
+from rennet.service.errors import ServiceError
+from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
+from rennet.storage.blobs import BlobWriter, DigestMismatch
+from rennet.storage.objectstore import ObjectMissing
+
+if TYPE_CHECKING:
+    from rennet.service.runtime.resources import WorkerResources
+
+__all__ = ["copy_from_store", "stream_from_store"]
+
+log = logging.getLogger("rennet.copies")
+
+
+async def stream_from_store(shared: WorkerResources, sha256: str, cache: CacheOutcome) -> FileAnswer | None:
+    """The blob from the bucket as it arrives (or from disk, if another worker copied it just now); None when the
+    bucket has no such blob either."""
+    remote = shared.blobs.remote
+    assert remote is not None
+    try:
+        size = await shared.db(remote.size, sha256)
+    except ObjectMissing:
+        return None
+
+    async def fetch(download: Download, writer: BlobWriter) -> str:
+        return await copy_from_store(shared, sha256, size, download, writer)
+
+    async def outcome() -> str | None:
+        return sha256 if shared.blobs.exists(sha256) else None
+
+    for _ in range(50):
+        try:
+            download, fd = await shared.downloads.join(f"store/{sha256}", fetch, outcome, size, ("sha256",))
+        except TryAgain:
+            if (found := shared.open_blob(sha256, cache)) is not None:
+                return found
+            await asyncio.sleep(0.02)
+            continue
+        try:
+            await download.headers_known()
+        except DownloadFailed as error:
+            raise ServiceError(502, f"the stored file cannot be read: {error}") from None
+        return StreamingFile(download, fd, size, sha256, "miss")
+    raise ServiceError(503, "the stored file is being copied by another worker; try again")
+
+
+async def copy_from_store(
+    shared: WorkerResources, sha256: str, size: int | None, download: Download, writer: BlobWriter
+) -> str:
+    """Stream a blob from the bucket into a download (its readers get it as it arrives), verified."""
+    remote = shared.blobs.remote
+    assert remote is not None
+    download.announce(size)
+    chunks = remote.chunks(sha256)
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        writer.write(chunk)
+        download.advance(writer.size)
+    try:
+        writer.verify({"sha256": sha256})
+    except DigestMismatch as error:
+        log.error("the object store's copy of blob %s is damaged: %s", sha256, error)
+        raise
+    download.finish(None)
+    await asyncio.to_thread(writer.publish, False)  # the bucket has it already: not uploaded again
+    return sha256
