@@ -68,3 +68,72 @@ def test_a_refused_connection_is_an_upstream_error() -> None:
 
     with pytest.raises(UpstreamError, match="cannot connect to the upstream"):
         asyncio.run(read())
+
+
+class Observed:
+    """What an UpstreamObserver was told."""
+
+    def __init__(self) -> None:
+        self.statuses: list[tuple[str, int]] = []
+        self.bytes: dict[str, int] = {}
+        self.failures: list[tuple[str, str]] = []
+
+    def answered(self, kind: str, status: int) -> None:
+        self.statuses.append((kind, status))
+
+    def received(self, kind: str, size: int) -> None:
+        self.bytes[kind] = self.bytes.get(kind, 0) + size
+
+    def failed(self, kind: str, reason: str) -> None:
+        self.failures.append((kind, reason))
+
+
+def test_the_observer_hears_of_responses_bytes_and_failures(upstream: FakeUpstream) -> None:
+    wheel = make_wheel("observed", "1.0", padding=100_000)
+    upstream.add(wheel)
+    observed = Observed()
+
+    async def work() -> tuple[int, int]:
+        sessions = SessionHolder()
+        client = UpstreamClient(sessions, upstream.url, connect_timeout=2, read_timeout=2, observer=observed)
+        try:
+            page = await client.fetch_page(client.project_url("observed"))
+            missing = await client.fetch_page(client.project_url("nothing-here"))
+            assert missing.status == "missing"
+            received = 0
+            async with client.open_file(upstream.file_url(wheel.filename)) as stream:
+                async for chunk in stream.chunks():
+                    received += len(chunk)
+            upstream.fault("/files/", "truncate")
+            with pytest.raises(UpstreamError):
+                async with client.open_file(upstream.file_url(wheel.filename)) as stream:
+                    async for _ in stream.chunks():
+                        pass
+            return len(page.body), received
+        finally:
+            await sessions.close()
+
+    page_bytes, file_bytes = asyncio.run(work())
+    assert observed.statuses == [("page", 200), ("page", 404), ("file", 200), ("file", 200)]
+    assert observed.bytes["page"] == page_bytes > 0
+    assert observed.bytes["file"] >= file_bytes == len(wheel.data)
+    assert observed.failures == [("file", "broken")]
+
+
+def test_the_observer_hears_why_a_request_got_no_answer() -> None:
+    observed = Observed()
+
+    async def work() -> None:
+        sessions = SessionHolder()
+        client = UpstreamClient(sessions, NOWHERE, connect_timeout=2, read_timeout=2, observer=observed)
+        try:
+            with pytest.raises(UpstreamError):
+                await client.fetch_page(client.project_url("anything"))
+            with pytest.raises(UpstreamError):
+                await client.fetch_page("http://127.0.0.2:1/simple/anything/")  # not the upstream's host
+        finally:
+            await sessions.close()
+
+    asyncio.run(work())
+    assert observed.statuses == []
+    assert observed.failures == [("page", "connect"), ("page", "refused")]

@@ -22,6 +22,7 @@ from rennet.service.runtime.accesses import AccessTimes
 from rennet.service.runtime.auth import Authenticator
 from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.downloads import Downloads
+from rennet.service.runtime.metrics import WorkerMetrics
 from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import PageCache
 from rennet.service.runtime.resources import WorkerResources
@@ -67,9 +68,12 @@ def trusted_hosts(indexes: Iterable[IndexConfig]) -> TrustedHosts:
 
 
 class Registry:
-    def __init__(self, settings: Settings, serving: bool = False, migrated: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, serving: bool = False, migrated: bool = False, metrics: WorkerMetrics | None = None
+    ) -> None:
         """`serving`: a server's worker, whose requests `rennet stats` counts (tools' are not counted).
-        `migrated`: `rennet serve` has prepared the data directory already."""
+        `migrated`: `rennet serve` has prepared the data directory already. `metrics`: what the worker counts for
+        /metrics (a tool's counts go nowhere)."""
         settings = with_default_upstreams(settings)
         self.settings = settings
         self.store = open_store(
@@ -97,6 +101,7 @@ class Registry:
             open_blobs=OpenBlobs(self.store.blobs),
             clock=clock,
             accesses=AccessTimes(CatalogMaintenance(self.store.engine)),
+            metrics=metrics or WorkerMetrics(),
         )
         if self.store.blobs.remote is not None and self.store.engine.dialect.name == "postgresql":
             from rennet.storage.transfers import TransferLeases

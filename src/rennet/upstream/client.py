@@ -1,7 +1,8 @@
 """HTTP to upstream indexes with aiohttp: pooled connections, explicit timeouts, streaming, size limits.
 
 Errors come out as UpstreamError with the status rennet should answer (502 or 504) and a sentence for people.
-Credentials are sent only to the upstream's own origin and never appear in messages or logs.
+Credentials are sent only to the upstream's own origin and never appear in messages or logs. What the client does
+(responses by status, bytes received, failures by reason) is told to an UpstreamObserver, for metrics.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import asyncio
 import base64
 import errno
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
@@ -27,7 +28,7 @@ from rennet.domain.hosts import TrustedHosts, refuse_url
 from rennet.domain.validators import UpstreamValidators
 from rennet.upstream.urls import redact
 
-__all__ = ["FileStream", "PageFetch", "UpstreamClient", "UpstreamError"]
+__all__ = ["FileStream", "PageFetch", "UpstreamClient", "UpstreamError", "UpstreamObserver"]
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -40,11 +41,40 @@ class Sink(Protocol):
 
 
 class UpstreamError(Exception):
-    """The upstream could not give an answer; `status` is what rennet answers when it has nothing cached."""
+    """The upstream could not give an answer; `status` is what rennet answers when it has nothing cached, `reason`
+    a word for metrics: timeout, connect, broken, status, too_large, refused, redirects or failed."""
 
-    def __init__(self, message: str, status: int = 502) -> None:
+    def __init__(self, message: str, status: int = 502, reason: str = "failed") -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason
+
+
+class UpstreamObserver(Protocol):
+    """What the client tells of its work; `kind` is "page" (pages, project lists, JSON) or "file"."""
+
+    def answered(self, kind: str, status: int) -> None:
+        """A response arrived (a redirect followed is one too)."""
+
+    def received(self, kind: str, size: int) -> None:
+        """Bytes of a body arrived."""
+
+    def failed(self, kind: str, reason: str) -> None:
+        """A request ended in UpstreamError (raised by the client, or by its caller while reading a file)."""
+
+
+class _Unobserved:
+    def answered(self, kind: str, status: int) -> None:
+        pass
+
+    def received(self, kind: str, size: int) -> None:
+        pass
+
+    def failed(self, kind: str, reason: str) -> None:
+        pass
+
+
+UNOBSERVED: UpstreamObserver = _Unobserved()
 
 
 FetchStatus = Literal["ok", "not_modified", "missing"]
@@ -67,11 +97,13 @@ class FileStream:
     url: str
     content_length: int | None
     last_modified: float | None
+    observer: UpstreamObserver = UNOBSERVED
 
     async def chunks(self, size: int = 256 << 10) -> AsyncIterator[bytes]:
         """The body as it arrives; a broken or stalled transfer raises UpstreamError."""
         try:
             async for chunk in self.response.content.iter_chunked(size):
+                self.observer.received("file", len(chunk))
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as error:
             raise _translate(error, self.url) from None
@@ -90,6 +122,7 @@ class UpstreamClient:
         password: str | None = None,
         max_page_bytes: int = 64 << 20,
         trusted: TrustedHosts | None = None,
+        observer: UpstreamObserver = UNOBSERVED,
     ) -> None:
         """`trusted`: hosts fetched from whatever their addresses (by default the upstream's own host)."""
         parts = urlsplit(base_url)
@@ -103,6 +136,7 @@ class UpstreamClient:
         self._sessions = session_factory
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
         self._max_page_bytes = max_page_bytes
+        self._observer = observer
 
     def project_url(self, name: str) -> str:
         return f"{self.base_url}{name}/"
@@ -127,45 +161,65 @@ class UpstreamClient:
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         limit = limit or self._max_page_bytes
-        async with self._request(url, headers) as response:
-            found = UpstreamValidators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
-            if response.status == 304:
-                return PageFetch("not_modified", validators=found)
-            if response.status in (404, 410):
-                return PageFetch("missing")
-            _raise_for_status(response, url)
-            if response.content_length is not None and response.content_length > limit:
-                raise UpstreamError(f"the upstream page {redact(url)} is larger than {limit} bytes")
-            parts: list[bytes] = []
-            total = 0
-            try:
-                async for chunk in response.content.iter_chunked(1 << 20):
-                    total += len(chunk)
-                    if total > limit:
-                        raise UpstreamError(f"the upstream page {redact(url)} is larger than {limit} bytes")
-                    if sink is None:
-                        parts.append(chunk)
-                    else:
-                        sink.write(chunk)
-            except (TimeoutError, aiohttp.ClientError) as error:
-                raise _translate(error, url) from None
-            content_type = response.headers.get("Content-Type", "text/html")
-            return PageFetch("ok", b"".join(parts), content_type, str(response.url), found)
+        with self._failures_counted("page"):
+            async with self._request(url, headers, "page") as response:
+                found = UpstreamValidators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+                if response.status == 304:
+                    return PageFetch("not_modified", validators=found)
+                if response.status in (404, 410):
+                    return PageFetch("missing")
+                _raise_for_status(response, url)
+                body = await self._read_page(response, url, limit, sink)
+                content_type = response.headers.get("Content-Type", "text/html")
+                return PageFetch("ok", body, content_type, str(response.url), found)
+
+    async def _read_page(self, response: aiohttp.ClientResponse, url: str, limit: int, sink: Sink | None) -> bytes:
+        """The body (b"" when it went to the sink), refused when larger than `limit`."""
+        too_large = UpstreamError(f"the upstream page {redact(url)} is larger than {limit} bytes", reason="too_large")
+        if response.content_length is not None and response.content_length > limit:
+            raise too_large
+        parts: list[bytes] = []
+        total = 0
+        try:
+            async for chunk in response.content.iter_chunked(1 << 20):
+                self._observer.received("page", len(chunk))
+                total += len(chunk)
+                if total > limit:
+                    raise too_large
+                if sink is None:
+                    parts.append(chunk)
+                else:
+                    sink.write(chunk)
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise _translate(error, url) from None
+        return b"".join(parts)
 
     @asynccontextmanager
     async def open_file(self, url: str) -> AsyncIterator[FileStream]:
-        """Stream a distribution file exactly as stored: no content decoding, whatever the upstream claims."""
+        """Stream a distribution file exactly as stored: no content decoding, whatever the upstream claims. An
+        UpstreamError raised in the caller's block (a digest mismatch, say) counts as this file's failure."""
         headers = {"Accept-Encoding": "identity", "User-Agent": USER_AGENT}
-        async with self._request(url, headers, decompress=False) as response:
-            if response.status in (404, 410):
-                raise UpstreamError(f"the upstream no longer has {redact(url)} ({response.status})", 502)
-            _raise_for_status(response, url)
-            last_modified = _http_date(response.headers.get("Last-Modified"))
-            yield FileStream(response, url, response.content_length, last_modified)
+        with self._failures_counted("file"):
+            async with self._request(url, headers, "file", decompress=False) as response:
+                if response.status in (404, 410):
+                    raise UpstreamError(
+                        f"the upstream no longer has {redact(url)} ({response.status})", reason="status"
+                    )
+                _raise_for_status(response, url)
+                last_modified = _http_date(response.headers.get("Last-Modified"))
+                yield FileStream(response, url, response.content_length, last_modified, self._observer)
+
+    @contextmanager
+    def _failures_counted(self, kind: str) -> Iterator[None]:
+        try:
+            yield
+        except UpstreamError as error:
+            self._observer.failed(kind, error.reason)
+            raise
 
     @asynccontextmanager
     async def _request(
-        self, url: str, headers: dict[str, str], decompress: bool = True
+        self, url: str, headers: dict[str, str], kind: str, decompress: bool = True
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response once its headers arrived, redirects followed (each target checked as the first one was).
         Only the request's own failures become UpstreamError here: what the caller's block raises (a digest
@@ -173,7 +227,7 @@ class UpstreamClient:
         session = await self._sessions.get(self._trusted.everything)
         for _ in range(MAX_REDIRECTS + 1):
             if (reason := refuse_url(url, self._trusted)) is not None:
-                raise UpstreamError(f"refusing to fetch {redact(url)}: {reason}")
+                raise UpstreamError(f"refusing to fetch {redact(url)}: {reason}", reason="refused")
             try:
                 response = await session.get(
                     url,
@@ -185,6 +239,7 @@ class UpstreamClient:
                 )
             except (TimeoutError, aiohttp.ClientError, ValueError) as error:  # ValueError: a URL aiohttp refuses
                 raise _translate(error, url) from None
+            self._observer.answered(kind, response.status)
             location = response.headers.get("Location")
             if response.status in _REDIRECTS and location:
                 response.release()
@@ -195,7 +250,7 @@ class UpstreamClient:
             finally:
                 response.release()
             return
-        raise UpstreamError(f"more than {MAX_REDIRECTS} redirects for {redact(url)}")
+        raise UpstreamError(f"more than {MAX_REDIRECTS} redirects for {redact(url)}", reason="redirects")
 
 
 class SessionHolder:
@@ -265,17 +320,18 @@ class _GuardedResolver(AbstractResolver):
 def _raise_for_status(response: aiohttp.ClientResponse, url: str) -> None:
     if response.status >= 400 or response.status < 200:
         reason = f"{response.status} {response.reason or ''}".strip()
-        raise UpstreamError(f"the upstream answered {reason} for {redact(url)}")
+        raise UpstreamError(f"the upstream answered {reason} for {redact(url)}", reason="status")
 
 
 def _translate(error: BaseException, url: str) -> UpstreamError:
     where = redact(url)
     if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return UpstreamError(f"the upstream did not answer in time for {where}", 504)
+        return UpstreamError(f"the upstream did not answer in time for {where}", 504, "timeout")
     if isinstance(error, aiohttp.ClientConnectorError):
-        return UpstreamError(f"cannot connect to the upstream for {where}: {error.os_error.strerror or error}")
+        message = f"cannot connect to the upstream for {where}: {error.os_error.strerror or error}"
+        return UpstreamError(message, reason="connect")
     if isinstance(error, aiohttp.ClientPayloadError):
-        return UpstreamError(f"the upstream broke off the transfer of {where}")
+        return UpstreamError(f"the upstream broke off the transfer of {where}", reason="broken")
     return UpstreamError(f"the upstream failed for {where}: {type(error).__name__}")
 
 

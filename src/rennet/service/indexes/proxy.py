@@ -81,6 +81,7 @@ class ProxyService:
             config.password,
             shared.max_page_bytes,
             config.trusted_hosts,
+            shared.metrics.upstream(config.name),
         )
         self._page_flights: SingleFlight[CachedPage] = SingleFlight()
         self._metadata_flights: SingleFlight[str] = SingleFlight()

@@ -182,6 +182,9 @@ class PageCache:
         self.used = 0
         self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._pages)
+
     def get(self, key: Hashable) -> CachedPage | None:
         page = self._pages.get(key)
         if page is not None:

@@ -1,5 +1,6 @@
 """One worker's resources, which its index services share: the catalog, the blobs, the change counters, the
-page cache, downloads under way, open blobs and access times. Command-line tools build the same for themselves."""
+page cache, downloads under way, open blobs, access times and metrics. Command-line tools build the same for
+themselves."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rennet.service.runtime.accesses import AccessTimes
 from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.downloads import Downloads
 from rennet.service.runtime.heldfiles import HeldFiles
+from rennet.service.runtime.metrics import WorkerMetrics
 from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import CachedPage, PageCache
 from rennet.storage.blobs import LocalBlobStore
@@ -83,6 +85,7 @@ class WorkerResources:
     max_page_bytes: int = 64 << 20
     max_listing_bytes: int = 1 << 30
     held: HeldFiles = field(default_factory=HeldFiles)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     database_down_until: float = 0.0  # monotonic time; see DATABASE_RETRY
     transfers: TransferLeases | None = None  # hosts sharing a bucket fetch each upstream file once (PostgreSQL)
