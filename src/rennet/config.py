@@ -51,6 +51,7 @@ __all__ = [
 
 DEFAULT_PORT = 4040
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
 ENV_PREFIX = "RENNET_"
 CONFIG_VARIABLE = "RENNET_CONFIG"
 UPSTREAM_VARIABLE = "RENNET_UPSTREAM"  # the upstream of the built-in `pypi` proxy, a shorthand for [index.pypi]
@@ -198,6 +199,13 @@ def _log_level(where: str, value: Any) -> str:
     return level
 
 
+def _log_format(where: str, value: Any) -> str:
+    chosen = str(value).strip().lower()
+    if chosen not in LOG_FORMATS:
+        raise InvalidConfig(f"{where} must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return chosen
+
+
 def _list(where: str, value: Any) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidConfig(f"{where} must be a list")
@@ -299,6 +307,7 @@ class Settings:
     offline: bool = setting(False, _boolean, "serve only what is cached; never contact upstreams", flag="--offline")
     log_level: str = setting("info", _log_level, "debug, info, warning or error", flag="--log-level")
     access_log: bool = setting(True, _boolean, "do not log a line per request", flag="--no-access-log")
+    log_format: str = setting("text", _log_format, "text, or json: one JSON object per line", flag="--log-format")
     default_index: str = setting("default", _text, "the index served at /simple/")
     max_page_bytes: int = setting(64 << 20, _size, "the largest upstream project page read")
     max_listing_bytes: int = setting(1 << 30, _size, "the largest upstream project list read")
@@ -363,7 +372,17 @@ SERVED_FILE = Path("run") / "served.json"
 # What only the running server needs: every other RENNET_* setting is remembered.
 _NOT_REMEMBERED = frozenset(
     ENV_PREFIX + name.upper()
-    for name in ("data_dir", "host", "port", "workers", "log_level", "access_log", "shutdown_timeout", "prepared")
+    for name in (
+        "data_dir",
+        "host",
+        "port",
+        "workers",
+        "log_level",
+        "log_format",
+        "access_log",
+        "shutdown_timeout",
+        "prepared",
+    )
 )
 
 

@@ -440,10 +440,14 @@ def _stdin(text: str) -> Iterator[None]:
 
 
 def _capture_logs(path: Path, thread_prefix: str) -> logging.Handler:
-    """The server's log lines (not another server's: each runs in threads named after its port) into its log."""
+    """The server's log lines (not another server's: each runs in threads named after its port) into its log, as
+    `rennet serve` writes them (with the request id)."""
+    from rennet.web.logs import RequestIdFilter, TextFormatter
+
     handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(TextFormatter())
     handler.addFilter(lambda record: (record.threadName or "").startswith(thread_prefix))
+    handler.addFilter(RequestIdFilter())
     logger = logging.getLogger("rennet")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
@@ -458,7 +462,8 @@ class RawResponse:
 
 
 _ACCESS = re.compile(
-    r'"(?P<method>\S+) (?P<path>\S+)" (?P<status>\d+) (?P<bytes>\d+) (?P<ms>[\d.]+)ms (?P<cache>\S+)$'
+    r'"(?P<method>\S+) (?P<path>\S+)" (?P<status>\d+) (?P<bytes>\d+) (?P<ms>[\d.]+)ms (?P<cache>\S+)'
+    r" request=(?P<request_id>\S+)$"
 )
 
 
@@ -470,11 +475,12 @@ class AccessLine:
     bytes: int
     milliseconds: float
     cache: str
+    request_id: str
 
     @classmethod
     def parse(cls, line: str) -> AccessLine:
         match = _ACCESS.search(line)
-        assert match, f"access-log line without method, path, status, bytes, duration and cache: {line!r}"
+        assert match, f"access-log line without method, path, status, bytes, duration, cache and id: {line!r}"
         return cls(
             match["method"],
             match["path"],
@@ -482,6 +488,7 @@ class AccessLine:
             int(match["bytes"]),
             float(match["ms"]),
             match["cache"],
+            match["request_id"],
         )
 
 

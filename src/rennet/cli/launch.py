@@ -2,7 +2,7 @@
 ready. It imports nothing of the application, so it stays small; the workers load the app themselves.
 
 Everything comes from the environment `rennet serve` resolved: RENNET_HOST, RENNET_PORT, RENNET_WORKERS,
-RENNET_LOG_LEVEL and RENNET_SHUTDOWN_TIMEOUT.
+RENNET_LOG_LEVEL, RENNET_LOG_FORMAT and RENNET_SHUTDOWN_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+from typing import Any
 
 from granian.constants import Interfaces, Loops
 from granian.server import Server
@@ -28,6 +29,7 @@ def main() -> None:
         factory=True,
         log_access=False,
         log_level=env["RENNET_LOG_LEVEL"],  # type: ignore[arg-type]
+        log_dictconfig=_json_logs() if env.get("RENNET_LOG_FORMAT") == "json" else None,
         backlog=2048,
         # uvloop answers a cached page in two thirds of the time asyncio's own loop takes (docs/benchmarks.md).
         loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
@@ -40,6 +42,13 @@ def main() -> None:
         respawn_failed_workers=True,
     )
     server.serve()
+
+
+def _json_logs() -> dict[str, Any]:
+    """Granian's own lines (workers starting, stopping) as JSON objects too, by rennet's formatter (a module that
+    imports nothing of the application)."""
+    formatter = {"()": "rennet.web.logs.JsonFormatter"}
+    return {"formatters": {"generic": formatter, "access": formatter}}
 
 
 if __name__ == "__main__":

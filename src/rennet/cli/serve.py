@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import resource
 import socket
@@ -29,9 +30,9 @@ def register(commands: Subcommands) -> None:
 def serve(settings: Settings) -> int:
     from rennet.service.registry import PREPARED_VARIABLE, prepare_data_dir
     from rennet.storage.objectstore import ObjectStoreUnavailable
-    from rennet.web.app import configure_logging
+    from rennet.web.logs import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     _raise_descriptor_limit()
     if problem := _address_in_use(settings.host, settings.port):
         return fail(2, f"cannot listen on {settings.host}:{settings.port}: {problem}")
@@ -42,11 +43,13 @@ def serve(settings: Settings) -> int:
         return fail(2, f"cannot use the object store {settings.blob_store}: {error}")
     except OSError as error:
         return fail(2, f"cannot use data directory {settings.data_dir}: {error}")
-    print(
-        f"rennet: serving http://{settings.host}:{settings.port}/simple/ from {settings.data_dir}"
-        + (" (offline)" if settings.offline else ""),
-        file=sys.stderr,
+    serving = f"serving http://{settings.host}:{settings.port}/simple/ from {settings.data_dir}" + (
+        " (offline)" if settings.offline else ""
     )
+    if settings.log_format == "json":
+        logging.getLogger("rennet.serve").info(serving)  # a JSON log has nothing but JSON objects
+    else:
+        print(f"rennet: {serving}", file=sys.stderr)
     # Become Granian's supervisor without the application loaded in this process (cli/launch.py): the workers
     # load it, with the settings resolved here.
     os.environ.update(
@@ -55,6 +58,7 @@ def serve(settings: Settings) -> int:
             "RENNET_PORT": str(settings.port),
             "RENNET_WORKERS": str(settings.workers),
             "RENNET_LOG_LEVEL": settings.log_level,
+            "RENNET_LOG_FORMAT": settings.log_format,
             "RENNET_SHUTDOWN_TIMEOUT": str(settings.shutdown_timeout),
             PREPARED_VARIABLE: "1",
         }

@@ -1,4 +1,4 @@
-"""One access-log line per request, and the limits every request passes first."""
+"""One access-log line per request, its request id, and the limits every request passes first."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rennet.web.logs import json_string, utc_second
+from rennet.web.requestids import HEADER, request_id_from, restore, with_request_id
+
 __all__ = ["MAX_URL_BYTES", "AccessLog"]
 
 log = logging.getLogger("rennet.access")
@@ -19,15 +22,23 @@ MAX_URL_BYTES = 4096
 
 
 class AccessLog:
-    """method, path, status, bytes, milliseconds and the cache outcome (hit, miss, stale, refresh or -).
+    """client, method, path, status, bytes, milliseconds, the cache outcome (hit, miss, stale, refresh or -) and
+    the request id, as a text line or a JSON object (`log_format`).
 
     Handlers report the cache outcome in scope["rennet"]["cache"]. Query strings are not logged: they may
-    carry secrets.
+    carry secrets. Every response gets an X-Request-ID header (rennet.web.requestids).
     """
 
-    def __init__(self, app: ASGIApp, enabled: bool = True, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        log_format: str = "text",
+    ) -> None:
         self.app = app
-        self.lines = _Lines(stream or sys.stderr) if enabled and log.isEnabledFor(logging.INFO) else None
+        wanted = enabled and log.isEnabledFor(logging.INFO)
+        self.lines = _Lines(stream or sys.stderr, log_format == "json") if wanted else None
 
     def flush(self) -> None:
         """Write the lines not written yet (they go out in batches)."""
@@ -43,6 +54,9 @@ class AccessLog:
         scope["rennet"] = note
         status = 0
         sent = 0
+        request_id = request_id_from(scope["headers"])
+        id_header = (HEADER, request_id.encode())
+        token = with_request_id(request_id)
 
         # A plain function handing back send's awaitable: no coroutine of its own per message.
         def observe(message: Message) -> Awaitable[None]:
@@ -52,6 +66,8 @@ class AccessLog:
                 sent += len(message.get("body", b""))
             elif kind == "http.response.start":
                 status = message["status"]
+                # A new list: a cached response's headers are shared by every request that sends it.
+                message["headers"] = [*message.get("headers", ()), id_header]
             elif kind == "http.response.pathsend":
                 sent += note.get("size", 0)
             return send(message)
@@ -65,16 +81,19 @@ class AccessLog:
         except Exception:
             if status == 0:
                 log.exception("unhandled error for %s %s", scope["method"], scope["path"][:200])
-                await _plain(observe, 500, "internal error; the server log has the details")
+                await _plain(
+                    observe, 500, f"internal error; the server log has the details (request id {request_id})"
+                )
             else:
                 note["cache"] = note.get("cache", "-") + ",aborted"
                 raise
         finally:
+            restore(token)
             if self.lines is not None:
                 elapsed = (time.perf_counter() - started) * 1000
-                request = f"{scope['method']} {raw_path[:300].decode('latin-1')}"
+                path = raw_path[:300].decode("latin-1")
                 cache = note.get("cache", "-")
-                self.lines.add(f'{_client(scope)} "{request}" {status} {sent} {elapsed:.1f}ms {cache}')
+                self.lines.add(_client(scope), scope["method"], path, status, sent, elapsed, cache, request_id)
 
 
 async def _plain(send: Send, status: int, message: str) -> None:
@@ -91,22 +110,40 @@ def _client(scope: Scope) -> str:
 
 class _Lines:
     """Access lines written in batches every 50 ms: a write and flush per request would cost as much as
-    answering it. The format is the one the logging module uses for the rest of the log."""
+    answering it. Text lines have the format the logging module uses for the rest of the log, JSON lines the
+    fields of rennet.web.logs.JsonFormatter's and their own."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, json: bool = False) -> None:
         self.stream = stream
+        self.json = json
         self._pending: list[str] = []
         self._scheduled = False
         self._second = 0
         self._stamp = ""
         atexit.register(self.flush)
 
-    def add(self, message: str) -> None:
+    def add(
+        self, client: str, method: str, path: str, status: int, sent: int, ms: float, cache: str, request_id: str
+    ) -> None:
         now = time.time()
         if int(now) != self._second:
             self._second = int(now)
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-        self._pending.append(f"{self._stamp},{int(now % 1 * 1000):03d} INFO rennet.access: {message}\n")
+            if self.json:
+                self._stamp = utc_second(self._second)
+            else:
+                self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        millis = int(now % 1 * 1000)
+        message = f'{client} "{method} {path}" {status} {sent} {ms:.1f}ms {cache}'
+        if self.json:
+            line = (
+                f'{{"time": "{self._stamp}.{millis:03d}Z", "level": "INFO", "logger": "rennet.access", '
+                f'"message": {json_string(message)}, "request_id": {json_string(request_id)}, '
+                f'"client": {json_string(client)}, "method": {json_string(method)}, "path": {json_string(path)}, '
+                f'"status": {status}, "bytes": {sent}, "ms": {ms:.1f}, "cache": {json_string(cache)}}}\n'
+            )
+        else:
+            line = f"{self._stamp},{millis:03d} INFO rennet.access: {message} request={request_id}\n"
+        self._pending.append(line)
         if len(self._pending) >= 512:
             self.flush()
         elif not self._scheduled:

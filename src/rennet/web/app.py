@@ -29,6 +29,7 @@ from rennet.web.context import registry
 from rennet.web.files import distribution_file
 from rennet.web.forwarded import ForwardedHeaders
 from rennet.web.hotpaths import HotPaths
+from rennet.web.logs import configure_logging
 from rennet.web.manage import manage
 from rennet.web.pypi_json import project_json
 from rennet.web.responses import REFUSALS, error_response, unhandled_refusal
@@ -38,9 +39,10 @@ from rennet.web.uploads import upload
 if TYPE_CHECKING:
     from jinja2 import Template
 
-__all__ = ["configure_logging", "create_app", "create_app_from_env"]
+__all__ = ["create_app", "create_app_from_env"]
 
 _READ = ["GET", "HEAD"]
+log = logging.getLogger("rennet.web")
 
 
 @cache
@@ -62,7 +64,7 @@ async def ready(request: Request) -> Response:
     # The probe writes a file and queries the database: never on the event loop, which serves everyone else.
     problem = await asyncio.to_thread(registry(request).ready)
     if problem:
-        return PlainTextResponse(problem + "\n", 503)
+        return error_response(request, 503, problem)
     return PlainTextResponse("ready\n")
 
 
@@ -90,6 +92,13 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 async def _refused(request: Request, error: Exception) -> Response:
     return unhandled_refusal(request, error)
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    """What Starlette answers for an exception no handler caught (it re-raises it after): the sentence names the
+    request id, which the log lines of the request carry."""
+    log.error("unhandled error for %s %s", request.method, request.url.path[:200], exc_info=error)
+    return error_response(request, 500, "internal error; the server log has the details")
 
 
 def routes() -> list[Route]:
@@ -134,10 +143,11 @@ def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | 
             await app.state.registry.close()
             logged.flush()
 
-    handlers: dict[Any, Any] = {HTTPException: _http_error} | dict.fromkeys(REFUSALS, _refused)
+    handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _internal_error}
+    handlers |= dict.fromkeys(REFUSALS, _refused)
     app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False
-    logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log)
+    logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log, log_format=settings.log_format)
     if settings.forwarded_allow_ips:
         return ForwardedHeaders(logged, settings.forwarded_allow_ips)
     return logged
@@ -145,11 +155,5 @@ def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | 
 
 def create_app_from_env() -> ASGIApp:
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, migrated=os.environ.get(PREPARED_VARIABLE) == "1")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    # Alembic narrates every migration step at INFO; only its warnings matter to an operator.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))

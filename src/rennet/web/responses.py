@@ -26,6 +26,7 @@ from rennet.service.runtime.resources import database_unavailable, storage_full,
 from rennet.storage.database import DatabaseUnavailable
 from rennet.storage.errors import StorageFull
 from rennet.storage.objectstore import ObjectStoreUnavailable
+from rennet.web.requestids import current_request_id
 
 __all__ = [
     "REFUSALS",
@@ -254,12 +255,18 @@ def refusal(request: Request, error: ServiceError) -> Response:
 
 
 def error_response(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    """A plain sentence for people, or {"message","code","title"} for clients that ask for JSON."""
+    """A plain sentence for people, or {"message","code","title"} for clients that ask for JSON. A server error
+    (5xx) names the request id in the sentence (and as "request_id"): the log lines of the request carry it."""
+    request_id = current_request_id() if status >= 500 else None
+    if request_id:
+        message = f"{message} (request id {request_id})"
     accept = request.headers.get("accept", "")
     if request.scope.get(_JSON_ERRORS) or ("application/json" in accept and "text/html" not in accept):
         title = _TITLES.get(status, "Error")
-        body = json.dumps({"message": message, "code": f"{status} {title}", "title": title})
-        return Response(body, status, headers, media_type="application/json")
+        fields = {"message": message, "code": f"{status} {title}", "title": title}
+        if request_id:
+            fields["request_id"] = request_id
+        return Response(json.dumps(fields), status, headers, media_type="application/json")
     return PlainTextResponse(message + "\n", status, headers)
 
 
