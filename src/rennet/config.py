@@ -308,6 +308,9 @@ class Settings:
     log_level: str = setting("info", _log_level, "debug, info, warning or error", flag="--log-level")
     access_log: bool = setting(True, _boolean, "do not log a line per request", flag="--no-access-log")
     log_format: str = setting("text", _log_format, "text, or json: one JSON object per line", flag="--log-format")
+    metrics: bool = setting(
+        True, _boolean, "do not serve /metrics (Prometheus) nor count for it", flag="--no-metrics"
+    )
     default_index: str = setting("default", _text, "the index served at /simple/")
     max_page_bytes: int = setting(64 << 20, _size, "the largest upstream project page read")
     max_listing_bytes: int = setting(1 << 30, _size, "the largest upstream project list read")
@@ -380,6 +383,7 @@ _NOT_REMEMBERED = frozenset(
         "log_level",
         "log_format",
         "access_log",
+        "metrics",
         "shutdown_timeout",
         "prepared",
     )

@@ -49,6 +49,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.access_log is True
     assert settings.log_level == "info"
     assert settings.log_format == "text"
+    assert settings.metrics is True
     assert settings.default_index == "default"
     assert settings.data_dir == tmp_path / "rennet-data"
     assert settings.data_dir.is_absolute()
@@ -86,6 +87,7 @@ def test_environment_variables(tmp_path: Path) -> None:
         RENNET_LOG_LEVEL="DEBUG",
         RENNET_ACCESS_LOG="off",
         RENNET_LOG_FORMAT="JSON",
+        RENNET_METRICS="false",
         RENNET_UPSTREAM=UPSTREAM,
     )
     assert settings.host == "0.0.0.0"
@@ -97,6 +99,7 @@ def test_environment_variables(tmp_path: Path) -> None:
     assert settings.log_level == "debug"
     assert settings.access_log is False
     assert settings.log_format == "json"
+    assert settings.metrics is False
     pypi = settings.indexes["pypi"]
     assert isinstance(pypi, ProxyIndex)
     assert pypi.upstream == UPSTREAM
@@ -314,6 +317,7 @@ def test_file_errors(tmp_path: Path, toml: str, message: str) -> None:
         ({"RENNET_ACCESS_LOG": "2"}, "access_log must be true or false"),
         ({"RENNET_LOG_LEVEL": "chatty"}, "log_level must be one of"),
         ({"RENNET_LOG_FORMAT": "xml"}, "log_format must be one of text, json, not 'xml'"),
+        ({"RENNET_METRICS": "maybe"}, "metrics must be true or false"),
         ({"RENNET_DEFAULT_INDEX": "nope"}, "default index 'nope' is not configured"),
         ({"RENNET_UPSTREAM": "upstream.test/simple/"}, "RENNET_UPSTREAM: the upstream must be an http"),
     ],

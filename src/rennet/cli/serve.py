@@ -29,6 +29,7 @@ def register(commands: Subcommands) -> None:
 
 def serve(settings: Settings) -> int:
     from rennet.service.registry import PREPARED_VARIABLE, prepare_data_dir
+    from rennet.storage.metricsdir import MULTIPROCESS_VARIABLE, claim_metrics_dir
     from rennet.storage.objectstore import ObjectStoreUnavailable
     from rennet.web.logs import configure_logging
 
@@ -39,6 +40,11 @@ def serve(settings: Settings) -> int:
     try:
         prepare_data_dir(settings)
         remember_served(settings.data_dir, os.environ)  # what the commands run on this data directory use
+        # The workers count into files of this directory, and a scrape of any of them adds up all of them
+        # (prometheus-client's multiprocess mode, chosen by this variable when a worker imports it).
+        os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        if settings.metrics:
+            os.environ[MULTIPROCESS_VARIABLE] = str(claim_metrics_dir(settings.data_dir))
     except ObjectStoreUnavailable as error:
         return fail(2, f"cannot use the object store {settings.blob_store}: {error}")
     except OSError as error:

@@ -1,4 +1,5 @@
-"""One access-log line per request, its request id, and the limits every request passes first."""
+"""One access-log line per request, its request id, its share of the metrics, and the limits every request
+passes first."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import atexit
 import logging
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rennet.service.runtime.metrics import WorkerMetrics
 from rennet.web.logs import json_string, utc_second
 from rennet.web.requestids import HEADER, request_id_from, restore, with_request_id
 
@@ -26,7 +28,10 @@ class AccessLog:
     the request id, as a text line or a JSON object (`log_format`).
 
     Handlers report the cache outcome in scope["rennet"]["cache"]. Query strings are not logged: they may
-    carry secrets. Every response gets an X-Request-ID header (rennet.web.requestids).
+    carry secrets. Every response gets an X-Request-ID header (rennet.web.requestids). With `metrics`, each
+    request is counted there under its route kind: `kinds` maps the endpoint that handled it (scope["endpoint"],
+    set by Starlette's router and by HotPaths) to a kind, "other" when none; a file whose name ends in .metadata
+    is of kind "metadata".
     """
 
     def __init__(
@@ -35,10 +40,14 @@ class AccessLog:
         enabled: bool = True,
         stream: TextIO | None = None,
         log_format: str = "text",
+        metrics: WorkerMetrics | None = None,
+        kinds: Mapping[Any, str] | None = None,
     ) -> None:
         self.app = app
         wanted = enabled and log.isEnabledFor(logging.INFO)
         self.lines = _Lines(stream or sys.stderr, log_format == "json") if wanted else None
+        self.metrics = metrics
+        self.kinds = kinds or {}
 
     def flush(self) -> None:
         """Write the lines not written yet (they go out in batches)."""
@@ -89,11 +98,16 @@ class AccessLog:
                 raise
         finally:
             restore(token)
+            elapsed = time.perf_counter() - started
+            cache = note.get("cache", "-")
+            if self.metrics is not None:
+                kind = self.kinds.get(scope.get("endpoint"), "other")
+                if kind == "file" and scope["path"].endswith(".metadata"):
+                    kind = "metadata"
+                self.metrics.request(kind, status, cache, elapsed, sent)
             if self.lines is not None:
-                elapsed = (time.perf_counter() - started) * 1000
                 path = raw_path[:300].decode("latin-1")
-                cache = note.get("cache", "-")
-                self.lines.add(_client(scope), scope["method"], path, status, sent, elapsed, cache, request_id)
+                self.lines.add(_client(scope), scope["method"], path, status, sent, elapsed * 1000, cache, request_id)
 
 
 async def _plain(send: Send, status: int, message: str) -> None:

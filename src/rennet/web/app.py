@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 from rennet import __version__
 from rennet.config import Settings, load_settings
 from rennet.service.registry import PREPARED_VARIABLE, Registry
+from rennet.service.runtime.metrics import WorkerMetrics
 from rennet.web.accesslog import AccessLog
 from rennet.web.context import registry
 from rennet.web.files import distribution_file
@@ -31,6 +32,7 @@ from rennet.web.forwarded import ForwardedHeaders
 from rennet.web.hotpaths import HotPaths
 from rennet.web.logs import configure_logging
 from rennet.web.manage import manage
+from rennet.web.metrics import PUBLISH_EVERY, Exposition, metrics
 from rennet.web.pypi_json import project_json
 from rennet.web.responses import REFUSALS, error_response, unhandled_refusal
 from rennet.web.simple import project_list, project_page, redirect_to_slash
@@ -39,7 +41,7 @@ from rennet.web.uploads import upload
 if TYPE_CHECKING:
     from jinja2 import Template
 
-__all__ = ["create_app", "create_app_from_env"]
+__all__ = ["ROUTE_KINDS", "create_app", "create_app_from_env"]
 
 _READ = ["GET", "HEAD"]
 log = logging.getLogger("rennet.web")
@@ -82,6 +84,9 @@ async def home(request: Request) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     status = error.status_code
+    # The router refused the path or the method: no endpoint answered (a route that matched the path only may
+    # have named itself), so /metrics counts the request as "other".
+    request.scope.pop("endpoint", None)
     index = request.path_params.get("index")
     if status == 405 and request.method in _READ and index is not None and index not in registry(request).indexes:
         # /favicon.ico, /robots.txt: the shape of an upload URL (/<index>/), but no index of that name.
@@ -101,11 +106,12 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return error_response(request, 500, "internal error; the server log has the details")
 
 
-def routes() -> list[Route]:
+def routes(with_metrics: bool = True) -> list[Route]:
     return [
         Route("/", home, methods=_READ),
         Route("/health", health, methods=_READ),
         Route("/ready", ready, methods=_READ),
+        *([Route("/metrics", metrics, methods=_READ)] if with_metrics else []),
         # PyPI's JSON API, before the catch-alls: /pypi/simple/json is project "simple" on the default index,
         # while the pypi index's own pages are always asked for with a trailing slash (/pypi/simple/json/).
         # /pypi/pypi/<x>/json names project <x> in the index "pypi", not version <x> of project "pypi".
@@ -130,24 +136,54 @@ def routes() -> list[Route]:
 
 _UPLOAD_PATHS = ("/", "/legacy", "/legacy/", "/{index}", "/{index}/", "/{index}/legacy", "/{index}/legacy/")
 
+# What /metrics counts a request as, by the endpoint that answered it ("other" for the rest: unknown paths, say);
+# a file whose name ends in .metadata is counted as "metadata".
+ROUTE_KINDS: dict[Callable[..., object], str] = {
+    project_page: "page",
+    distribution_file: "file",
+    project_list: "list",
+    redirect_to_slash: "list",
+    project_json: "json",
+    upload: "upload",
+    manage: "manage",
+    home: "home",
+    health: "probe",
+    ready: "probe",
+    metrics: "metrics",
+}
+
 
 def create_app(settings: Settings, migrated: bool = False, access_log: TextIO | None = None) -> ASGIApp:
     """The application; `access_log` is where request lines go (standard error by default)."""
 
+    counted = WorkerMetrics() if settings.metrics else None
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.registry = Registry(settings, serving=True, migrated=migrated)
+        app.state.registry = Registry(settings, serving=True, migrated=migrated, metrics=counted)
+        if counted is not None:
+            app.state.exposition = Exposition(app.state.registry)
+            counted.publish_every(PUBLISH_EVERY, app.state.exposition.publish)
         try:
             yield
         finally:
             await app.state.registry.close()
+            if counted is not None:
+                counted.flush()
             logged.flush()
 
     handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _internal_error}
     handlers |= dict.fromkeys(REFUSALS, _refused)
-    app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=handlers)
+    app = Starlette(routes=routes(with_metrics=counted is not None), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False
-    logged = AccessLog(HotPaths(app), enabled=settings.access_log, stream=access_log, log_format=settings.log_format)
+    logged = AccessLog(
+        HotPaths(app),
+        enabled=settings.access_log,
+        stream=access_log,
+        log_format=settings.log_format,
+        metrics=counted,
+        kinds=ROUTE_KINDS,
+    )
     if settings.forwarded_allow_ips:
         return ForwardedHeaders(logged, settings.forwarded_allow_ips)
     return logged

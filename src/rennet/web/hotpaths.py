@@ -34,6 +34,7 @@ class HotPaths:
             if match is not None:
                 handler, params = match
                 scope["app"] = self.app
+                scope["endpoint"] = handler  # as the router would: /metrics counts requests by endpoint
                 scope["path_params"] = params
                 request = Request(scope, receive)
                 try:
