@@ -4,15 +4,19 @@ multiprocess mode, in a directory of the server's own), and a JSON log has nothi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.databases import Database
-from tests.support.metrics import wait_for_total
+from tests.support.dists import make_wheel
+from tests.support.metrics import scrape, wait_for_total
 from tests.support.server import RennetServer
+from tests.support.store import wait_until
 from tests.support.upstream import FakeUpstream
 
 
@@ -32,10 +36,14 @@ def two_workers(
         server.stop()
 
 
-def _counting_workers(server: RennetServer) -> set[int]:
-    """The processes that published counts into the server's metrics directory (each into files of its pid)."""
+def _metrics_dir(server: RennetServer) -> Path:
     [directory] = (server.data_dir / "run" / "metrics").glob("server-*")
-    return {int(path.stem.rpartition("_")[2]) for path in directory.glob("counter_*.db")}
+    return directory
+
+
+def _counting_workers(server: RennetServer, files: str = "counter") -> set[int]:
+    """The processes that published into the server's metrics directory (each into files of its pid)."""
+    return {int(path.stem.rpartition("_")[2]) for path in _metrics_dir(server).glob(f"{files}_*.db")}
 
 
 def test_one_scrape_adds_up_every_worker(two_workers: RennetServer) -> None:
@@ -79,3 +87,23 @@ def test_a_new_server_clears_what_a_stopped_one_counted(tmp_path: Path, module_u
         wait_for_total(server, 1, "rennet_requests_total", kind="other")
     finally:
         server.stop()
+
+
+def test_the_pages_of_a_dead_worker_are_not_counted(
+    process_factory: Callable[..., RennetServer], upstream: FakeUpstream
+) -> None:
+    """A worker killed (and replaced) caches nothing any more: the next scrape forgets its page-cache gauges. What
+    it had counted of requests stays counted."""
+    upstream.add(make_wheel("cached-here", "1.0"))
+    server = process_factory(upstream_url=upstream.url, workers=2)
+    workers = set(server.worker_pids())
+    for sent in range(5000):  # until each worker has published: counted requests, set its page gauges
+        if _counting_workers(server) == workers:
+            break
+        assert httpx.get(f"{server.url}/simple/cached-here/").status_code == 200, sent
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: victim not in server.worker_pids() and len(server.worker_pids()) == 2, "a new worker")
+    scrape(server)
+    assert victim not in _counting_workers(server, "gauge_livesum")
+    assert victim in _counting_workers(server)
