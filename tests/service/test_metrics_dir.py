@@ -7,7 +7,8 @@ import fcntl
 import os
 from pathlib import Path
 
-from rennet.storage.metricsdir import OWNER_LOCK, claim_metrics_dir, metrics_root
+from rennet.storage.blobs import OWNER_LOCK
+from rennet.storage.metricsdir import claim_metrics_dir, metrics_root
 
 
 def _another_server(data_dir: Path, name: str, alive: bool) -> tuple[Path, int | None]:

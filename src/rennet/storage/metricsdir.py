@@ -15,10 +15,11 @@ import secrets
 import shutil
 from pathlib import Path
 
+from rennet.storage.blobs import OWNER_LOCK, owned
+
 __all__ = ["MULTIPROCESS_VARIABLE", "claim_metrics_dir", "metrics_root"]
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's: the directory, for every worker
-OWNER_LOCK = "owner.lock"
 
 
 def metrics_root(data_dir: Path) -> Path:
@@ -30,12 +31,13 @@ def claim_metrics_dir(data_dir: Path) -> Path:
     lock's descriptor is left open, and inherited across exec)."""
     root = metrics_root(data_dir)
     root.mkdir(parents=True, exist_ok=True)
-    # One claim at a time: a directory just made is not yet locked, and must not look abandoned meanwhile.
+    # One claim at a time: a directory just made is not yet locked, and must not look abandoned meanwhile. Held as
+    # the temporary directories of processes are (storage.blobs): an owner lock, free once its process is gone.
     claiming = os.open(root.with_name("metrics.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(claiming, fcntl.LOCK_EX)
         for directory in root.glob("server-*"):
-            if not _owned(directory):
+            if not owned(directory):
                 shutil.rmtree(directory, ignore_errors=True)
         directory = root / f"server-{os.getpid()}-{secrets.token_hex(4)}"
         directory.mkdir()
@@ -45,18 +47,3 @@ def claim_metrics_dir(data_dir: Path) -> Path:
     finally:
         os.close(claiming)
     return directory
-
-
-def _owned(directory: Path) -> bool:
-    """Whether the server whose directory this is still lives (holds its lock)."""
-    try:
-        fd = os.open(directory / OWNER_LOCK, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
