@@ -185,7 +185,11 @@ def test_while_the_object_store_is_down_held_files_are_served_and_the_rest_refus
     assert first.get(path, auth=ALICE).content == wheel.data  # this host's copy
     refused = second.get(path, auth=ALICE)
     assert refused.status_code == 503
-    assert refused.text == "the file store is unavailable right now; try again in a few seconds\n"
+    request_id = refused.headers["x-request-id"]
+    assert (
+        refused.text
+        == f"the file store is unavailable right now; try again in a few seconds (request id {request_id})\n"
+    )
     assert refused.headers["retry-after"] == "5"
     rejected = post_upload(first.url + "/local/", make_wheel("clustered", "2.0"), auth=ALICE)
     assert rejected.status_code == 503, rejected.text
