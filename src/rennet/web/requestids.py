@@ -3,7 +3,7 @@
 The id goes back in the X-Request-ID response header, into the access-log line, onto every log record emitted
 while the request is handled (a context variable read by rennet.web.logs), and into every 5xx body, so that a
 user's report of an error leads to its log lines. A new id is this process's random prefix and a counter: unique
-across workers and hosts for practical purposes, and a fifth of the cost of 16 random bytes per request.
+across workers and hosts for practical purposes, and a third of the cost of secrets.token_hex(8) (0.15 µs, not 0.5).
 """
 
 from __future__ import annotations
