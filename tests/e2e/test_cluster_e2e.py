@@ -27,7 +27,7 @@ import pytest
 
 from tests.support import nginx, tls
 from tests.support.accounts import add_user, create_token, token_key
-from tests.support.clients import Outcome
+from tests.support.clients import Outcome, fetch_once
 from tests.support.dists import Dist, make_wheel
 from tests.support.hosting import ALICE
 from tests.support.installers import installed_version, pip_install, uv_install
@@ -194,6 +194,12 @@ def _served(node: RennetServer) -> int:
 
 def _serves_beyond(node: RennetServer, count: int) -> bool:
     return _served(node) > count
+
+
+def _in_the_bucket_first(node: RennetServer, objects: dict[str, bytes]) -> None:
+    """Every copy the node holds is whole, and in the bucket: a file goes to the bucket before a node keeps it."""
+    for sha256 in _blobs_verify(node):
+        assert _key(sha256) in objects, f"node {node.port} holds {sha256}, which the bucket lacks"
 
 
 def _holds(node: RennetServer, sha256: str) -> bool:
@@ -368,9 +374,10 @@ def test_a_node_killed_during_a_download_leaves_nothing_partial_and_the_retry_su
     assert retried.status_code == 200 and retried.content == wheel.data
 
     assert wheel.sha256 not in _blobs_verify(victim)
-    for node in cluster.nodes:
-        _blobs_verify(node)  # every copy on every node is whole
     wait_until(lambda: _key(wheel.sha256) in _bucket_objects(cluster), "the retried file is in the bucket")
+    objects = _bucket_objects(cluster)
+    for node in cluster.nodes:
+        _in_the_bucket_first(node, objects)  # and every copy on every node is whole
 
     victim.start()  # clears what its killed processes left in tmp/
     _wait_until_ready(victim)
@@ -519,7 +526,8 @@ def test_the_bucket_stopped_and_started_under_load(cluster: Cluster) -> None:
         _upload(first.url, dist)  # the first node holds a copy of each; the others none yet
     assert second.get(f"/local/files/weathered-0/{hosted[0].filename}").content == hosted[0].data
     proxied = make_wheel("weathered-proxied", "1.0", padding=64 << 10)
-    cluster.upstream.add(proxied)
+    unfetched = make_wheel("weathered-unfetched", "1.0", padding=64 << 10)  # asked for during the outage only
+    cluster.upstream.add(proxied, unfetched)
     files = {f"/local/files/{d.project}/{d.filename}": d for d in hosted}
     files[f"/pypi/files/weathered-proxied/{proxied.filename}"] = proxied
 
@@ -538,6 +546,12 @@ def test_the_bucket_stopped_and_started_under_load(cluster: Cluster) -> None:
         assert missing.headers["retry-after"] == "5"
         refused = post_upload(second.url + "/local/", make_wheel("weathered-refused", "1.0"), auth=ALICE)
         assert (refused.status_code, refused.text) == (503, STORE_DOWN)
+        # A file no node holds yet, from the upstream: its bytes can be sent, but not kept (the bucket comes first).
+        fetched = fetch_once(f"{second.url}/pypi/files/weathered-unfetched/{unfetched.filename}")
+        assert (fetched.status, fetched.body, fetched.error) in [
+            (200, unfetched.data, None),
+            (503, STORE_DOWN.encode(), None),
+        ]
 
         wait_until(lambda: load.count() >= outage_began + 8, "the load meets the outage", 60)
         cluster.store.start()
@@ -569,7 +583,8 @@ def test_the_bucket_stopped_and_started_under_load(cluster: Cluster) -> None:
             else:
                 assert got.status_code == 404, (dist.filename, node.port, got.status_code)
                 assert node.get(f"/local/simple/{dist.project}/").status_code == 404
-    for path, dist in [*files.items(), (f"/local/files/weathered-aside/{aside.filename}", aside)]:
+    everything = [*files.items(), (f"/local/files/weathered-aside/{aside.filename}", aside)]
+    for path, dist in [*everything, (f"/pypi/files/weathered-unfetched/{unfetched.filename}", unfetched)]:
         for node in cluster.nodes:
             got = node.get(path)
             assert got.status_code == 200 and got.content == dist.data, (path, node.port, got.text)
@@ -579,5 +594,5 @@ def test_the_bucket_stopped_and_started_under_load(cluster: Cluster) -> None:
         # as every object is named by its bytes.
         assert status != 200 or _key(dist.sha256) in objects, dist.filename
     for node in cluster.nodes:
-        _blobs_verify(node)
+        _in_the_bucket_first(node, objects)
         assert cluster.store.environment()["AWS_SECRET_ACCESS_KEY"] not in node.log()
