@@ -312,8 +312,10 @@ class ProxyService:
         key = f"{self.name}/{record.project}/{record.filename}"
 
         async def fetch(download: Download, writer: BlobWriter) -> str:
-            async with exclusive_transfer(self.shared, key) as waited:
-                if waited:  # another host fetched it meanwhile, most likely: copy it from the bucket then
+            async with exclusive_transfer(self.shared, key):
+                # Look again once the lease is ours, waited for or not: another host may have fetched and recorded
+                # the file (and given the lease back) since this one looked. Then copy it from the bucket.
+                if self.shared.transfers is not None:
                     fresh = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
                     if fresh is not None and fresh.blob_sha256:
                         return await copy_from_store(self.shared, fresh.blob_sha256, fresh.size, download, writer)
