@@ -29,7 +29,7 @@ from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.resources import DATABASE_RETRY, WorkerResources, storage_full
-from rennet.service.runtime.storecopy import copy_from_store
+from rennet.service.runtime.storecopy import copy_from_store, store_refusal
 from rennet.service.runtime.transfers import exclusive_transfer
 from rennet.service.singleflight import SingleFlight
 from rennet.service.upkeep.eviction import CacheBound
@@ -333,7 +333,7 @@ class ProxyService:
             await download.headers_known()
         except DownloadFailed as error:
             os.close(fd)
-            raise ServiceError(502, f"{record.filename}: {error}") from None
+            raise store_refusal(download, f"{record.filename}: {error}") from None
         return StreamingFile(download, fd, record.size or download.expected_size, record.hashes.get("sha256"))
 
     async def _fetch_file(self, record: FileRecord, download: Download, writer: BlobWriter) -> str:
