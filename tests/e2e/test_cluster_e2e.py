@@ -368,19 +368,23 @@ def test_a_node_killed_during_a_download_leaves_nothing_partial_and_the_retry_su
     assert statuses == [200]
     assert cut and len(received) < len(wheel.data), (cut, len(received))  # the client saw its transfer fail
 
-    with cluster.client() as client:
-        retried = client.get(url)
+    assert wheel.sha256 not in _blobs_verify(victim)
+
+    # The client tries again through the balancer. The killed node held the file's transfer lease: the node that
+    # takes the retry waits until the lease expires (up to 30 s), then fetches the file itself. Meanwhile the
+    # killed node is started again, as systemd's Restart= would.
+    with ThreadPoolExecutor(1) as retrying:
+        retry = retrying.submit(lambda: cluster.client(timeout=120).get(url))
+        victim.start()  # clears what its killed processes left in tmp/
+        _wait_until_ready(victim)
+        assert victim.partial_files() == []
+        retried = retry.result(180)
     assert retried.status_code == 200 and retried.content == wheel.data
 
-    assert wheel.sha256 not in _blobs_verify(victim)
     wait_until(lambda: _key(wheel.sha256) in _bucket_objects(cluster), "the retried file is in the bucket")
     objects = _bucket_objects(cluster)
     for node in cluster.nodes:
         _in_the_bucket_first(node, objects)  # and every copy on every node is whole
-
-    victim.start()  # clears what its killed processes left in tmp/
-    _wait_until_ready(victim)
-    assert victim.partial_files() == []
     again = victim.get(f"/pypi/files/cut-short/{wheel.filename}")
     assert again.status_code == 200 and again.content == wheel.data
 
