@@ -4,14 +4,13 @@ pass through, and the URLs rennet writes say https."""
 from __future__ import annotations
 
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import nginx
+from tests.support import nginx, tls
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE
@@ -22,62 +21,6 @@ from tests.support.uploads import post_upload
 from tests.support.upstream import FakeUpstream
 
 
-def _certificate(directory: Path) -> tuple[Path, Path, Path]:
-    """A certificate authority of the test's own, and a server certificate for 127.0.0.1 signed by it: (the
-    authority's certificate, which clients are told to trust; the server's certificate; its key). uv (rustls)
-    refuses a self-signed certificate as a server's own."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
-
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=rennet tests CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    )
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    )
-    (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    )
-    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
-
-
 @pytest.fixture
 def behind_nginx(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[RennetServer, str, Path]]:
     upstream.add(make_wheel("public-dep", "1.0"))
@@ -86,7 +29,7 @@ def behind_nginx(tmp_path: Path, upstream: FakeUpstream) -> Iterator[tuple[Renne
         upstream_url=upstream.url,
         config='forwarded_allow_ips = ["127.0.0.1"]\n[index.local]\nupload = ["alice"]\n',
     ).start()
-    authority, certificate, key = _certificate(tmp_path)
+    authority, certificate, key = tls.certificate(tmp_path)
     block = readme_block("nginx", "### Behind nginx, with TLS")
     block = (
         block.replace("listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT ssl;")

@@ -29,7 +29,7 @@ from rennet.service.indexes.listing import write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.resources import DATABASE_RETRY, WorkerResources, storage_full
-from rennet.service.runtime.storecopy import copy_from_store
+from rennet.service.runtime.storecopy import copy_from_store, store_refusal
 from rennet.service.runtime.transfers import exclusive_transfer
 from rennet.service.singleflight import SingleFlight
 from rennet.service.upkeep.eviction import CacheBound
@@ -313,8 +313,10 @@ class ProxyService:
         key = f"{self.name}/{record.project}/{record.filename}"
 
         async def fetch(download: Download, writer: BlobWriter) -> str:
-            async with exclusive_transfer(self.shared, key) as waited:
-                if waited:  # another host fetched it meanwhile, most likely: copy it from the bucket then
+            async with exclusive_transfer(self.shared, key):
+                # Look again once the lease is ours, waited for or not: another host may have fetched and recorded
+                # the file (and given the lease back) since this one looked. Then copy it from the bucket.
+                if self.shared.transfers is not None:
                     fresh = await self.shared.db(self.shared.catalog.file, self.name, record.project, record.filename)
                     if fresh is not None and fresh.blob_sha256:
                         return await copy_from_store(self.shared, fresh.blob_sha256, fresh.size, download, writer)
@@ -332,7 +334,7 @@ class ProxyService:
             await download.headers_known()
         except DownloadFailed as error:
             os.close(fd)
-            raise ServiceError(502, f"{record.filename}: {error}") from None
+            raise store_refusal(download, f"{record.filename}: {error}") from None
         return StreamingFile(download, fd, record.size or download.expected_size, record.hashes.get("sha256"))
 
     async def _fetch_file(self, record: FileRecord, download: Download, writer: BlobWriter) -> str:

@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 
 from rennet.storage.blobs import BlobWriter, LocalBlobStore, lock_held, same_file
+from rennet.storage.objectstore import ObjectStoreUnavailable
 
 __all__ = ["HOLDBACK", "Download", "DownloadFailed", "Downloads", "Fetch", "TryAgain"]
 
@@ -50,6 +51,7 @@ class Download:
         self.written = 0
         self.done = False
         self.error: str | None = None
+        self.store_unavailable = False  # it failed because the object store could not be used
         self._changed = asyncio.Event()
         self._announced = asyncio.Event()
         self._settled = asyncio.Event()
@@ -205,6 +207,7 @@ class Downloads:
             raise
         except Exception as error:
             log.warning("download of %s failed: %s", key, error)
+            download.store_unavailable = isinstance(error, ObjectStoreUnavailable)
             download.finish(str(error) or type(error).__name__)
         finally:
             writer.abort()  # no-op after a commit; removes the temporary file otherwise

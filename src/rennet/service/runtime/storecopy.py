@@ -21,7 +21,7 @@ from rennet.storage.objectstore import ObjectMissing
 if TYPE_CHECKING:
     from rennet.service.runtime.resources import WorkerResources
 
-__all__ = ["copy_from_store", "stream_from_store"]
+__all__ = ["copy_from_store", "store_refusal", "stream_from_store"]
 
 log = logging.getLogger("rennet.copies")
 
@@ -53,9 +53,19 @@ async def stream_from_store(shared: WorkerResources, sha256: str, cache: CacheOu
         try:
             await download.headers_known()
         except DownloadFailed as error:
-            raise ServiceError(502, f"the stored file cannot be read: {error}") from None
+            raise store_refusal(download, f"the stored file cannot be read: {error}") from None
         return StreamingFile(download, fd, size, sha256, "miss")
     raise ServiceError(503, "the stored file is being copied by another worker; try again")
+
+
+def store_refusal(download: Download, message: str) -> ServiceError:
+    """What clients are told of a download that failed before its first byte: the object store's refusal when the
+    store could not be used (its error, which names its endpoint, stays in the log), else a 502 with `message`."""
+    if download.store_unavailable:
+        from rennet.service.runtime.resources import store_unavailable
+
+        return store_unavailable()
+    return ServiceError(502, message)
 
 
 async def copy_from_store(
@@ -64,11 +74,15 @@ async def copy_from_store(
     """Stream a blob from the bucket into a download (its readers get it as it arrives), verified."""
     remote = shared.blobs.remote
     assert remote is not None
-    download.announce(size)
     chunks = remote.chunks(sha256)
-    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+    # The bucket's first answer before the clients' 200: a bucket that cannot be read now is refused with a
+    # sentence (store_refusal), not a transfer broken off after its headers.
+    chunk = await asyncio.to_thread(next, chunks, None)
+    download.announce(size)
+    while chunk is not None:
         writer.write(chunk)
         download.advance(writer.size)
+        chunk = await asyncio.to_thread(next, chunks, None)
     try:
         writer.verify({"sha256": sha256})
     except DigestMismatch as error:
