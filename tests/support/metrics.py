@@ -3,12 +3,12 @@ counted after its response is sent, and another worker's counts are published wi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.server import Server
+from tests.support.store import wait_until
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -36,26 +36,27 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 def wait_for_samples(server: Server, expected: Mapping[tuple[str, frozenset[tuple[str, str]]], float]) -> Samples:
-    """The scrape once every expected sample has its value (at most 10 s)."""
-    deadline = time.monotonic() + 10
-    while True:
-        samples = scrape(server)
-        missing = {key: (want, samples.get(key)) for key, want in expected.items() if samples.get(key) != want}
-        if not missing:
-            return samples
-        if time.monotonic() > deadline:
-            raise AssertionError(f"samples never reached their values (wanted, found): {missing}")
-        time.sleep(0.05)
+    """The scrape once every expected sample has its value."""
+    latest: list[Samples] = [{}]
+
+    def reached() -> bool:
+        latest[0] = scrape(server)
+        return all(latest[0].get(key) == want for key, want in expected.items())
+
+    wait_until(reached, f"samples reach their values: {dict(expected)}", timeout=10)
+    return latest[0]
 
 
 def wait_for_total(server: Server, count: float, name: str, **labels: str) -> Samples:
-    """The scrape once the samples of `name` with these labels add up to `count` (at most 10 s)."""
-    deadline = time.monotonic() + 10
-    while (found := total(samples := scrape(server), name, **labels)) != count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} {labels} never added up to {count}: {found}")
-        time.sleep(0.05)
-    return samples
+    """The scrape once the samples of `name` with these labels add up to `count`."""
+    latest: list[Samples] = [{}]
+
+    def reached() -> bool:
+        latest[0] = scrape(server)
+        return total(latest[0], name, **labels) == count
+
+    wait_until(reached, f"{name} {labels} adds up to {count}", timeout=10)
+    return latest[0]
 
 
 def sample(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
