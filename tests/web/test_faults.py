@@ -17,7 +17,7 @@ from tests.support.databases import Database
 from tests.support.dists import make_wheel
 from tests.support.pages import JSON_V1
 from tests.support.server import LocalServer, proxy_config
-from tests.support.store import wait_until_held
+from tests.support.store import wait_until, wait_until_held
 from tests.support.upstream import Blackhole, FakeUpstream
 
 # Long enough never to run out by itself during a test: time passes when the test moves the server's clock.
@@ -190,7 +190,7 @@ def test_upstream_stalling_mid_file(env: Fixture) -> None:
     assert outcome.error is not None, "the client must see the transfer break off"
     assert outcome.body != wheel.data
     assert wheel.sha256 not in env.rennet.blobs()
-    assert not env.rennet.partial_files()
+    wait_until(lambda: not env.rennet.partial_files(), "no partial file is left")
     assert env.rennet.get(f"/dl/files/{wheel.project}/{wheel.filename}").content == wheel.data
 
 
