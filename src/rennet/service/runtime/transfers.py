@@ -27,22 +27,25 @@ _POLL = 0.1
 
 
 @contextlib.asynccontextmanager
-async def exclusive_transfer(shared: WorkerResources, key: str) -> AsyncIterator[bool]:
-    """Hold the transfer of `key` for the block; yields whether another host had it first (then look again)."""
+async def exclusive_transfer(shared: WorkerResources, key: str) -> AsyncIterator[None]:
+    """Hold the transfer of `key` for the block (look in the catalog again inside it: another host may have
+    fetched the file meanwhile)."""
     leases = shared.transfers
     if leases is None:
-        yield False
+        yield
         return
-    waited, deadline = False, time.monotonic() + MAX_WAIT
-    while not await shared.db(leases.take, key, LEASE_SECONDS):
+    deadline = time.monotonic() + MAX_WAIT
+    while not (taken := await shared.db(leases.take, key, LEASE_SECONDS)):
         if time.monotonic() > deadline:
             log.warning("another host has been fetching %s for %.0f s: fetching it here too", key, MAX_WAIT)
             break
-        waited = True
         await asyncio.sleep(_POLL)
+    if not taken:
+        yield
+        return
     renewing = asyncio.get_running_loop().create_task(_renew(shared, key))
     try:
-        yield waited
+        yield
     finally:
         renewing.cancel()
         with contextlib.suppress(Exception):
