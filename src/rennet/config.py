@@ -188,6 +188,19 @@ def _blob_store(where: str, value: Any) -> str | None:
     return url
 
 
+# S3 refuses to sign a URL for longer than a week.
+MAX_STORE_REDIRECT = 7 * 86400.0
+
+
+def _store_redirects(where: str, value: Any) -> float | None:
+    if value in (None, "", "off", False):
+        return None
+    seconds = parse_duration(value, where)
+    if not 1 <= seconds <= MAX_STORE_REDIRECT:
+        raise InvalidConfig(f"{where}: a signed URL lives between 1 second and 7 days, not {value!r}")
+    return seconds
+
+
 def _path(where: str, value: Any) -> Path:
     return Path(_text(where, value)).expanduser().absolute()
 
@@ -303,6 +316,12 @@ class Settings:
         10 << 30,
         _size,
         "with blob_store: the most this host keeps of copies of the bucket's files (least recently used go first)",
+    )
+    store_redirects: float | None = setting(
+        None,
+        _store_redirects,
+        "with blob_store: send clients to a URL of the bucket signed for this long (like 10m) instead of sending "
+        "them the file; files of private indexes only when it is 5 minutes or less (default: off)",
     )
     offline: bool = setting(False, _boolean, "serve only what is cached; never contact upstreams", flag="--offline")
     log_level: str = setting("info", _log_level, "debug, info, warning or error", flag="--log-level")
@@ -459,6 +478,8 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         if env.get(option.variable):
             values[option.name] = option.convert(option.name, env[option.variable])
     settings = Settings(**values)
+    if settings.store_redirects is not None and settings.blob_store is None:
+        raise InvalidConfig("store_redirects sends clients to the bucket: it needs blob_store")
     if not isinstance(index_tables, dict):
         raise InvalidConfig("[index] must be a table of index tables, like [index.pypi]")
     upstream = env.get(UPSTREAM_VARIABLE) or None

@@ -379,7 +379,7 @@ def test_a_node_killed_during_a_download_leaves_nothing_partial_and_the_retry_su
     assert wheel.sha256 not in _blobs_verify(victim)
 
     # The client tries again through the balancer. The killed node held the file's transfer lease: the node that
-    # takes the retry waits until the lease expires (up to 30 s), then fetches the file itself. Meanwhile the
+    # takes the retry waits until the lease expires (up to 12 s), then fetches the file itself. Meanwhile the
     # killed node is started again, as systemd's Restart= would.
     with ThreadPoolExecutor(1) as retrying:
         retry = retrying.submit(lambda: cluster.client(timeout=120).get(url))

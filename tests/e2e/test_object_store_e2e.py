@@ -9,10 +9,11 @@ from pathlib import Path
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE, UPLOADS, upload
-from tests.support.installers import installed_version, pip_install
+from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.postgres import PostgresServer
 from tests.support.s3 import S3Server
 from tests.support.server import RennetServer
+from tests.support.store import wait_until
 from tests.support.upstream import NOWHERE, _free_port
 
 
@@ -40,6 +41,41 @@ def test_a_wheel_uploaded_through_one_host_installs_through_another(
     finally:
         for host in hosts:
             host.stop()
+
+
+def test_pip_and_uv_follow_a_redirect_to_the_bucket(
+    tmp_path: Path, postgres_server: PostgresServer, s3_server: S3Server
+) -> None:
+    config = f'blob_store = "s3://{s3_server.new_bucket()}/blobs"\nstore_redirects = "2m"\n' + UPLOADS
+    host = RennetServer(
+        tmp_path / "data",
+        upstream_url=NOWHERE,
+        config=config,
+        database_url=postgres_server.create_database(),
+        env=s3_server.environment(),
+    ).start()
+    try:
+        add_user(host, *ALICE)
+        wheel = make_wheel("signed-thing", "1.0")
+        upload(host, wheel)
+        index = host.url + "/local/simple/"
+
+        installed = {
+            "pip": pip_install(index, "signed-thing", target=tmp_path / "pip"),
+            "uv": uv_install(index, "signed-thing", target=tmp_path / "uv", cache_dir=tmp_path / "uv-cache"),
+        }
+
+        for name, result in installed.items():
+            assert result.returncode == 0, result.stderr + host.log()
+            assert installed_version(tmp_path / name, "signed_thing") == "1.0"
+
+        def redirects() -> list[int]:
+            return [a.status for a in host.access_lines() if a.path.endswith(wheel.filename) and a.method == "GET"]
+
+        wait_until(lambda: len(redirects()) == 2, "both installers' downloads are logged")
+        assert redirects() == [302, 302]
+    finally:
+        host.stop()
 
 
 def test_a_bucket_that_cannot_be_used_stops_the_server_from_starting(tmp_path: Path, s3_server: S3Server) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from rennet.service.answers import LocalFile
+from rennet.service.answers import LocalFile, StreamingFile
 from rennet.service.errors import Unavailable
 from rennet.service.runtime.resources import DATABASE_RETRY
 from tests.support.dists import make_wheel
@@ -25,7 +25,7 @@ def test_proxy_pages_while_the_database_is_down(services: Services) -> None:
         first = await proxy.project_page("db-seen")
         held = await proxy.open_file("db-seen", seen.filename)
         assert await read_answer(held) == seen.data
-        if not isinstance(held, LocalFile):
+        if isinstance(held, StreamingFile):
             await held.download.settled()
         remembered = await proxy.open_file("db-seen", seen.filename)  # now this worker knows it is held
         assert isinstance(remembered, LocalFile)

@@ -8,9 +8,10 @@ import time
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
-from rennet.service.answers import FileAnswer
+from rennet.service.answers import FileAnswer, copied
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.downloads import DownloadFailed
 from rennet.storage.catalog import FileRecord
@@ -48,6 +49,20 @@ def test_an_expired_lease_is_taken_over_and_its_old_holder_cannot_renew_it(postg
     assert alive.take(KEY, 30) is True
     assert dead.renew(KEY, 30) is False
     assert dead.take(KEY, 30) is False
+
+
+def test_leases_run_on_the_database_clock_not_on_a_host_whose_clock_is_ahead(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder, skewed = TransferLeases(postgres_engine, "host-a:1"), TransferLeases(postgres_engine, "host-b:1")
+    assert holder.take(KEY, 30) is True
+    ahead = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: ahead)  # host b's clock, an hour fast
+
+    assert skewed.take(KEY, 30) is False
+    with postgres_engine.begin() as connection:
+        (expires_at,) = connection.execute(text("SELECT expires_at FROM transfers")).one()
+    assert expires_at < ahead
 
 
 def test_a_host_that_looked_before_another_recorded_the_file_copies_it_from_the_bucket(
@@ -104,7 +119,7 @@ def _unreadable(worker: Worker) -> None:
 
 async def _refusal(answer: Awaitable[FileAnswer]) -> ServiceError:
     try:
-        got = await answer
+        got = await copied(await answer)  # a whole file's copy begins, as a plain GET's does
     except ServiceError as error:
         return error
     try:

@@ -21,7 +21,7 @@ from rennet.config import Settings, load_settings
 from rennet.domain.indexes import HostedIndex
 from rennet.domain.names import parse_dist_filename
 from rennet.domain.uploads import DIGEST_FIELDS
-from rennet.service.answers import FileAnswer, LocalFile, StreamingFile
+from rennet.service.answers import FileAnswer, LocalFile, StreamingFile, copied
 from rennet.service.indexes.group import GroupService
 from rennet.service.indexes.hosted import HostedService
 from rennet.service.indexes.proxy import ProxyService
@@ -158,7 +158,8 @@ def filenames(page: CachedPage) -> list[str]:
 
 async def read_answer(answer: FileAnswer) -> bytes:
     """Everything a client would receive: a held file from its open descriptor, a download to its end (raising
-    DownloadFailed where the client's transfer would be cut off)."""
+    DownloadFailed where the client's transfer would be cut off); a file of the object store as its copy."""
+    answer = await copied(answer)
     if isinstance(answer, StreamingFile):
         return b"".join([chunk async for chunk in answer.download.stream(answer.fd)])
     try:

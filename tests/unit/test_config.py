@@ -399,3 +399,13 @@ private = true
 """
     with pytest.raises(InvalidConfig, match="group 'default' is public but its member 'local' is private"):
         load(tmp_path, toml)
+
+
+def test_store_redirects(tmp_path: Path) -> None:
+    store = 'blob_store = "s3://bucket/blobs"\n'
+    assert load(tmp_path, store).store_redirects is None
+    assert load(tmp_path, store + 'store_redirects = "10m"').store_redirects == 600.0
+    assert load(tmp_path, store, RENNET_STORE_REDIRECTS="off").store_redirects is None
+    fails(tmp_path, "store_redirects sends clients to the bucket: it needs blob_store", 'store_redirects = "10m"')
+    for value in ('"8d"', '"0.5s"', '"soon"'):
+        fails(tmp_path, "store_redirects: ", store + f"store_redirects = {value}")

@@ -38,9 +38,11 @@ def nodes(
     url = database.new_url()
     started: list[LocalServer] = []
 
-    def node(blob_store: str | None = None, upstream_url: str = NOWHERE) -> LocalServer:
+    def node(
+        blob_store: str | None = None, upstream_url: str = NOWHERE, settings: str = "", tables: str = ""
+    ) -> LocalServer:
         data_dir = tmp_path / f"node-{len(started)}"
-        config = (f'blob_store = "{blob_store}"\n' if blob_store else "") + CONFIG
+        config = (f'blob_store = "{blob_store}"\n' if blob_store else "") + settings + CONFIG + tables
         server = LocalServer(data_dir, upstream_url=upstream_url, config=config, database_url=url)
         started.append(server.start())
         return server
@@ -126,6 +128,72 @@ def test_files_uploaded_through_one_node_are_downloaded_through_another(
     wait_until(lambda: blob_path(second, wheel.sha256).exists(), "the second host keeps a copy")
     assert second.get(path, auth=ALICE).content == wheel.data
     second.wait_for_access(path, cache="hit")
+
+
+def test_a_host_without_a_copy_answers_heads_ranges_and_304s_from_the_bucket_without_copying(
+    nodes: Callable[..., LocalServer], blob_store: str
+) -> None:
+    first, second = nodes(blob_store), nodes(blob_store)
+    add_user(first, *ALICE)
+    wheel = make_wheel("clustered", "1.0", padding=300_000)
+    upload(first, wheel)
+    path, size, etag = f"/local/files/clustered/{wheel.filename}", len(wheel.data), f'"{wheel.sha256}"'
+
+    head = second.head(path, auth=ALICE)
+    assert head.status_code == 200, head.text
+    assert (head.headers["content-length"], head.headers["etag"]) == (str(size), etag)
+    assert head.headers["cache-control"] == "private, max-age=31536000, immutable"
+    ranges = {
+        "bytes=100-1099": (100, 1100),
+        "bytes=-500": (size - 500, size),
+        f"bytes={size - 10}-": (size - 10, size),
+    }
+    for asked, (start, end) in ranges.items():
+        part = second.get(path, auth=ALICE, headers={"Range": asked})
+        assert part.status_code == 206, part.text
+        assert part.content == wheel.data[start:end]
+        assert part.headers["content-range"] == f"bytes {start}-{end - 1}/{size}"
+    assert second.get(path, auth=ALICE, headers={"Range": f"bytes={size}-"}).status_code == 416
+    assert second.get(path, auth=ALICE, headers={"If-None-Match": etag}).status_code == 304
+    assert not blob_path(second, wheel.sha256).exists(), "copied for an answer the bucket gave"
+
+    # A range for other bytes than these (If-Range names another ETag) is the whole file: copied, as a GET is.
+    whole = second.get(path, auth=ALICE, headers={"Range": "bytes=0-9", "If-Range": '"something-else"'})
+    assert (whole.status_code, whole.content) == (200, wheel.data)
+    wait_until(lambda: blob_path(second, wheel.sha256).exists(), "the second host keeps a copy")
+
+
+def test_with_store_redirects_clients_fetch_stored_files_from_the_bucket_with_a_signed_url(
+    nodes: Callable[..., LocalServer], blob_store: str
+) -> None:
+    public = '[index.open]\ntype = "hosted"\nupload = ["alice"]\n'
+    first = nodes(blob_store, settings='store_redirects = "10m"\n', tables=public)
+    second = nodes(blob_store, settings='store_redirects = "10m"\n', tables=public)
+    add_user(first, *ALICE)
+    wheel = make_wheel("clustered", "1.0")
+    upload(first, wheel, index="open")
+    upload(first, wheel, index="local")
+
+    for node in (first, second):  # with a copy of its own, and without
+        path = f"/open/files/clustered/{wheel.filename}"
+        redirect = node.get(path)
+        assert redirect.status_code == 302, redirect.text
+        location = redirect.headers["location"]
+        assert "X-Amz-Expires=600" in location and wheel.sha256 in location
+        assert redirect.headers["cache-control"] == "no-store"
+        assert httpx.get(location).content == wheel.data
+        assert node.head(path).status_code == 200  # a signed GET cannot answer a HEAD
+        assert node.get(path, headers={"If-None-Match": f'"{wheel.sha256}"'}).status_code == 304
+        assert node.get(path + ".metadata").status_code == 200  # small: a redirect would cost more than it saves
+        # A signed URL for a private file would let anyone who sees it fetch the file for ten minutes.
+        private = node.get(f"/local/files/clustered/{wheel.filename}", auth=ALICE)
+        assert (private.status_code, private.content) == (200, wheel.data)
+    assert not blob_path(second, wheel.sha256).exists()
+
+    short = nodes(blob_store, settings='store_redirects = "5m"\n', tables=public)
+    private = short.get(f"/local/files/clustered/{wheel.filename}", auth=ALICE)
+    assert private.status_code == 302 and "X-Amz-Expires=300" in private.headers["location"]
+    assert short.get(f"/local/files/clustered/{wheel.filename}").status_code == 401  # still asked first
 
 
 def test_a_damaged_object_is_never_served_whole_nor_kept(

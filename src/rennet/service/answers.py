@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,7 +10,7 @@ from typing import Literal
 from rennet.service.runtime.downloads import Download
 from rennet.service.runtime.openblobs import BlobLease
 
-__all__ = ["CacheOutcome", "FileAnswer", "Listing", "LocalFile", "StreamingFile", "on_disk"]
+__all__ = ["CacheOutcome", "FileAnswer", "Listing", "LocalFile", "StoredFile", "StreamingFile", "copied", "on_disk"]
 
 # How an answer was obtained, for the access log and `rennet stats`: from the cache (hit), fetched now (miss),
 # from the cache after the upstream or the database failed (stale), revalidated with the upstream (refresh).
@@ -46,11 +46,30 @@ class StreamingFile:
     cache: CacheOutcome = "miss"
 
 
-FileAnswer = LocalFile | StreamingFile
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file the object store holds and this host has no copy of. Nothing is copied until its bytes are needed
+    here (`copy`), so that a HEAD, a conditional request, a range (`byte_range`, straight from the store) or a
+    redirect to the store never waits for a whole copy."""
+
+    sha256: str
+    size: int
+    copy: Callable[[], Awaitable[LocalFile | StreamingFile]]
+    byte_range: Callable[[int, int], AsyncIterator[bytes]]
+    cache: CacheOutcome = "hit"
+
+
+FileAnswer = LocalFile | StreamingFile | StoredFile
+
+
+async def copied(answer: FileAnswer) -> LocalFile | StreamingFile:
+    """The answer as bytes on this host: a stored file's copy starts (or is joined) now."""
+    return await answer.copy() if isinstance(answer, StoredFile) else answer
 
 
 async def on_disk(answer: FileAnswer, reopen: Callable[[], Awaitable[FileAnswer]]) -> FileAnswer:
-    """The answer as a file on disk: a download under way is waited for, then the file is opened again."""
+    """The answer as a file on disk: a copy or download under way is waited for, then the file is opened again."""
+    answer = await copied(answer)
     if isinstance(answer, StreamingFile):
         await answer.download.complete(answer.fd)
         return await reopen()

@@ -119,10 +119,18 @@ class ObjectStore:
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """The object's bytes, as they arrive."""
+        return self._stream(sha256, None)
+
+    def byte_range(self, sha256: str, start: int, length: int) -> Iterator[bytes]:
+        """`length` bytes of the object from `start` on (length > 0), as they arrive."""
+        return self._stream(sha256, (start, start + length))
+
+    def _stream(self, sha256: str, byte_range: tuple[int, int] | None) -> Iterator[bytes]:
         import obstore
 
         with _named(self, sha256):
-            result = obstore.get(self._store, self.key(sha256))
+            options: Any = {} if byte_range is None else {"range": byte_range}
+            result = obstore.get(self._store, self.key(sha256), options=options)
             stream = result.stream(min_chunk_size=CHUNK)
         while True:
             with _named(self, sha256):
@@ -131,6 +139,13 @@ class ObjectStore:
                 return
             yield bytes(chunk)
 
+    def signed_url(self, sha256: str, seconds: float) -> str:
+        """A URL anyone may GET the object with for `seconds` (signed locally: the store is not asked)."""
+        import obstore
+
+        with _named(self, sha256):
+            return obstore.sign(self._store, "GET", self.key(sha256), _seconds(seconds))
+
     def delete(self, sha256: str) -> None:
         import obstore
 
@@ -138,7 +153,7 @@ class ObjectStore:
             obstore.delete(self._store, self.key(sha256))  # S3 deletes are idempotent
 
 
-def _seconds(value: int) -> Any:
+def _seconds(value: float) -> Any:
     import datetime
 
     return datetime.timedelta(seconds=value)

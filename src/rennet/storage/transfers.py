@@ -8,10 +8,9 @@ PostgreSQL only (one host's processes coordinate through lock files, service/run
 
 from __future__ import annotations
 
-import time
-
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.elements import Extract
 
 from rennet.storage.schema import transfers as table
 
@@ -25,7 +24,7 @@ class TransferLeases:
 
     def take(self, key: str, seconds: float) -> bool:
         """Take the lease unless another holder has it and it has not expired (one statement: atomic)."""
-        now = time.time()
+        now = _database_now()
         claim = insert(table).values(key=key, holder=self.holder, expires_at=now + seconds)
         claim = claim.on_conflict_do_update(
             index_elements=[table.c.key],
@@ -41,7 +40,7 @@ class TransferLeases:
             renewed = connection.execute(
                 update(table)
                 .where(table.c.key == key, table.c.holder == self.holder)
-                .values(expires_at=time.time() + seconds)
+                .values(expires_at=_database_now() + seconds)
                 .returning(table.c.key)
             ).first()
         return renewed is not None
@@ -49,3 +48,8 @@ class TransferLeases:
     def give_back(self, key: str) -> None:
         with self._engine.begin() as connection:
             connection.execute(delete(table).where(table.c.key == key, table.c.holder == self.holder))
+
+
+def _database_now() -> Extract:
+    # The database's clock, one for every host: hosts' own clocks may disagree by more than a lease lasts.
+    return func.extract("epoch", func.clock_timestamp())

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from rennet.domain.ranges import Unsatisfiable, parse_range
+from rennet.domain.ranges import ByteRange, Unsatisfiable, parse_range
+from rennet.service.answers import StoredFile
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.downloads import Download
 from rennet.service.runtime.openblobs import PROC_FD, BlobLease
@@ -32,6 +33,7 @@ __all__ = [
     "REFUSALS",
     "BytesResponse",
     "FileSend",
+    "StoredSend",
     "StreamSend",
     "error_response",
     "etag_matches",
@@ -150,17 +152,26 @@ class FileSend:
             await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
             if head_only:
                 await send({"type": "http.response.body", "body": b""})
-            elif (path := self._sendable_path()) and "http.response.pathsend" in scope.get("extensions", {}):
-                await send({"type": "http.response.pathsend", "path": path})
             else:
-                await self._send_bytes(send, 0, self.size)
+                await self._send_whole(scope, send)
             return
         headers |= {"content-length": str(wanted.length), "content-range": wanted.content_range(self.size)}
+        await self._send_part(scope, send, headers, wanted, head_only)
+
+    async def _send_part(
+        self, scope: Scope, send: Send, headers: dict[str, str], wanted: ByteRange, head_only: bool
+    ) -> None:
         await send({"type": "http.response.start", "status": 206, "headers": _headers(headers)})
         if head_only:
             await send({"type": "http.response.body", "body": b""})
         else:
             await self._send_bytes(send, wanted.start, wanted.length)
+
+    async def _send_whole(self, scope: Scope, send: Send) -> None:
+        if (path := self._sendable_path()) and "http.response.pathsend" in scope.get("extensions", {}):
+            await send({"type": "http.response.pathsend", "path": path})
+        else:
+            await self._send_bytes(send, 0, self.size)
 
     def _sendable_path(self) -> str | None:
         """What pathsend may open: the open file itself; without /proc, None (the bytes are read here)."""
@@ -193,6 +204,75 @@ class FileSend:
             await send({"type": "http.response.body", "body": data, "more_body": position < end})
         if length == 0:
             await send({"type": "http.response.body", "body": b""})
+
+
+class StoredSend(FileSend):
+    """A file of the object store that this host has no copy of: HEAD, 304 and 416 from what the store told of
+    it, a range straight from the store, and a whole file through `copy` (the host's copy, as it arrives).
+
+    A store failing before the first byte of a range gets `refuse`'s answer (503 and a sentence); after it, the
+    transfer breaks off, as a download's does."""
+
+    def __init__(
+        self,
+        stored: StoredFile,
+        copy: Callable[[], Awaitable[FileSend | StreamSend]],
+        refuse: Callable[[ServiceError], Response],
+        private: bool,
+    ) -> None:
+        super().__init__(Path(), stored.size, f'"{stored.sha256}"', _file_headers(private))
+        self.stored = stored
+        self.copy = copy
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.receive = receive
+        await super().__call__(scope, receive, send)
+
+    async def _send_whole(self, scope: Scope, send: Send) -> None:
+        raise AssertionError("a whole file is answered by copy(), in _respond")
+
+    async def _respond(self, scope: Scope, send: Send) -> None:
+        if scope["method"] == "GET" and not _wants_part(scope, self.etag, self.size):
+            whole: FileSend | StreamSend | Response
+            try:
+                whole = await self.copy()
+            except ServiceError as error:
+                whole = self.refuse(error)
+            await whole(scope, self.receive, send)
+            return
+        await super()._respond(scope, send)
+
+    async def _send_part(
+        self, scope: Scope, send: Send, headers: dict[str, str], wanted: ByteRange, head_only: bool
+    ) -> None:
+        if head_only:
+            await super()._send_part(scope, send, headers, wanted, head_only)
+            return
+        chunks = aiter(self.stored.byte_range(wanted.start, wanted.length))
+        try:
+            first = await anext(chunks)
+        except ServiceError as error:
+            await self.refuse(error)(scope, self.receive, send)
+            return
+        await send({"type": "http.response.start", "status": 206, "headers": _headers(headers)})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _wants_part(scope: Scope, etag: str, size: int) -> bool:
+    """Whether FileSend answers a GET with anything but the whole file: 304, 206 or 416."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    if etag_matches(headers.get("if-none-match"), etag):
+        return True
+    if headers.get("if-range") not in (None, etag):
+        return False
+    try:
+        return parse_range(headers.get("range"), size) is not None
+    except Unsatisfiable:
+        return True
 
 
 class StreamSend:

@@ -19,7 +19,7 @@ from typing import Protocol
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.mirror import LockedFile, MirrorOptions, Plan, PlanResult, WantedItem
 from rennet.domain.names import NormalizedName
-from rennet.service.answers import LocalFile, StreamingFile
+from rennet.service.answers import LocalFile, StreamingFile, copied
 from rennet.service.archives import NoMetadata, read_metadata
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.interface import IndexService
@@ -236,7 +236,7 @@ class Mirror:
     async def _open_metadata(self, project: NormalizedName, filename: str) -> bytes | str:
         async with self._lookups:
             try:
-                answer = await self._index.open_metadata(project, filename)
+                answer = await copied(await self._index.open_metadata(project, filename))
                 if isinstance(answer, StreamingFile):
                     return b"".join([chunk async for chunk in answer.download.stream(answer.fd)])
                 return await asyncio.to_thread(answer.path.read_bytes)
@@ -303,7 +303,7 @@ class Mirror:
         moved = 0
         async with self._transfers:
             try:
-                answer = await self._index.open_file(project, file.filename)
+                answer = await copied(await self._index.open_file(project, file.filename))
                 state = "cached" if isinstance(answer, LocalFile) else "fetched"
                 if isinstance(answer, StreamingFile):
                     if file.size is None and answer.size is not None:
@@ -312,7 +312,7 @@ class Mirror:
                         moved += len(chunk)
                         self._progress.advance(len(chunk))
                     await answer.download.settled()
-                    answer = await self._index.open_file(project, file.filename)
+                    answer = await copied(await self._index.open_file(project, file.filename))
                 return _held(file, answer, state), moved
             except (ServiceError, DownloadFailed) as error:
                 return FileOutcome(file.filename, "failed", error=_reason(error)), moved

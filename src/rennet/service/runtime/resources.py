@@ -170,14 +170,14 @@ class WorkerResources:
             return None
 
     async def open_stored(self, sha256: str, cache: CacheOutcome = "hit") -> FileAnswer | None:
-        """open_blob; on a host without a copy of the object store's blob, the copy as it arrives from the bucket
+        """open_blob; on a host without a copy of the object store's blob, the blob as the bucket holds it
         (service/runtime/storecopy.py). None when neither has it."""
         found = self.open_blob(sha256, cache)
         if found is not None or self.blobs.remote is None:
             return found
-        from rennet.service.runtime.storecopy import stream_from_store
+        from rennet.service.runtime.storecopy import open_from_store
 
-        return await stream_from_store(self, sha256, cache)
+        return await open_from_store(self, sha256, cache)
 
     def _note_access(self, index: str, project: str, name: str) -> None:
         if not name.endswith(".metadata"):

@@ -1,7 +1,9 @@
-"""Copies of the object store's blobs on a host that lacks them, streamed to the clients that asked meanwhile.
+"""The object store's blobs on a host that has no copy of them: answered from the bucket, and copied.
 
-A host asked for a blob it has no copy of joins (or starts) one download of it from the bucket, exactly as a
-proxy joins a download from its upstream (service/runtime/downloads.py): the clients read the copy as it grows,
+A host asked for such a blob answers a HEAD, a conditional request, a range or (with `store_redirects`) a
+redirect from what the bucket says, without a copy. Any other request joins (or starts) one download of it from
+the bucket, exactly as a proxy joins a download from its upstream (service/runtime/downloads.py): the clients
+read the copy as it grows,
 the last bytes wait for the sha256 check, and the verified copy becomes the host's own, sent from disk from then
 on. So a large file's first bytes leave at once, not after the whole file was copied (pip gives up after 15 s).
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from rennet.service.answers import CacheOutcome, FileAnswer, StreamingFile
-from rennet.service.errors import ServiceError
+from rennet.service.answers import CacheOutcome, LocalFile, StoredFile, StreamingFile
+from rennet.service.errors import NotFound, ServiceError
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.storage.blobs import BlobWriter, DigestMismatch
 from rennet.storage.objectstore import ObjectMissing
@@ -21,20 +24,43 @@ from rennet.storage.objectstore import ObjectMissing
 if TYPE_CHECKING:
     from rennet.service.runtime.resources import WorkerResources
 
-__all__ = ["copy_from_store", "store_refusal", "stream_from_store"]
+__all__ = ["copy_from_store", "open_from_store", "signed_url", "store_refusal"]
 
 log = logging.getLogger("rennet.copies")
 
 
-async def stream_from_store(shared: WorkerResources, sha256: str, cache: CacheOutcome) -> FileAnswer | None:
-    """The blob from the bucket as it arrives (or from disk, if another worker copied it just now); None when the
-    bucket has no such blob either."""
+async def open_from_store(shared: WorkerResources, sha256: str, cache: CacheOutcome) -> StoredFile | None:
+    """The blob as the bucket holds it, nothing copied yet; None when the bucket has no such blob either."""
     remote = shared.blobs.remote
     assert remote is not None
     try:
         size = await shared.db(remote.size, sha256)
     except ObjectMissing:
         return None
+
+    async def copy() -> LocalFile | StreamingFile:
+        return await _copy(shared, sha256, size, cache)
+
+    async def byte_range(start: int, length: int) -> AsyncIterator[bytes]:
+        chunks = remote.byte_range(sha256, start, length)
+        try:
+            while (chunk := await shared.db(next, chunks, None)) is not None:
+                yield chunk
+        except ObjectMissing:  # deleted since it was found (gc): as if it had never been found
+            raise NotFound("the file is no longer stored") from None
+
+    return StoredFile(sha256, size, copy, byte_range, "miss")  # this host did not hold it
+
+
+def signed_url(shared: WorkerResources, sha256: str, seconds: float) -> str:
+    """Where a client may fetch the blob from the bucket itself, for `seconds` (signed here, in microseconds)."""
+    remote = shared.blobs.remote
+    assert remote is not None
+    return remote.signed_url(sha256, seconds)
+
+
+async def _copy(shared: WorkerResources, sha256: str, size: int, cache: CacheOutcome) -> LocalFile | StreamingFile:
+    """The blob from the bucket as it arrives (or from disk, if another worker copied it just now)."""
 
     async def fetch(download: Download, writer: BlobWriter) -> str:
         return await copy_from_store(shared, sha256, size, download, writer)
