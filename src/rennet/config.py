@@ -201,6 +201,15 @@ def _store_redirects(where: str, value: Any) -> float | None:
     return seconds
 
 
+def _accel_prefix(where: str, value: Any) -> str | None:
+    prefix = _optional_text(where, value)
+    if prefix is None:
+        return None
+    if len(prefix) < 3 or prefix[0] != "/" or prefix[-1] != "/" or any(c.isspace() or c in "?#%\\" for c in prefix):
+        raise InvalidConfig(f"{where}: {prefix!r} is not a path like /_rennet_blobs/ (a slash at each end)")
+    return prefix
+
+
 def _path(where: str, value: Any) -> Path:
     return Path(_text(where, value)).expanduser().absolute()
 
@@ -340,6 +349,13 @@ class Settings:
         _proxies,
         "reverse proxies whose X-Forwarded-For/-Proto/-Host are believed: addresses, networks or *",
         flag="--forwarded-allow-ips",
+    )
+    accel_redirect: str | None = setting(
+        None,
+        _accel_prefix,
+        "/PREFIX/: the web server in front (nginx) sends held files: they are answered with X-Accel-Redirect: "
+        "/PREFIX/<the file's path under blobs/> (see the README)",
+        flag="--accel-redirect",
     )
     # argon2 for new passwords (a stored hash is checked with its own cost); tests make it cheap.
     argon2_time_cost: int = setting(3, _at_least(1), "argon2 iterations for new password hashes")

@@ -409,3 +409,11 @@ def test_store_redirects(tmp_path: Path) -> None:
     fails(tmp_path, "store_redirects sends clients to the bucket: it needs blob_store", 'store_redirects = "10m"')
     for value in ('"8d"', '"0.5s"', '"soon"'):
         fails(tmp_path, "store_redirects: ", store + f"store_redirects = {value}")
+
+
+def test_accel_redirect(tmp_path: Path) -> None:
+    assert load(tmp_path).accel_redirect is None
+    assert load(tmp_path, 'accel_redirect = "/_rennet_blobs/"').accel_redirect == "/_rennet_blobs/"
+    assert load(tmp_path, RENNET_ACCEL_REDIRECT="/x/").accel_redirect == "/x/"
+    for value in ("_rennet_blobs/", "/_rennet_blobs", "/", "/a b/", "/a?b/"):
+        fails(tmp_path, "accel_redirect: .* is not a path like /_rennet_blobs/", f'accel_redirect = "{value}"')

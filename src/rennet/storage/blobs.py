@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from rennet.storage._layout import blob_name, is_sha256
 from rennet.storage.errors import StorageFull, full_disk_named
 from rennet.storage.objectstore import ObjectMissing, ObjectStore
 
@@ -28,6 +28,7 @@ __all__ = [
     "BlobWriter",
     "DigestMismatch",
     "LocalBlobStore",
+    "blob_name",
     "good_blobs",
     "is_sha256",
     "lock_held",
@@ -36,15 +37,9 @@ __all__ = [
     "same_file",
 ]
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _DATA_FILE = "a file in the data directory"  # what a full disk kept rennet from writing
 # Names an index may put in a page that hashlib can compute without parameters (shake_* need a length).
 _HASHES = (frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}) | {"blake2b_256"}
-
-
-def is_sha256(value: str) -> bool:
-    # fullmatch: `$` would accept a trailing newline, and the name becomes a path.
-    return _SHA256.fullmatch(value) is not None
 
 
 def remove_abandoned(temp_root: Path) -> None:
@@ -262,9 +257,7 @@ class LocalBlobStore:
         return BlobWriter(self, fd, path, extra_hashes)
 
     def path_for(self, sha256: str) -> Path:
-        if not is_sha256(sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256[:80]!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / blob_name(sha256)
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()

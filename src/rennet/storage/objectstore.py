@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from rennet.storage._layout import blob_name
+
 __all__ = ["ObjectMissing", "ObjectStore", "ObjectStoreUnavailable", "StoredObject", "check_store_url"]
 
 CONNECT_SECONDS = 5
@@ -69,7 +71,7 @@ class ObjectStore:
         )
 
     def key(self, sha256: str) -> str:
-        path = f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+        path = blob_name(sha256)
         return f"{self.prefix}/{path}" if self.prefix else path
 
     def check(self) -> None:

@@ -11,6 +11,7 @@ from rennet.service.errors import ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.runtime.downloads import DownloadFailed
 from rennet.service.runtime.storecopy import signed_url
+from rennet.storage.blobs import blob_name
 from rennet.web.context import note_cache, open_index, registry
 from rennet.web.responses import FileSend, StoredSend, StreamSend, error_response, etag_matches, refusal
 
@@ -47,14 +48,15 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
         return error_response(request, 502, f"{filename}: {error}")
     note_cache(request, answer.cache, counted="file")
     private = index.config.private  # the index (or group) serving the request, whatever member holds the file
+    accel = registry(request).settings.accel_redirect
     if isinstance(answer, StoredFile):
         stored = answer
 
         async def whole() -> FileSend | StreamSend:
-            return _sent(await stored.copy(), private)
+            return _sent(await stored.copy(), private, accel)
 
         return StoredSend(stored, whole, lambda error: refusal(request, error), private)
-    return _sent(answer, private)
+    return _sent(answer, private, accel)
 
 
 def _store_redirect(request: Request, index: IndexService, answer: FileAnswer) -> Response | None:
@@ -88,7 +90,10 @@ async def _whole_when_needed(
     return answer
 
 
-def _sent(answer: LocalFile | StreamingFile, private: bool) -> FileSend | StreamSend:
+def _sent(answer: LocalFile | StreamingFile, private: bool, accel: str | None) -> FileSend | StreamSend:
+    """The response for a held file or a download; with `accel` (the accel_redirect prefix), a held file is sent
+    by the web server in front, from blobs/."""
     if isinstance(answer, LocalFile):
-        return FileSend.distribution(answer.path, answer.size, answer.sha256, answer.lease, private)
+        path = accel + blob_name(answer.sha256) if accel else None
+        return FileSend.distribution(answer.path, answer.size, answer.sha256, answer.lease, private, path)
     return StreamSend(answer.download, answer.fd, answer.size, answer.sha256, private)

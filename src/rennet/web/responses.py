@@ -105,19 +105,28 @@ class FileSend:
         etag: str,
         headers: Mapping[str, str] | None = None,
         lease: BlobLease | None = None,
+        accel: str | None = None,
     ) -> None:
         self.path = path
         self.size = size
         self.etag = etag
         self.lease = lease
+        self.accel = accel
         self.headers = dict(headers) if headers is not None else _file_headers(private=False)
 
     @classmethod
     def distribution(
-        cls, path: Path, size: int, sha256: str, lease: BlobLease | None = None, private: bool = False
+        cls,
+        path: Path,
+        size: int,
+        sha256: str,
+        lease: BlobLease | None = None,
+        private: bool = False,
+        accel: str | None = None,
     ) -> FileSend:
-        """A distribution file or its .metadata; `private` when the index serving it is private."""
-        return cls(path, size, f'"{sha256}"', _file_headers(private), lease)
+        """A distribution file or its .metadata; `private` when the index serving it is private; `accel`: the path
+        that the web server in front sends it from (X-Accel-Redirect), if it does."""
+        return cls(path, size, f'"{sha256}"', _file_headers(private), lease, accel)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -135,6 +144,9 @@ class FileSend:
         if etag_matches(request_headers.get("if-none-match"), self.etag):
             await send({"type": "http.response.start", "status": 304, "headers": _headers(headers)})
             await send({"type": "http.response.body", "body": b""})
+            return
+        if self.accel is not None and not head_only:
+            await self._send_accel(send, headers)
             return
         if_range = request_headers.get("if-range")
         range_header = request_headers.get("range") if if_range in (None, self.etag) else None
@@ -157,6 +169,14 @@ class FileSend:
             return
         headers |= {"content-length": str(wanted.length), "content-range": wanted.content_range(self.size)}
         await self._send_part(scope, send, headers, wanted, head_only)
+
+    async def _send_accel(self, send: Send, headers: dict[str, str]) -> None:
+        """Headers and no body: the web server in front sends the file itself, with its ranges (it adds
+        Accept-Ranges, Content-Length and Last-Modified of its own)."""
+        del headers["accept-ranges"]
+        headers["x-accel-redirect"] = self.accel or ""
+        await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
+        await send({"type": "http.response.body", "body": b""})
 
     async def _send_part(
         self, scope: Scope, send: Send, headers: dict[str, str], wanted: ByteRange, head_only: bool
