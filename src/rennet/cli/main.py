@@ -7,7 +7,19 @@ import os
 from collections.abc import Sequence
 
 from rennet import __version__
-from rennet.cli import accounts, cleanup, database, export, imports, manage, mirror, refresh, serve, stats
+from rennet.cli import (
+    accounts,
+    advisories,
+    cleanup,
+    database,
+    export,
+    imports,
+    manage,
+    mirror,
+    refresh,
+    serve,
+    stats,
+)
 from rennet.cli._command import fail, flag_variables
 from rennet.config import InvalidConfig, holds_rennet_data, load_settings, served_settings
 
@@ -18,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rennet", description="A self-hosted Python package index.")
     parser.add_argument("--version", action="version", version=f"rennet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, accounts, manage, imports, mirror, export, refresh, cleanup, stats, database):
+    for module in (serve, accounts, manage, imports, mirror, export, refresh, cleanup, stats, database, advisories):
         module.register(commands)
     return parser
 

@@ -89,6 +89,7 @@ class Registry:
         clock = Clock()
         self.shared = WorkerResources(
             catalog=self.store.catalog,
+            advisories=self.store.advisories,
             blobs=self.store.blobs,
             generations=self.store.generations,
             pages=PageCache(settings.page_memory_bytes, clock),

@@ -4,7 +4,8 @@ Rows keep their ids, so the copy refers to the same rows as the source. Each tab
 batches, with INSERT ... ON CONFLICT DO NOTHING: a copy broken off is resumed by running it again, and what was
 copied before is left as it is. Afterwards PostgreSQL's id sequences continue after the largest id copied, and
 the row counts of both sides are compared. What only describes the moment (change counters, transfer leases,
-failed logins) or the old data directory (rendered project lists) is not copied.
+failed logins) or the old data directory (rendered project lists) is not copied, nor are security advisories:
+`rennet advisories import` them again, from their source.
 """
 
 from __future__ import annotations

@@ -149,3 +149,21 @@ login_failures = Table(
     Index("login_failures_who", "address", "user_name", "at"),
     Index("login_failures_at", "at"),
 )
+
+# Security advisories (OSV), one row per advisory and project it concerns (see domain/advisories.py); lists are
+# JSON text. Imported by `rennet advisories import`, read per project when a page is built.
+advisories = Table(
+    "advisories",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("project", Text, primary_key=True),
+    Column("modified", Float, nullable=False),
+    Column("withdrawn", Float, nullable=True),
+    Column("malicious", Boolean, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("aliases", Text, nullable=False),
+    Column("versions", Text, nullable=False),
+    Column("ranges", Text, nullable=False),
+    Index("advisories_project", "project"),
+)

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from rennet.storage.accounts import Accounts, PasswordCost
+from rennet.storage.advisories import AdvisoryCatalog
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import connect, migrate
@@ -23,6 +24,7 @@ class Store:
     engine: Engine
     catalog: Catalog
     accounts: Accounts
+    advisories: AdvisoryCatalog
     blobs: LocalBlobStore
     generations: Generations
 
@@ -50,6 +52,7 @@ def open_store(
         engine=engine,
         catalog=Catalog(engine),
         accounts=Accounts(engine, password_cost),
+        advisories=AdvisoryCatalog(engine),
         blobs=LocalBlobStore(data_dir / "blobs", data_dir / "tmp", ObjectStore(blob_store) if blob_store else None),
         generations=_generations(engine, data_dir),
     )

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from rennet.domain.advisories import vulnerabilities
 from rennet.domain.files import ProjectStatus
 from rennet.domain.pypi_json import (
     Links,
@@ -64,6 +65,17 @@ async def json_answer(service: IndexService, project: str, version: str | None, 
     return found
 
 
+async def _with_advisories(shared: WorkerResources, project: str, found: JsonAnswer) -> JsonAnswer:
+    """The imported advisories that name the document's release, after the upstream's own (`rennet advisories`)."""
+    advisories = await shared.db(shared.advisories.for_project, project)
+    release = found.document.get("info", {}).get("version")
+    if not advisories or not isinstance(release, str):
+        return found
+    known = found.document.get("vulnerabilities")
+    listed = vulnerabilities(advisories, release, known if isinstance(known, list) else ())
+    return replace(found, document=found.document | {"vulnerabilities": listed})
+
+
 async def _group(group: GroupService, project: str, version: str | None, links: Links) -> JsonAnswer | None:
     hosted = [m for m in group.members if isinstance(m, HostedService)]
     holders = await _holders(group.shared, hosted, project)
@@ -109,7 +121,7 @@ async def _hosted(
     metadata = await shared.db(_core_metadata, shared.blobs, releases[chosen])  # a copy may come from the bucket
     serial = max(record.serial for _, record in holders)
     document = release_document(project, releases, chosen, metadata, serial, links, with_releases=version is None)
-    return JsonAnswer(document, serial)
+    return await _with_advisories(shared, project, JsonAnswer(document, serial))
 
 
 def _core_metadata(blobs: LocalBlobStore, files: Sequence[ReleaseFile]) -> bytes | None:
@@ -137,4 +149,6 @@ async def _upstream(proxy: ProxyService, project: str, version: str | None, link
             502, f"{proxy.name}: the upstream's JSON API sent an unreadable answer ({error})"
         ) from None
     serial = document.get("last_serial")
-    return JsonAnswer(document, serial if isinstance(serial, int) else None)
+    return await _with_advisories(
+        proxy.shared, project, JsonAnswer(document, serial if isinstance(serial, int) else None)
+    )

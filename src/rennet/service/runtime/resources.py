@@ -21,6 +21,7 @@ from rennet.service.runtime.heldfiles import HeldFiles
 from rennet.service.runtime.metrics import WorkerMetrics
 from rennet.service.runtime.openblobs import OpenBlobs
 from rennet.service.runtime.pagecache import CachedPage, PageCache
+from rennet.storage.advisories import AdvisoryCatalog
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import DatabaseUnavailable
@@ -72,6 +73,7 @@ class WorkerResources:
     """The resources one worker process shares between its index services."""
 
     catalog: Catalog
+    advisories: AdvisoryCatalog
     blobs: LocalBlobStore
     generations: Generations
     pages: PageCache
