@@ -880,7 +880,7 @@ SERVERS = {
         "1 node behind nginx",
         "rennet",
         lambda upstream, data: start_deployed(upstream, data, nodes=1, balancer=True),
-        "the same node behind docs/deploy.md's nginx (1 worker, keep-alive to the node), on plain HTTP",
+        "the same node behind docs/deploy.md's nginx (one nginx worker, keep-alive to the node), on plain HTTP",
     ),
     "cluster-3-nodes": Server(
         "3 nodes behind nginx",
