@@ -39,6 +39,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -215,6 +216,20 @@ class Process:
     def pid(self) -> int:
         return self.popen.pid
 
+    @property
+    def pids(self) -> list[int]:
+        """The server's processes (their trees' memory is the row's)."""
+        return [self.popen.pid]
+
+    @property
+    def helper_pids(self) -> list[int]:
+        """Processes of the row's own beside the server (a load balancer): their CPU is the benchmark's."""
+        return []
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
     def alive(self) -> bool:
         return self.popen.poll() is None
 
@@ -268,10 +283,10 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) of the process and all its descendants, in MiB. PSS splits pages shared after fork."""
+def memory_mb(pids: list[int]) -> tuple[float, float]:
+    """(RSS, PSS) of the processes and all their descendants, in MiB. PSS splits pages shared after fork."""
     rss = pss = 0
-    for member in process_tree(pid):
+    for member in [member for pid in pids for member in process_tree(pid)]:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -384,7 +399,12 @@ def http_get(
     url: str, headers: dict[str, str] | None = None, follow: bool = True
 ) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers=headers or {})
-    opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_NoRedirect)
+    handlers: list[urllib.request.BaseHandler] = [] if follow else [_NoRedirect()]
+    if TRUST:
+        handlers.append(
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=TRUST["SSL_CERT_FILE"]))
+        )
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(request, timeout=120) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
@@ -449,7 +469,7 @@ def install(tool: str, index_url: str, project: str, expected: int) -> float:
                 project,
             ]
         started = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, env=hermetic_env(), timeout=600)
+        result = subprocess.run(command, capture_output=True, text=True, env=hermetic_env(**TRUST), timeout=600)
         elapsed = time.perf_counter() - started
         installed = len(list(target.glob("*.dist-info")))
         if result.returncode != 0 or installed != expected:
@@ -588,6 +608,13 @@ class Server:
     note: str = ""
 
 
+# Processes the rows share (PostgreSQL, moto's S3 server): part of the system measured, so their CPU is not counted
+# as other people's work.
+SERVICE_PIDS: list[int] = []
+# What clients need to trust the load balancer's certificate, once it exists (pip, uv, and this script's requests).
+TRUST: dict[str, str] = {}
+
+
 @functools.cache
 def postgres() -> Any:
     """One throwaway PostgreSQL cluster for the rows that put the catalog there (the tests' own helper: Debian's
@@ -597,6 +624,7 @@ def postgres() -> Any:
 
     server = PostgresServer.start()
     atexit.register(server.stop)
+    SERVICE_PIDS.append(int((server.cluster.root / "data" / "postmaster.pid").read_text().split()[0]))
     return server
 
 
@@ -609,17 +637,38 @@ def s3() -> Any:
 
     server = S3Server(WORK).start()
     atexit.register(server.stop)
+    SERVICE_PIDS.append(server.pid)
     return server
+
+
+@functools.cache
+def certificate() -> tuple[Path, Path]:
+    """The load balancer's certificate and key, signed by an authority of the tests' own (their helper), which the
+    clients trust from now on."""
+    sys.path.insert(0, str(REPO))
+    from tests.support.tls import certificate as make_certificate
+
+    directory = WORK / "tls"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    authority, server, key = make_certificate(directory)
+    TRUST.update(REQUESTS_CA_BUNDLE=str(authority), SSL_CERT_FILE=str(authority))
+    return server, key
 
 
 def start_rennet(
     upstream: str,
     data: Path,
     access_log: bool = True,
-    workers: int = 1,
+    workers: int | None = 1,
     on_postgres: bool = False,
     in_bucket: bool = False,
+    config: Path | None = None,
+    variables: dict[str, str] | None = None,
+    name: str | None = None,
 ) -> tuple[Process, str]:
+    """`rennet serve` with these flags; with config, a configuration file (RENNET_CONFIG: its settings apply where
+    no flag is given, workers=None leaves its own) and variables (the database, the bucket's credentials)."""
     port = free_port()
     command = [
         str(WORK / "venvs" / "rennet" / "bin" / "rennet"),
@@ -632,13 +681,17 @@ def start_rennet(
         str(data),
         "--upstream",
         upstream,
-        "--workers",
-        str(workers),
     ]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     if not access_log:
         command.append("--no-access-log")
-    name = "rennet" + ("" if access_log else "-no-access-log") + ("" if workers == 1 else f"-w{workers}")
-    variables = {"RENNET_DATABASE_URL": postgres().create_database()} if on_postgres else {}
+    name = name or "rennet" + ("" if access_log else "-no-access-log") + ("" if workers == 1 else f"-w{workers}")
+    variables = dict(variables or {})
+    if config is not None:
+        variables["RENNET_CONFIG"] = str(config)
+    if on_postgres:
+        variables["RENNET_DATABASE_URL"] = postgres().create_database()
     if in_bucket:
         variables |= s3().environment() | {"RENNET_BLOB_STORE": f"s3://{s3().new_bucket()}/blobs"}
     process = Process(
@@ -646,6 +699,97 @@ def start_rennet(
     )
     wait_http(f"http://127.0.0.1:{port}/health", process)
     return process, f"http://127.0.0.1:{port}/simple/"
+
+
+class Nodes:
+    """Nodes of docs/deploy.md's cluster, and the load balancer in front of them when there is one: stopped
+    together, their memory the row's (the balancer's not: it is counted as the benchmark's own CPU)."""
+
+    def __init__(self, nodes: list[Process], stack: contextlib.ExitStack) -> None:
+        self.nodes = nodes
+        self.stack = stack  # the balancer, when started
+        self.balancer_pid: int | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        return [node.pid for node in self.nodes]
+
+    @property
+    def helper_pids(self) -> list[int]:
+        return [self.balancer_pid] if self.balancer_pid else []
+
+    @property
+    def returncode(self) -> int | None:
+        return next((node.returncode for node in self.nodes if not node.alive()), None)
+
+    def alive(self) -> bool:
+        return all(node.alive() for node in self.nodes)
+
+    def stop(self) -> None:
+        self.stack.close()
+        for node in self.nodes:
+            node.stop()
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(f"{node.name}: {node.tail(lines)}" for node in self.nodes if not node.alive())
+
+    def served(self) -> list[int]:
+        """Requests each node has logged (access lines, health checks aside)."""
+        counts = []
+        for node in self.nodes:
+            lines: list[str] = []
+            with contextlib.suppress(OSError):
+                lines = node.log_path.read_text(errors="replace").splitlines()
+            checks = ('"GET /ready"', '"GET /health"')
+            counts.append(
+                sum(1 for line in lines if " rennet.access: " in line and not any(c in line for c in checks))
+            )
+        return counts
+
+
+def start_deployed(
+    upstream: str, data: Path, nodes: int = 1, balancer: bool = False, tls: bool = False
+) -> tuple[Nodes, str]:
+    """Nodes configured as docs/deploy.md describes (its configuration file, read by the tests' helper: 2
+    workers, access log on; catalog in PostgreSQL, blobs in a bucket of moto's S3 server; each node its own data
+    directory), and, with balancer, docs/deploy.md's nginx in front of them (keep-alive to the nodes, no
+    buffering), with its TLS or (tls=False) the same block on plain HTTP: nginx's cost without the encryption's."""
+    sys.path.insert(0, str(REPO))
+    from tests.support import nginx
+    from tests.support.cluster import balancer_config, node_config
+
+    data.mkdir(parents=True)
+    config = data / "rennet.toml"
+    config.write_text(node_config(s3().new_bucket()))
+    variables = {"RENNET_DATABASE_URL": postgres().create_database()} | s3().environment()
+    group = Nodes([], contextlib.ExitStack())
+    try:
+        ports = []
+        for number in range(1, nodes + 1):  # one after another: the first migrates the empty database
+            name = f"{data.name}-node-{number}"
+            node, url = start_rennet(
+                upstream, data / f"node-{number}", workers=None, config=config, variables=variables, name=name
+            )
+            group.nodes.append(node)
+            wait_http(urllib.parse.urljoin(url, "/ready"), node)
+            ports.append(int(urllib.parse.urlsplit(url).port or 0))
+        if not balancer:
+            return group, url
+        certificate_file, key = certificate()
+        directory = data / "nginx"
+        block = balancer_config(ports, certificate_file, key)
+        if not tls:
+            block = block.replace("LISTEN_PORT ssl;", "LISTEN_PORT;")
+            block = "".join(line for line in block.splitlines(keepends=True) if "ssl_certificate" not in line)
+        port = group.stack.enter_context(nginx.running(block, directory))
+        deadline = time.monotonic() + 10
+        while not (directory / "nginx.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        group.balancer_pid = int((directory / "nginx.pid").read_text())
+        return group, f"{'https' if tls else 'http'}://127.0.0.1:{port}/simple/"
+    except BaseException:
+        group.stop()
+        raise
 
 
 def start_devpi(upstream: str, data: Path) -> tuple[Process, str]:
@@ -726,6 +870,30 @@ SERVERS = {
         lambda upstream, data: start_rennet(upstream, data, on_postgres=True, in_bucket=True),
         "1 worker, access log on, catalog in PostgreSQL, blobs in a bucket of moto's S3 server on loopback",
     ),
+    "cluster-node": Server(
+        "1 node, direct",
+        "rennet",
+        start_deployed,
+        "docs/deploy.md's node (2 workers, PostgreSQL, bucket in moto), clients connect to it directly",
+    ),
+    "cluster-node-nginx": Server(
+        "1 node behind nginx",
+        "rennet",
+        lambda upstream, data: start_deployed(upstream, data, nodes=1, balancer=True),
+        "the same node behind docs/deploy.md's nginx (one nginx worker, keep-alive to the node), on plain HTTP",
+    ),
+    "cluster-3-nodes": Server(
+        "3 nodes behind nginx",
+        "rennet",
+        lambda upstream, data: start_deployed(upstream, data, nodes=3, balancer=True),
+        "three such nodes (own data directories, one database, one bucket) behind the same nginx, plain HTTP",
+    ),
+    "cluster-3-nodes-tls": Server(
+        "3 nodes behind nginx, TLS",
+        "rennet",
+        lambda upstream, data: start_deployed(upstream, data, nodes=3, balancer=True, tls=True),
+        "the same, with docs/deploy.md's TLS (a certificate of the tests' own authority)",
+    ),
     "devpi": Server("devpi-server", "devpi", start_devpi, "defaults: waitress, 50 threads"),
     "proxpi": Server("proxpi", "proxpi", start_proxpi, "its container's command: gunicorn, 1 sync worker"),
 }
@@ -757,6 +925,7 @@ class Row:
     pss_mb: float | None = None
     load_samples: dict[str, list[float]] = field(default_factory=dict)  # label -> req/s of each wrk run
     interference: list[str] = field(default_factory=list)  # measurements other processes disturbed
+    served_per_node: list[int] = field(default_factory=list)  # requests each node of a cluster logged
     problems: list[str] = field(default_factory=list)
 
 
@@ -814,7 +983,7 @@ class Bench:
         return result
 
     def load(
-        self, row: Row, index_url: str, pid: int | None, cold_large: bool, profile_pid: int | None = None
+        self, row: Row, index_url: str, pids: list[int] | None, cold_large: bool, profile_pid: int | None = None
     ) -> None:
         args = self.args
         fx = self.fixture
@@ -869,8 +1038,8 @@ class Bench:
         log(f"  small file: {row.small_rps:,.0f} req/s {row.load_samples['small file']}")
         row.large_mib_s = run("large file", large_url, {}, args.large_connections).mib_per_s
         log(f"  large file: {row.large_mib_s:,.0f} MiB/s (req/s {row.load_samples['large file']})")
-        if pid:
-            row.rss_mb, row.pss_mb = memory_mb(pid)
+        if pids:
+            row.rss_mb, row.pss_mb = memory_mb(pids)
             log(f"  memory: RSS {row.rss_mb:.0f} MiB, PSS {row.pss_mb:.0f} MiB")
 
     def _await_cached(self, row: Row, url: str, size: int) -> None:
@@ -1100,7 +1269,7 @@ def main() -> int:
         log(f"nginx (the upstream itself, no added latency): {nginx_url}")
         row = rows["nginx"] = Row("nginx", "static files, 1 worker, access log off, no added latency")
         bench.installs(row, nginx_url, cold=False, warm=True)
-        bench.load(row, nginx_url, nginx.pid, cold_large=False)
+        bench.load(row, nginx_url, nginx.pids, cold_large=False)
 
         log(f"direct: installs from the upstream through the latency proxy: {upstream}")
         row = rows["direct"] = Row("direct", f"nginx behind the +{args.delay_ms:g} ms latency proxy")
@@ -1129,10 +1298,10 @@ def main() -> int:
                 row.problems.append(f"could not start: {error}")
                 log(f"  could not start: {error}")
                 continue
-            Watch.roots = [nginx.pid, proxy.pid, process.pid]
+            Watch.roots = [nginx.pid, proxy.pid, *SERVICE_PIDS, *process.pids, *process.helper_pids]
             try:
                 log(f"  index: {index_url}")
-                profile_pid = process.pid if (args.profile and key.startswith("rennet")) else None
+                profile_pid = process.pids[0] if (args.profile and key.startswith("rennet")) else None
                 if profile_pid:
                     row.note += " (profiled: install times include py-spy's cost)"
                     with py_spy(profile_pid, f"{row.name} cold installs"):
@@ -1140,13 +1309,17 @@ def main() -> int:
                     bench.installs(row, index_url, cold=False, warm=True)
                 else:
                     bench.installs(row, index_url, cold=True, warm=True)
-                bench.load(row, index_url, process.pid, cold_large=True, profile_pid=profile_pid)
+                bench.load(row, index_url, process.pids, cold_large=True, profile_pid=profile_pid)
+                if isinstance(process, Nodes) and len(process.nodes) > 1:
+                    time.sleep(0.2)  # access lines are written in batches
+                    row.served_per_node = process.served()
+                    log(f"  requests served per node: {row.served_per_node}")
             except Exception as error:
                 row.problems.append(str(error))
                 log(f"  FAILED: {error}")
             finally:
                 if not process.alive():
-                    row.problems.append(f"exited with {process.popen.returncode}: {process.tail(5)}")
+                    row.problems.append(f"exited with {process.returncode}: {process.tail(5)}")
                 process.stop()
     finally:
         proxy.stop()

@@ -28,11 +28,11 @@ import pytest
 from tests.support import nginx, tls
 from tests.support.accounts import add_user, create_token, token_key
 from tests.support.clients import Outcome, fetch_once
+from tests.support.cluster import balancer_config, node_config, node_variables
 from tests.support.dists import Dist, make_wheel
 from tests.support.hosting import ALICE
 from tests.support.installers import installed_version, pip_install, uv_install
 from tests.support.postgres import PostgresServer
-from tests.support.readme import DEPLOY, doc_block
 from tests.support.s3 import RestartableS3
 from tests.support.server import RennetServer
 from tests.support.store import wait_until
@@ -81,38 +81,6 @@ class Cluster:
         return path
 
 
-def _node_config(bucket: str) -> str:
-    """docs/deploy.md's configuration file, on loopback, with the test's bucket and the balancer on this host."""
-    config = doc_block(DEPLOY, "toml", "### The nodes")
-    replaced = (
-        config.replace('host = "0.0.0.0"', 'host = "127.0.0.1"')
-        .replace('"s3://packages/rennet"', f'"s3://{bucket}/rennet"')
-        .replace('["10.0.0.10"]', '["127.0.0.1"]')
-    )
-    assert replaced.count("127.0.0.1") == 2 and bucket in replaced, config
-    return replaced
-
-
-def _node_variables() -> set[str]:
-    """The names of the variables of docs/deploy.md's environment file."""
-    block = doc_block(DEPLOY, "sh", "The secrets, `/etc/rennet/env`")
-    return {line.split("=", 1)[0] for line in block.splitlines() if line.strip()}
-
-
-def _balancer_config(nodes: list[RennetServer], certificate: Path, key: Path) -> str:
-    """docs/deploy.md's nginx configuration, with the nodes' addresses and the test's certificate."""
-    block = doc_block(DEPLOY, "nginx", "### The load balancer")
-    for number, node in enumerate(nodes, start=11):
-        block = block.replace(f"server 10.0.0.{number}:4040 ", f"server 127.0.0.1:{node.port} ")
-    block = (
-        block.replace("listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT ssl;")
-        .replace("/etc/ssl/certs/packages.example.com.pem", str(certificate))
-        .replace("/etc/ssl/private/packages.example.com.key", str(key))
-    )
-    assert "10.0.0." not in block and "LISTEN_PORT" in block and str(key) in block, block
-    return block
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer) -> Iterator[Cluster]:
     work = tmp_path_factory.mktemp("cluster")
@@ -125,7 +93,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresS
         # An empty database: the three nodes start together and migrate it, one at a time (an advisory lock).
         database = postgres_server.create_database()
         stack.callback(postgres_server.drop_database, database.rsplit("/", 1)[1])
-        assert _node_variables() == {
+        assert node_variables() == {
             "RENNET_CONFIG",  # RennetServer passes --config (and RENNET_CONFIG to the commands)
             "RENNET_DATABASE_URL",  # database_url
             *(name for name in store.environment() if name != "AWS_EC2_METADATA_DISABLED"),
@@ -134,7 +102,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresS
             RennetServer(
                 work / f"node-{number}",
                 upstream_url=upstream.url,
-                config=_node_config(bucket),
+                config=node_config(bucket),
                 database_url=database,
                 env=store.environment(),
             )
@@ -149,7 +117,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresS
         for node in nodes:
             _wait_until_ready(node)
         add_user(nodes[0], *ALICE)
-        port = stack.enter_context(nginx.running(_balancer_config(nodes, certificate, key), work / "nginx"))
+        balancer = balancer_config([node.port for node in nodes], certificate, key)
+        port = stack.enter_context(nginx.running(balancer, work / "nginx"))
         made = Cluster(nodes, f"https://127.0.0.1:{port}", authority, store, bucket, upstream, work)
         yield made
         for client in made._clients:

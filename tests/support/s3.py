@@ -41,6 +41,11 @@ class S3Server:
             time.sleep(0.05)
         return self
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process (bench/run.py counts its CPU as the benchmark's own), while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
