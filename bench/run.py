@@ -619,6 +619,7 @@ def start_rennet(
     workers: int = 1,
     on_postgres: bool = False,
     in_bucket: bool = False,
+    config: str | None = None,
 ) -> tuple[Process, str]:
     port = free_port()
     command = [
@@ -637,7 +638,12 @@ def start_rennet(
     ]
     if not access_log:
         command.append("--no-access-log")
+    if config is not None:
+        config_file = data.parent / f"{data.name}.toml"
+        config_file.write_text(config)
+        command += ["--config", str(config_file)]
     name = "rennet" + ("" if access_log else "-no-access-log") + ("" if workers == 1 else f"-w{workers}")
+    name += "" if config is None else "-policy"
     variables = {"RENNET_DATABASE_URL": postgres().create_database()} if on_postgres else {}
     if in_bucket:
         variables |= s3().environment() | {"RENNET_BLOB_STORE": f"s3://{s3().new_bucket()}/blobs"}
@@ -700,6 +706,11 @@ def start_proxpi(upstream: str, data: Path) -> tuple[Process, str]:
     return process, f"http://127.0.0.1:{port}/index/"
 
 
+# A cooldown and a deny list that judge every file of every page as it is built, and hide none of the fixture's
+# (its files were uploaded in 2024): the installs stay comparable with the plain `rennet` row.
+_DENIED = ", ".join(f'"denied-{n}<2"' for n in range(200))
+POLICY_CONFIG = f'[index.pypi]\nmin_age = "7d"\nmin_age_exempt = ["core-p1"]\ndeny = [{_DENIED}]\n'
+
 SERVERS = {
     "rennet": Server("rennet", "rennet", start_rennet, "defaults: 1 worker, access log on"),
     "rennet-no-access-log": Server(
@@ -707,6 +718,12 @@ SERVERS = {
         "rennet",
         lambda upstream, data: start_rennet(upstream, data, access_log=False),
         "1 worker, access log off",
+    ),
+    "rennet-policy": Server(
+        "rennet with a policy",
+        "rennet",
+        lambda upstream, data: start_rennet(upstream, data, config=POLICY_CONFIG),
+        "1 worker, access log on, min_age 7 days and 200 deny rules (the fixture's files are older: none is hidden)",
     ),
     "rennet-2-workers": Server(
         "rennet --workers 2",

@@ -7,6 +7,7 @@ from typing import Protocol
 from rennet.domain.indexes import IndexConfig, IndexKind
 from rennet.service.answers import FileAnswer, Listing
 from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.policing import refused
 from rennet.service.runtime.resources import WorkerResources
 from rennet.storage.catalog import FileRecord
 
@@ -34,7 +35,10 @@ async def listed_file(
     shared: WorkerResources, index: str, page: CachedPage, project: str, filename: str
 ) -> FileRecord | None:
     """The catalog's record of a file, if the index's page lists it: only what the page lists is offered, so the
-    files of a quarantined project (PEP 792) stay unreachable, whoever asks for them by name."""
+    files of a quarantined project (PEP 792) stay unreachable, whoever asks for them by name. A file the index's
+    policy hides is refused (403, naming the rule)."""
     if page.index_of(filename) is None:
+        if (refusal := page.hidden.get(filename)) is not None:
+            raise refused(shared.metrics, refusal)
         return None
     return await shared.db(shared.catalog.file, index, project, filename)
