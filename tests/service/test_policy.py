@@ -1,6 +1,7 @@
 """Supply-chain policy, in-process: `min_age` holds new upstream files back from pages and downloads until they
 cross the limit (by themselves: the page expires at the crossing), `deny` refuses names and versions on every
-path, and a group keeps hidden what a member's policy hides. Time moves by the worker's clock."""
+path, a group keeps hidden what a member's policy hides, and a snapshot serves an index as it was at an instant.
+Time moves by the worker's clock."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from rennet.domain.indexes import HostedIndex
 from rennet.service.errors import ServiceError
+from rennet.service.indexes.snapshot import SnapshotService
 from rennet.service.publishing.publish import UploadDenied
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.services import Services, Worker, filenames, publish_dist, read_answer, until
@@ -206,3 +208,35 @@ def test_a_policy_set_later_applies_to_what_is_held(services: Services) -> None:
 
 def _rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_snapshot_serves_an_index_as_it_was_at_an_instant(services: Services) -> None:
+    up = services.upstream
+    before = uploaded(make_wheel("snapped", "1.0"), 3 * HOUR)
+    after = uploaded(make_wheel("snapped", "2.0"), HOUR)
+    private = make_wheel("snapped-private", "1.0")
+    up.add(before, after)
+    instant = float(int(upload_instant(before)) + 60)  # whole seconds, as people write them
+
+    async def scenario(w: Worker) -> None:
+        snapshot = SnapshotService(w.group(), instant, w.shared)
+        page = await snapshot.project_page("snapped")
+        assert filenames(page) == [before.filename]
+        assert page.via == f"default/snapshot/{_rfc3339(instant)}"  # its files' URLs lead below the snapshot
+        refused = await refusal(snapshot.open_file("snapped", after.filename))
+        assert refused.message == (
+            f"{after.filename} is not in the snapshot of index 'default' at {_rfc3339(instant)}: it was uploaded "
+            f"{_rfc3339(upload_instant(after))}"
+        )
+        assert await read_answer(await snapshot.open_file("snapped", before.filename)) == before.data
+        assert up.requests[f"/files/{after.filename}"] == 0
+        # The index itself serves both, and a second look at the snapshot is the page it made.
+        assert filenames(await w.group().project_page("snapped")) == [before.filename, after.filename]
+        assert await snapshot.project_page("snapped") is page
+
+        await w.publish(private)  # uploaded after the instant: not in the snapshot, in the index at once
+        assert filenames(await snapshot.project_page("snapped-private")) == []
+        assert filenames(await w.group().project_page("snapped-private")) == [private.filename]
+        assert filenames(await SnapshotService(w.hosted(), w.clock.now(), w.shared).project_page("snapped-private"))
+
+    services.run(scenario)

@@ -17,9 +17,11 @@ from rennet.domain.policy import (
     Deny,
     MinAge,
     Policy,
+    Snapshot,
     describe_duration,
     parse_denial,
     parse_exemption,
+    parse_instant,
 )
 from tests.support.readme import readme_block
 
@@ -211,3 +213,42 @@ def test_the_readme_example_is_a_valid_configuration(tmp_path: pytest.TempPathFa
     config.write_text(readme_block("toml", "## Supply-chain policy"))
     indexes = load_settings(env={}, config_file=config).indexes
     assert [type(rule).__name__ for rule in policy_of(indexes["pypi"]).rules] == ["Deny", "MinAge"]
+
+
+def test_a_snapshot_keeps_what_was_uploaded_by_its_instant() -> None:
+    instant = UPLOADED.timestamp()
+    at = file("foo-1.0.tar.gz")  # uploaded at the very instant: in
+    later = file("foo-2.0.tar.gz", datetime(2026, 12, 5, 10, 0, 1, tzinfo=UTC))
+    seen_later = file("foo-3.0.tar.gz", None, datetime(2026, 12, 6, tzinfo=UTC))
+    unknown = file("foo-4.0.tar.gz", None, None)
+    screened = Policy((Snapshot("default", instant),)).screen(page(at, later, seen_later, unknown), NOW)
+    assert [f.filename for f in screened.page.files] == ["foo-1.0.tar.gz"]
+    assert screened.changes_at == math.inf  # a snapshot never changes by itself
+    messages = {name: refusal.message for name, refusal in screened.hidden.items()}
+    rule = "is not in the snapshot of index 'default' at 2026-12-05T10:00:00Z: it was"
+    assert messages == {
+        "foo-2.0.tar.gz": f"foo-2.0.tar.gz {rule} uploaded 2026-12-05T10:00:01Z",
+        "foo-3.0.tar.gz": f"foo-3.0.tar.gz {rule} first seen by rennet (its index states no upload time) "
+        "2026-12-06T00:00:00Z",
+        "foo-4.0.tar.gz": f"foo-4.0.tar.gz {rule} at an unknown time",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-12-01", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-12-01T10:00:00Z", datetime(2026, 12, 1, 10, tzinfo=UTC)),
+        ("2026-12-01t10:00:00z", datetime(2026, 12, 1, 10, tzinfo=UTC)),
+        ("2026-12-01T10:00:00+02:00", datetime(2026, 12, 1, 8, tzinfo=UTC)),
+        ("2026-12-01T10:00:00.25Z", datetime(2026, 12, 1, 10, 0, 0, 250000, tzinfo=UTC)),
+    ],
+)
+def test_snapshot_instants(text: str, moment: datetime) -> None:
+    assert parse_instant(text) == moment.timestamp()
+
+
+@pytest.mark.parametrize("text", ["2026-12-01T10:00:00", "20261201", "2026-12-01 10:00:00Z", "yesterday", ""])
+def test_bad_snapshot_instants(text: str) -> None:
+    with pytest.raises(ValueError, match=r"is neither an RFC 3339 time with its offset .* nor a date"):
+        parse_instant(text)

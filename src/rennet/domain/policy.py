@@ -4,8 +4,9 @@ A rule judges one file of one project at an instant: it lets the file through, o
 sentence naming the rule and, when the verdict changes by itself later (a cooldown ending), the instant it
 does. An index's pages list only what its rules let through, and expire at the earliest such instant, so a
 file that crosses an age limit appears without anyone refreshing anything. Rules today: `deny` (names and
-requirement specifiers, on any index) and `min_age` (a cooldown on new uploads, on proxies and groups); another
-kind (an advisory feed, say) is one more class with `kind` and `judge`.
+requirement specifiers, on any index), `min_age` (a cooldown on new uploads, on proxies and groups) and
+`Snapshot` (an index as it was at an instant, asked for in the URL); another kind (an advisory feed, say) is one
+more class with `kind` and `judge`.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ __all__ = [
     "Refusal",
     "Rule",
     "Screened",
+    "Snapshot",
     "describe_duration",
     "parse_denial",
     "parse_exemption",
+    "parse_instant",
     "timestamp",
+    "upload_instant",
 ]
 
 NEVER = math.inf
@@ -168,18 +172,61 @@ class MinAge:
             return None
         if self.exempt and any(exemption.covers(project, file.version) for exemption in self.exempt):
             return None
-        stated = file.upload_time.timestamp() if file.upload_time is not None else None
-        seen = file.first_seen.timestamp() if file.first_seen is not None else None
-        born = min((t for t in (stated, seen) if t is not None), default=None)
+        born = upload_instant(file)
         rule = f"{file.filename} is held back by index {self.index!r}'s min_age of {describe_duration(self.seconds)}"
         if born is None:
             return Hold(Refusal(self.kind, self.index, f"{rule}: its upload time is unknown"))
         until = born + self.seconds
         if now >= until:
             return None
-        how = "uploaded" if born == stated else "first seen by rennet (its index states no upload time)"
-        message = f"{rule}: it was {how} {timestamp(born)} and may be installed from {timestamp(until)}"
+        message = f"{rule}: it was {_how_born(file, born)} and may be installed from {timestamp(until)}"
         return Hold(Refusal(self.kind, self.index, message), until)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An index as it was at `instant`: the files uploaded at or before it (by the upload time MinAge reads), as
+    they are now (yanked or not)."""
+
+    index: str
+    instant: float
+    kind: str = "snapshot"
+
+    def judge(self, project: NormalizedName, file: DistFile, now: float) -> Hold | None:
+        born = upload_instant(file)
+        if born is not None and born <= self.instant:
+            return None
+        when = "at an unknown time" if born is None else _how_born(file, born)
+        message = f"{file.filename} is not in the snapshot of index {self.index!r} at {timestamp(self.instant)}"
+        return Hold(Refusal(self.kind, self.index, f"{message}: it was {when}"))
+
+
+def upload_instant(file: DistFile) -> float | None:
+    """When a file was uploaded, as policy reads it: the time its index states (PEP 700) or the moment rennet
+    first listed it, whichever is earlier; None when neither is known."""
+    stated = file.upload_time.timestamp() if file.upload_time is not None else None
+    seen = file.first_seen.timestamp() if file.first_seen is not None else None
+    return min((t for t in (stated, seen) if t is not None), default=None)
+
+
+def _how_born(file: DistFile, born: float) -> str:
+    stated = file.upload_time is not None and file.upload_time.timestamp() == born
+    return f"{'uploaded' if stated else 'first seen by rennet (its index states no upload time)'} {timestamp(born)}"
+
+
+def parse_instant(text: str) -> float:
+    """Seconds since the epoch from RFC 3339 ("2026-12-01T10:00:00Z", any offset) or a date ("2026-12-01": its
+    first instant, in UTC); ValueError with a sentence otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"; Python 3.11 does not
+    except ValueError:
+        moment = None
+    if moment is not None and len(text) == 10:  # a date alone
+        return moment.replace(tzinfo=UTC).timestamp()
+    if moment is None or moment.tzinfo is None or "T" not in text.upper():
+        example = "an RFC 3339 time with its offset (2026-12-01T10:00:00Z) nor a date (2026-12-01)"
+        raise ValueError(f"{text[:64]!r} is neither {example}")
+    return moment.timestamp()
 
 
 # -- an index's policy ------------------------------------------------------------------------------------------
@@ -233,9 +280,11 @@ class Policy:
         return None
 
 
-def timestamp(seconds: float) -> str:
-    """RFC 3339 in UTC, to the second, as people read it in a message."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def timestamp(seconds: float, exact: bool = False) -> str:
+    """RFC 3339 in UTC, to the second, as people read it in a message; `exact`: with the microseconds when it
+    has some (a snapshot's instant in its URLs)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if exact and moment.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))

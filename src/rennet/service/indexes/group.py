@@ -12,10 +12,10 @@ from rennet.domain.groups import MemberPage, merge_group_page, merge_hidden, nee
 from rennet.domain.indexes import GroupIndex, IndexKind, ProxyIndex, policy_of
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, ServiceError, Unavailable
-from rennet.service.indexes.interface import IndexService
+from rennet.service.indexes.interface import IndexService, listing_index
 from rennet.service.indexes.listing import merged_names, write_listing
 from rennet.service.runtime.pagecache import CachedPage
-from rennet.service.runtime.policing import PolicyGate, refused
+from rennet.service.runtime.policing import PolicyGate
 from rennet.service.runtime.resources import WorkerResources
 from rennet.service.singleflight import SingleFlight
 
@@ -99,12 +99,9 @@ class GroupService:
 
     async def _owner(self, project: str, filename: str) -> IndexService:
         """The member that provides a file, under the group's rules (a hidden file stays hidden)."""
-        page = await self.project_page(project)
-        owner = page.index_of(filename)
+        owner = listing_index(self.shared, await self.project_page(project), filename)
         if owner is not None:
             return next(m for m in self.members if m.name == owner)
-        if (refusal := page.hidden.get(filename)) is not None:
-            raise refused(self.shared.metrics, refusal)
         raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
 
     async def open_file(self, project: str, filename: str) -> FileAnswer:

@@ -21,12 +21,13 @@ _NAMED = 10  # files named per rule in one log line; a page may hold back hundre
 class PolicyGate:
     """One index's policy, with what it reports to."""
 
-    __slots__ = ("index", "metrics", "policy")
+    __slots__ = ("index", "level", "metrics", "policy")
 
-    def __init__(self, index: str, policy: Policy, metrics: WorkerMetrics) -> None:
+    def __init__(self, index: str, policy: Policy, metrics: WorkerMetrics, level: int = logging.INFO) -> None:
         self.index = index
         self.policy = policy
         self.metrics = metrics
+        self.level = level  # of the lines saying what a page hides
 
     def __bool__(self) -> bool:
         return bool(self.policy)
