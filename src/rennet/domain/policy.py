@@ -48,7 +48,7 @@ NEVER = math.inf
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why a file is not offered: the rule's kind ("min_age", "deny"), the index whose rule it is, a sentence."""
+    """Why a file is not offered: the rule's kind ("deny", "min_age", "snapshot"), whose rule it is, a sentence."""
 
     rule: str
     index: str
@@ -170,15 +170,15 @@ class MinAge:
     def judge(self, project: NormalizedName, file: DistFile, now: float) -> Hold | None:
         if self.upstreams is not None and file.index not in self.upstreams:
             return None
+        born = upload_instant(file)
+        until = born + self.seconds if born is not None else NEVER
+        if now >= until:
+            return None  # most files of most pages: asked first, it is the cheapest question
         if self.exempt and any(exemption.covers(project, file.version) for exemption in self.exempt):
             return None
-        born = upload_instant(file)
         rule = f"{file.filename} is held back by index {self.index!r}'s min_age of {describe_duration(self.seconds)}"
         if born is None:
             return Hold(Refusal(self.kind, self.index, f"{rule}: its upload time is unknown"))
-        until = born + self.seconds
-        if now >= until:
-            return None
         message = f"{rule}: it was {_how_born(file, born)} and may be installed from {timestamp(until)}"
         return Hold(Refusal(self.kind, self.index, message), until)
 
