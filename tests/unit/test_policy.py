@@ -140,6 +140,11 @@ def test_a_group_cooldown_judges_the_files_of_its_proxies_only() -> None:
     assert Policy((rule,)).screen(page(file("foo-1.0.tar.gz"), private), NOW).hidden.keys() == {"foo-1.0.tar.gz"}
 
 
+def test_only_projects_denied_whole_leave_the_project_list() -> None:
+    assert denying("foo", "Bar_Baz", "qux<2").unlisted == {"foo", "bar-baz"}
+    assert Policy((*cooldown().rules,)).unlisted == frozenset()
+
+
 def test_deny_is_asked_before_the_cooldown_and_names_itself() -> None:
     rules = Policy((*denying("foo").rules, *cooldown().rules))
     assert rules.screen(page(file("foo-2.0.tar.gz")), NOW).hidden["foo-2.0.tar.gz"].rule == "deny"

@@ -12,7 +12,7 @@ import httpx
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE, hosted_server
 from tests.support.metrics import sample, wait_for_samples
-from tests.support.pages import absolute, json_files
+from tests.support.pages import JSON_V1, absolute, json_files
 from tests.support.server import LocalServer
 from tests.support.uploads import post_upload
 
@@ -59,6 +59,14 @@ def test_pages_leave_held_back_files_out_and_files_answer_403_naming_the_rule(se
             sample("rennet_policy_decisions_total", index="pypi", rule="deny", action="refused"): 2,
         },
     )
+
+
+def test_projects_denied_whole_are_left_out_of_project_lists(server: LocalServer) -> None:
+    for path in ("/pypi/simple/", "/simple/", "/default/snapshot/2025-06-01/simple/"):
+        listed = {entry["name"] for entry in server.get(path, headers={"accept": JSON_V1}).json()["projects"]}
+        assert "policed-fresh" in listed, path
+        assert "policed-denied" not in listed, path
+        assert "policed-denied" not in server.get(path, headers={"accept": "text/html"}).text, path
 
 
 def test_a_denied_upload_is_refused_with_403_naming_the_rule(server: LocalServer) -> None:

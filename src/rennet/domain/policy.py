@@ -265,6 +265,13 @@ class Policy:
             return Screened(page, hidden)
         return Screened(page.with_files(tuple(visible)), hidden, changes_at)
 
+    @property
+    def unlisted(self) -> frozenset[str]:
+        """Projects denied whole ("name", no versions): left out of the index's project list too."""
+        return frozenset(
+            d.name for rule in self.rules if isinstance(rule, Deny) for d in rule.denials if not d.specifier
+        )
+
     def upload_refusal(self, project: NormalizedName, version: Version | None, filename: str) -> Refusal | None:
         """Why an upload of this file is refused, if it is: only `deny` judges uploads (a new upload's age is
         zero, and a cooldown holds it back from installers, not from its index)."""

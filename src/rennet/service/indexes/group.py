@@ -13,7 +13,7 @@ from rennet.domain.indexes import GroupIndex, IndexKind, ProxyIndex, policy_of
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import IndexService, listing_index
-from rennet.service.indexes.listing import merged_names, write_listing
+from rennet.service.indexes.listing import WithoutDenied, merged_names, write_listing
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.policing import PolicyGate
 from rennet.service.runtime.resources import WorkerResources
@@ -37,6 +37,7 @@ class GroupService:
         self.holds_uploads = bool(self._hosted)
         proxies = frozenset(m.name for m in self._proxies)
         self.gate = PolicyGate(config.name, policy_of(config, proxies), shared.metrics)
+        self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self._flights: SingleFlight[CachedPage] = SingleFlight()
         self._listing: tuple[tuple[str, ...], Listing] | None = None
 
@@ -111,6 +112,9 @@ class GroupService:
         return await (await self._owner(project, filename)).open_metadata(project, filename)
 
     async def listing(self) -> Listing:
+        return await self._without_denied(await self._whole_listing())
+
+    async def _whole_listing(self) -> Listing:
         results = await asyncio.gather(*(m.listing() for m in self.members), return_exceptions=True)
         available: list[Listing] = []
         for member, result in zip(self.members, results, strict=True):

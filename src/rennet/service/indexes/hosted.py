@@ -12,7 +12,7 @@ from rennet.domain.indexes import HostedIndex, IndexKind, policy_of
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, Unavailable
 from rennet.service.indexes.interface import listed_file
-from rennet.service.indexes.listing import write_listing
+from rennet.service.indexes.listing import WithoutDenied, write_listing
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.policing import PolicyGate
 from rennet.service.runtime.resources import WorkerResources
@@ -31,6 +31,7 @@ class HostedService:
         self.config = config
         self.shared = shared
         self.gate = PolicyGate(config.name, policy_of(config), shared.metrics)
+        self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self._listing: tuple[Generation, Listing] | None = None
 
     async def project_page(self, project: str) -> CachedPage:
@@ -82,6 +83,9 @@ class HostedService:
         return found
 
     async def listing(self) -> Listing:
+        return await self._without_denied(await self._whole_listing())
+
+    async def _whole_listing(self) -> Listing:
         dependency = self.shared.dependency(self.name)
         if self._listing is not None and self._listing[0] == dependency:
             return self._listing[1]

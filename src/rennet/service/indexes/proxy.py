@@ -25,7 +25,7 @@ from rennet.service.answers import CacheOutcome, FileAnswer, Listing, LocalFile,
 from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import listed_file
-from rennet.service.indexes.listing import write_listing
+from rennet.service.indexes.listing import WithoutDenied, write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.policing import PolicyGate
@@ -74,6 +74,7 @@ class ProxyService:
         self.config = config
         self.shared = shared
         self.gate = PolicyGate(config.name, policy_of(config), shared.metrics)
+        self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self.client = UpstreamClient(
             shared.sessions,
             config.upstream,
@@ -510,6 +511,9 @@ class ProxyService:
     # -- the project list ------------------------------------------------------------------------------------------
 
     async def listing(self) -> Listing:
+        return await self._without_denied(await self._whole_listing())
+
+    async def _whole_listing(self) -> Listing:
         now = self.shared.clock.now()
         if self._listing is not None and now < self._listing[0] and self._listing[1].stem.parent.exists():
             return self._listing[1]
