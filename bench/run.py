@@ -844,6 +844,20 @@ def start_proxpi(upstream: str, data: Path) -> tuple[Process, str]:
     return process, f"http://127.0.0.1:{port}/index/"
 
 
+# A cooldown and a deny list that judge every file of every page as it is built, and hide none of the fixture's
+# (its files were uploaded in 2024): the installs stay comparable with the plain `rennet` row.
+_DENIED = ", ".join(f'"denied-{n}<2"' for n in range(200))
+
+
+def _written(data: Path, config: str) -> Path:
+    """A configuration file beside the data directory."""
+    path = data.parent / f"{data.name}.toml"
+    path.write_text(config)
+    return path
+
+
+POLICY_CONFIG = f'[index.pypi]\nmin_age = "7d"\nmin_age_exempt = ["core-p1"]\ndeny = [{_DENIED}]\n'
+
 SERVERS = {
     "rennet": Server("rennet", "rennet", start_rennet, "defaults: 1 worker, access log on"),
     "rennet-no-access-log": Server(
@@ -851,6 +865,14 @@ SERVERS = {
         "rennet",
         lambda upstream, data: start_rennet(upstream, data, access_log=False),
         "1 worker, access log off",
+    ),
+    "rennet-policy": Server(
+        "rennet with a policy",
+        "rennet",
+        lambda upstream, data: start_rennet(
+            upstream, data, config=_written(data, POLICY_CONFIG), name="rennet-policy"
+        ),
+        "1 worker, access log on, min_age 7 days and 200 deny rules (the fixture's files are older: none is hidden)",
     ),
     "rennet-2-workers": Server(
         "rennet --workers 2",

@@ -33,6 +33,7 @@ from rennet.domain.indexes import (
     index_options,
 )
 from rennet.domain.names import InvalidName, check_project_name
+from rennet.domain.policy import Denial, Exemption, parse_denial, parse_exemption
 
 __all__ = [
     "InvalidConfig",
@@ -249,6 +250,20 @@ def _project_names(where: str, value: Any) -> frozenset[str]:
         raise InvalidConfig(f"{where}: {error}") from None
 
 
+def _exemptions(where: str, value: Any) -> frozenset[Exemption]:
+    try:
+        return frozenset(parse_exemption(str(entry)) for entry in _list(where, value))
+    except ValueError as error:
+        raise InvalidConfig(f"{where}: {error}") from None
+
+
+def _denials(where: str, value: Any) -> tuple[Denial, ...]:
+    try:
+        return tuple(parse_denial(str(entry)) for entry in _list(where, value))
+    except ValueError as error:
+        raise InvalidConfig(f"{where}: {error}") from None
+
+
 def _hosts(where: str, value: Any) -> frozenset[str]:
     try:
         return frozenset(check_host_entry(str(entry)) for entry in _list(where, value))
@@ -294,6 +309,8 @@ INDEX_KINDS: dict[str, Callable[[str, Any], Any]] = {
     "members": _members,
     "projects": _project_names,
     "hosts": _hosts,
+    "exemptions": _exemptions,
+    "denials": _denials,
 }
 
 

@@ -104,6 +104,8 @@ def test_first_fetch_stores_everything(catalog: Catalog) -> None:
     assert not record.missing
     stored = catalog.page(record)
     assert stored.files == page.files  # every field round-trips, microseconds included
+    # When rennet first listed them, by the clock of the fetch (policy's min_age reads it: domain/policy.py).
+    assert {file.first_seen for file in stored.files} == {datetime.fromtimestamp(1000.0, UTC)}
     assert stored.versions == ("1.0",)
     assert (stored.status, stored.status_reason) == (ProjectStatus.DEPRECATED, "use bar")
     assert catalog.project(INDEX, "foo") == record

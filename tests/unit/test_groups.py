@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
-from rennet.domain.groups import MemberPage, merge_group_page, needs_proxies
+from rennet.domain.groups import MemberPage, merge_group_page, merge_hidden, needs_proxies
 from rennet.domain.indexes import IndexKind
+from rennet.domain.policy import Refusal
 
 HOSTED = IndexKind.HOSTED
 PROXY = IndexKind.PROXY
@@ -155,3 +156,26 @@ def test_needs_proxies() -> None:
     assert needs_proxies([absent], allowed_upstream=False)
     assert not needs_proxies([absent, present], allowed_upstream=False)
     assert needs_proxies([present], allowed_upstream=True)
+
+
+def test_a_member_policy_hides_files_in_the_group_for_the_member_reason() -> None:
+    held = Refusal("min_age", "pypi", "foo-2.0.tar.gz is held back")
+    denied = Refusal("deny", "local", "foo-1.0.tar.gz is denied")
+    proxy = MemberPage(
+        "pypi",
+        PROXY,
+        ProjectPage("foo", (DistFile("foo-1.0.tar.gz", "pypi"),)),  # type: ignore[arg-type]
+        {"foo-2.0.tar.gz": held},
+    )
+    hosted_absent = member("local", HOSTED, absent=True)
+    merged = merge([hosted_absent, proxy])
+    assert merge_hidden([hosted_absent, proxy], False, merged) == {"foo-2.0.tar.gz": held}
+
+    # A hosted member hides the proxied project entirely: the proxy's held files are absent, not held back.
+    hosted = MemberPage("local", HOSTED, ProjectPage("foo", ()), {"foo-1.0.tar.gz": denied})  # type: ignore[arg-type]
+    merged = merge([hosted, proxy])
+    assert merge_hidden([hosted, proxy], False, merged) == {"foo-1.0.tar.gz": denied}
+    # Merged on purpose: a file another member lists is offered from it, not held back.
+    merged = merge([hosted, proxy], allowed=True)
+    assert listed(merged) == [("foo-1.0.tar.gz", "pypi")]
+    assert merge_hidden([hosted, proxy], True, merged) == {"foo-2.0.tar.gz": held}

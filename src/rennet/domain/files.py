@@ -33,6 +33,8 @@ class DistFile:
     `index` names the index that holds the file; its URL lives under that index.
     `core_metadata` is None when no .metadata file exists, else the hashes of it (possibly none known).
     `source_url` is where a proxy fetches the bytes from; it never appears in a rendered page.
+    `first_seen` is when rennet first listed the file (policy reads it when the index states no upload time);
+    it never appears in a rendered page either.
     """
 
     filename: str
@@ -46,6 +48,7 @@ class DistFile:
     core_metadata: Mapping[str, str] | None = None
     provenance: str | None = None
     source_url: str | None = None
+    first_seen: datetime | None = field(default=None, compare=False)  # bookkeeping, not what the index states
 
     @property
     def version(self) -> Version | None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from rennet.domain.hosts import TrustedHosts
 from rennet.domain.names import NormalizedName
+from rennet.domain.policy import Denial, Deny, Exemption, MinAge, Policy, Rule
 
 __all__ = [
     "ANYONE",
@@ -24,6 +25,7 @@ __all__ = [
     "check_indexes",
     "index_options",
     "leaf_members",
+    "policy_of",
     "readers_of",
     "upload_target",
 ]
@@ -88,6 +90,9 @@ class ProxyIndex:
     readers: frozenset[str] = _option("names", frozenset(), key="read")
     # Hosts files may come from besides the upstream's own, whatever their addresses (see rennet.domain.hosts).
     file_hosts: frozenset[str] = _option("hosts", frozenset())
+    min_age: float = _option("duration", 0.0)  # see rennet.domain.policy
+    min_age_exempt: frozenset[Exemption] = _option("exemptions", frozenset())
+    deny: tuple[Denial, ...] = _option("denials", ())
     kind: IndexKind = IndexKind.PROXY
 
     @property
@@ -104,6 +109,7 @@ class HostedIndex:
     readers: frozenset[str] = _option("names", frozenset(), key="read")
     uploaders: frozenset[str] = _option("names", frozenset(), key="upload")
     max_upload_size: int = _option("size", 1 << 30)
+    deny: tuple[Denial, ...] = _option("denials", ())
     kind: IndexKind = IndexKind.HOSTED
 
 
@@ -114,6 +120,9 @@ class GroupIndex:
     allow_upstream: frozenset[NormalizedName] = _option("projects", frozenset())
     private: bool = _option("bool", False)
     readers: frozenset[str] = _option("names", frozenset(), key="read")
+    min_age: float = _option("duration", 0.0)
+    min_age_exempt: frozenset[Exemption] = _option("exemptions", frozenset())
+    deny: tuple[Denial, ...] = _option("denials", ())
     kind: IndexKind = IndexKind.GROUP
 
 
@@ -205,3 +214,17 @@ def leaf_members(indexes: Mapping[str, IndexConfig], group: str) -> tuple[str, .
 
     visit(group, ())
     return tuple(result)
+
+
+def policy_of(index: IndexConfig, proxies: frozenset[str] = frozenset()) -> Policy:
+    """An index's own rules: denials first (they never change), then the cooldown. A cooldown is for files
+    uploaded upstream: hosted indexes have none, and a group's judges the files of its proxy members (`proxies`,
+    among its leaf members) only."""
+    rules: list[Rule] = []
+    if index.deny:
+        rules.append(Deny(index.name, index.deny))
+    if isinstance(index, ProxyIndex) and index.min_age > 0:
+        rules.append(MinAge(index.name, index.min_age, index.min_age_exempt))
+    if isinstance(index, GroupIndex) and index.min_age > 0:
+        rules.append(MinAge(index.name, index.min_age, index.min_age_exempt, proxies))
+    return Policy(tuple(rules))

@@ -201,9 +201,9 @@ class Catalog:
             # Gone files count as known too: what we learned holding their bytes is still true when they return.
             new = {f.filename: _keep_known(f, known.get(f.filename)) for f in page.files}
             changes = diff_files(old, new)
-            now = time.time()
+            # When rennet first listed the file, by the clock that reads it (see domain/policy.py, MinAge).
             inserts = [
-                _file_values(f) | {"project_id": project_id, "created_at": now}
+                _file_values(f) | {"project_id": project_id, "created_at": fetched_at}
                 for f in new.values()
                 if f.filename not in old_rows
             ]
@@ -628,6 +628,7 @@ def _file_from_row(row: Row[Any], index_name: str, completed: bool) -> DistFile:
         core_metadata=core_metadata,
         provenance=row.provenance,
         source_url=row.source_url,
+        first_seen=datetime.fromtimestamp(row.created_at, UTC) if completed else None,
     )
 
 

@@ -129,6 +129,12 @@ def routes(with_metrics: bool = True) -> list[Route]:
         Route("/{index}/simple/{project}", project_page, methods=_READ),
         Route("/{index}/simple/{project}/", project_page, methods=_READ),
         Route("/{index}/files/{project}/{filename}", distribution_file, methods=_READ),
+        # An index as it was at an instant (service/indexes/snapshot.py).
+        Route("/{index}/snapshot/{instant}/simple", redirect_to_slash, methods=_READ),
+        Route("/{index}/snapshot/{instant}/simple/", project_list, methods=_READ),
+        Route("/{index}/snapshot/{instant}/simple/{project}", project_page, methods=_READ),
+        Route("/{index}/snapshot/{instant}/simple/{project}/", project_page, methods=_READ),
+        Route("/{index}/snapshot/{instant}/files/{project}/{filename}", distribution_file, methods=_READ),
         # Uploads: never redirected, with or without the trailing slash.
         *(Route(path, upload, methods=["POST"]) for path in _UPLOAD_PATHS),
     ]

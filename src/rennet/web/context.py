@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from rennet.domain.access import Access, Identity, allowed
 from rennet.domain.indexes import IndexConfig
+from rennet.domain.policy import parse_instant, timestamp
 from rennet.service.answers import CacheOutcome
 from rennet.service.indexes.interface import IndexService
+from rennet.service.indexes.snapshot import SnapshotService
 from rennet.service.registry import Registry
 from rennet.service.runtime.auth import AuthFailed
 from rennet.web.responses import error_response
@@ -20,6 +22,7 @@ from rennet.web.responses import error_response
 __all__ = [
     "authorize",
     "index_or_error",
+    "index_path",
     "note_cache",
     "open_index",
     "refuse_cross_site",
@@ -46,12 +49,36 @@ def index_or_error(request: Request, name: str | None) -> IndexService | Respons
 
 
 async def open_index(request: Request, name: str | None) -> IndexService | Response:
-    """The index, if this request may read it."""
+    """The index, if this request may read it; below /<index>/snapshot/<instant>/, the index at that instant."""
     index = index_or_error(request, name)
-    if isinstance(index, Response) or not index.config.private:
+    if not isinstance(index, Response) and index.config.private:
+        refused = await authorize(request, index.config, Access.READ)
+        index = refused if isinstance(refused, Response) else index
+    instant = request.path_params.get("instant")
+    if instant is None or isinstance(index, Response):
         return index
-    refused = await authorize(request, index.config, Access.READ)
-    return refused if isinstance(refused, Response) else index
+    return _snapshot(request, index, instant)
+
+
+def _snapshot(request: Request, index: IndexService, text: str) -> IndexService | Response:
+    try:
+        instant = parse_instant(text)
+    except ValueError as error:
+        return error_response(request, 400, f"a snapshot's time: {error}")
+    shared = registry(request).shared
+    if instant > shared.clock.now():
+        return error_response(request, 400, f"the snapshot's time {timestamp(instant)} has not come yet")
+    return SnapshotService(index, instant, shared)
+
+
+def index_path(request: Request) -> str:
+    """The path below the server root of the index a page or file URL names: "" for the default index,
+    "<index>/", or "<index>/snapshot/<instant>/" as the URL spells it."""
+    index = request.path_params.get("index")
+    if index is None:
+        return ""
+    instant = request.path_params.get("instant")
+    return f"{index}/" if instant is None else f"{index}/snapshot/{instant}/"
 
 
 async def authorize(request: Request, index: IndexConfig, access: Access) -> Identity | Response | None:

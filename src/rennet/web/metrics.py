@@ -99,6 +99,12 @@ class Exposition:
         self.upstream_failures = Counter(
             "rennet_upstream_failures", "Upstream requests that failed", ["index", "kind", "reason"], registry=r
         )
+        self.policy = Counter(
+            "rennet_policy_decisions",
+            "Files hidden from pages as they were built, and requests or uploads refused, by index and rule",
+            ["index", "rule", "action"],
+            registry=r,
+        )
         self.page_entries = Gauge(
             "rennet_page_cache_entries", "Pages in the page caches", registry=r, multiprocess_mode="livesum"
         )
@@ -126,6 +132,8 @@ class Exposition:
             self.upstream_bytes.labels(index, kind).inc(size)
         for (index, kind, reason), count in counts.upstream_failures.items():
             self.upstream_failures.labels(index, kind, reason).inc(count)
+        for (index, rule, action), count in counts.policy.items():
+            self.policy.labels(index, rule, action).inc(count)
         pages = self.resources.pages
         self.page_entries.set(len(pages))
         self.page_bytes.set(pages.used)

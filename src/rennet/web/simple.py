@@ -15,12 +15,13 @@ from rennet.domain.negotiation import Format, Representation, negotiate, represe
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.runtime.pagecache import CachedPage
-from rennet.web.context import note_cache, open_index, registry
+from rennet.web.context import index_path, note_cache, open_index, registry
 from rennet.web.responses import BytesResponse, FileSend, error_response, etag_matches, refusal
 
 __all__ = ["cache_control", "open_project", "project_list", "project_page", "redirect_to_slash"]
 
 _PREFIX = {True: "../../../", False: "../../"}  # from a project page back to the server root
+_SNAPSHOT_PREFIX = "../../../../../"  # from /<index>/snapshot/<instant>/simple/<project>/
 
 
 def _representation(request: Request) -> Representation:
@@ -30,6 +31,11 @@ def _representation(request: Request) -> Representation:
         if requested and (chosen := representation_for(requested.replace(" ", "+"))):
             return chosen
     return negotiate(request.headers.get("accept"))
+
+
+def _prefix(request: Request) -> str:
+    params = request.path_params
+    return _SNAPSHOT_PREFIX if "instant" in params else _PREFIX[params.get("index") is not None]
 
 
 def _wants_gzip(request: Request) -> bool:
@@ -73,17 +79,16 @@ async def open_project(
     """The index named in the URL and the normalized name of the project asked for, or the response instead: a 400
     for a bad name, the index's refusal, or a 301 to `canonical(project)` below the index when the URL spells the
     name otherwise (or when `elsewhere` says the URL is not the canonical one for another reason)."""
-    index_name = request.path_params.get("index")
     raw = request.path_params["project"]
     try:
         project = check_project_name(raw)
     except InvalidName as error:
         return error_response(request, 400, str(error))
-    index = await open_index(request, index_name)
+    index = await open_index(request, request.path_params.get("index"))
     if isinstance(index, Response):
         return index
     if raw != project or elsewhere:
-        return _redirect(request, f"{index_name + '/' if index_name else ''}{canonical(project)}")
+        return _redirect(request, index_path(request) + canonical(project))
     return index, project
 
 
@@ -102,8 +107,7 @@ async def project_page(request: Request) -> Response | BytesResponse:
     if page.page is None:
         return error_response(request, 404, page.message or f"no project named {project!r}")
     representation = _representation(request)
-    below_index = request.path_params.get("index") is not None
-    rendered = await page.render_off_loop(representation.format, _PREFIX[below_index], _wants_gzip(request))
+    rendered = await page.render_off_loop(representation.format, _prefix(request), _wants_gzip(request))
     headers = [
         (b"content-type", representation.content_type.encode()),
         (b"etag", rendered.etag.encode()),

@@ -8,13 +8,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rennet.domain.groups import MemberPage, merge_group_page, needs_proxies
-from rennet.domain.indexes import GroupIndex, IndexKind, ProxyIndex
+from rennet.domain.groups import MemberPage, merge_group_page, merge_hidden, needs_proxies
+from rennet.domain.indexes import GroupIndex, IndexKind, ProxyIndex, policy_of
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, ServiceError, Unavailable
-from rennet.service.indexes.interface import IndexService
-from rennet.service.indexes.listing import merged_names, write_listing
+from rennet.service.indexes.interface import IndexService, listing_index
+from rennet.service.indexes.listing import WithoutDenied, merged_names, write_listing
 from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.policing import PolicyGate
 from rennet.service.runtime.resources import WorkerResources
 from rennet.service.singleflight import SingleFlight
 
@@ -34,6 +35,9 @@ class GroupService:
         self._hosted = [m for m in self.members if m.kind is IndexKind.HOSTED]
         self._proxies = [m for m in self.members if m.kind is IndexKind.PROXY]
         self.holds_uploads = bool(self._hosted)
+        proxies = frozenset(m.name for m in self._proxies)
+        self.gate = PolicyGate(config.name, policy_of(config, proxies), shared.metrics)
+        self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self._flights: SingleFlight[CachedPage] = SingleFlight()
         self._listing: tuple[tuple[str, ...], Listing] | None = None
 
@@ -46,24 +50,25 @@ class GroupService:
         consulted: dict[str, CachedPage] = {}
         hosted = await asyncio.gather(*(m.project_page(project) for m in self._hosted))
         consulted.update(zip((m.name for m in self._hosted), hosted, strict=True))
-        hosted_pages = [MemberPage(m.name, m.kind, page.page) for m, page in zip(self._hosted, hosted, strict=True)]
+        hosted_pages = [_member(m, page) for m, page in zip(self._hosted, hosted, strict=True)]
         now = self.shared.clock.now()
         failure, fresh_until = None, math.inf
         if needs_proxies(hosted_pages, project in self.config.allow_upstream):
             failure, fresh_until = await self._ask_proxies(project, consulted, now)
-        members = [MemberPage(m.name, m.kind, consulted[m.name].page) for m in self.members if m.name in consulted]
+        members = [_member(m, consulted[m.name]) for m in self.members if m.name in consulted]
         merged = merge_group_page(members, project in self.config.allow_upstream)
+        hidden = merge_hidden(members, project in self.config.allow_upstream, merged)
         if merged is None and failure is not None:
             raise failure  # nobody has it, and a member that might could not be asked
         deps = tuple(dep for page in consulted.values() for dep in page.deps)
         fresh_until = min([fresh_until, *(page.fresh_until for page in consulted.values())])
         if not consulted:
             fresh_until = now
-        version = tuple((name, page.version) for name, page in consulted.items())
+        version = tuple((name, page.version, page.withheld) for name, page in consulted.items())
         states = {page.state for page in consulted.values()}
         state: CacheOutcome = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
         message = None if merged else f"no project named {project!r} in {self.name}"
-        combined = CachedPage(merged, deps, fresh_until, version, state, message, via=self.name)
+        combined = CachedPage(merged, deps, fresh_until, version, state, message, self.name, self.gate, now, hidden)
         if cached is not None and cached.version == version:
             combined.adopt(cached)
         self.shared.pages.put((self.name, project), combined)
@@ -95,8 +100,7 @@ class GroupService:
 
     async def _owner(self, project: str, filename: str) -> IndexService:
         """The member that provides a file, under the group's rules (a hidden file stays hidden)."""
-        page = await self.project_page(project)
-        owner = page.index_of(filename)
+        owner = listing_index(self.shared, await self.project_page(project), filename)
         if owner is not None:
             return next(m for m in self.members if m.name == owner)
         raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
@@ -108,6 +112,9 @@ class GroupService:
         return await (await self._owner(project, filename)).open_metadata(project, filename)
 
     async def listing(self) -> Listing:
+        return await self._without_denied(await self._whole_listing())
+
+    async def _whole_listing(self) -> Listing:
         results = await asyncio.gather(*(m.listing() for m in self.members), return_exceptions=True)
         available: list[Listing] = []
         for member, result in zip(self.members, results, strict=True):
@@ -128,3 +135,7 @@ class GroupService:
         listing = Listing(stem, digest, count, "miss")
         self._listing = (key, listing)
         return listing
+
+
+def _member(service: IndexService, page: CachedPage) -> MemberPage:
+    return MemberPage(service.name, service.kind, page.page, page.hidden)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 
-from rennet.domain.indexes import HostedIndex, IndexKind
-from rennet.service.answers import FileAnswer, Listing
+from rennet.domain.files import ProjectPage
+from rennet.domain.indexes import HostedIndex, IndexKind, policy_of
+from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, Unavailable
 from rennet.service.indexes.interface import listed_file
-from rennet.service.indexes.listing import write_listing
+from rennet.service.indexes.listing import WithoutDenied, write_listing
 from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.policing import PolicyGate
 from rennet.service.runtime.resources import WorkerResources
 from rennet.storage.catalog import FileRecord
 from rennet.storage.generations import Generation
@@ -28,6 +30,8 @@ class HostedService:
         self.name = config.name
         self.config = config
         self.shared = shared
+        self.gate = PolicyGate(config.name, policy_of(config), shared.metrics)
+        self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self._listing: tuple[Generation, Listing] | None = None
 
     async def project_page(self, project: str) -> CachedPage:
@@ -41,13 +45,19 @@ class HostedService:
                 None, (dependency,), math.inf, None, "miss", f"no project named {project!r} in {self.name}"
             )
         elif cached is not None and cached.version == record.revision:
-            page = CachedPage(cached.page, (dependency,), math.inf, record.revision, "hit")
+            page = self._cached(cached.source, record.revision, dependency, "hit")
             page.adopt(cached)
         else:
             content = await self.shared.db(self.shared.catalog.page, record)
-            page = CachedPage(content, (dependency,), math.inf, record.revision, "miss")
+            page = self._cached(content, record.revision, dependency, "miss")
         self.shared.pages.put((self.name, project), page)
         return page
+
+    def _cached(
+        self, content: ProjectPage | None, revision: Hashable, dependency: Generation, state: CacheOutcome
+    ) -> CachedPage:
+        now = self.shared.clock.now()
+        return CachedPage(content, (dependency,), math.inf, revision, state, gate=self.gate, now=now)
 
     async def open_file(self, project: str, filename: str) -> FileAnswer:
         return await self._open(project, filename, filename, lambda record: record.blob_sha256)
@@ -73,6 +83,9 @@ class HostedService:
         return found
 
     async def listing(self) -> Listing:
+        return await self._without_denied(await self._whole_listing())
+
+    async def _whole_listing(self) -> Listing:
         dependency = self.shared.dependency(self.name)
         if self._listing is not None and self._listing[0] == dependency:
             return self._listing[1]

@@ -6,19 +6,22 @@ into a names file, which is rendered into HTML, JSON and their gzip twins named 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from rennet.domain.names import canonical_name
 from rennet.domain.simple import root_html_chunks, root_json_chunks
+from rennet.service.answers import Listing
 from rennet.storage.errors import full_disk_named
 
-__all__ = ["SUFFIXES", "merged_names", "read_names", "write_listing"]
+__all__ = ["SUFFIXES", "WithoutDenied", "merged_names", "read_names", "write_listing"]
 
 SUFFIXES = (".names", ".html", ".json", ".html.gz", ".json.gz")
 
@@ -66,6 +69,25 @@ def merged_names(stems: Iterable[Path]) -> Iterator[str]:
             if key not in seen:
                 seen.add(key)
                 yield name
+
+
+class WithoutDenied:
+    """An index's project list without the projects its deny rules name whole: rendered beside the whole lists
+    (in listings/-denied/<index>/: no index name starts with "-"), once per whole list, by each worker."""
+
+    def __init__(self, listings_dir: Path, index: str, denied: frozenset[str]) -> None:
+        self.directory = listings_dir / "-denied" / index
+        self.denied = denied
+        self._made: tuple[str, Listing] | None = None  # the whole list's digest, and the list without
+
+    async def __call__(self, whole: Listing) -> Listing:
+        if not self.denied:
+            return whole
+        if self._made is None or self._made[0] != whole.digest or not self._made[1].stem.parent.exists():
+            names = (name for name in read_names(whole.stem) if canonical_name(name) not in self.denied)
+            stem, digest, count = await asyncio.to_thread(write_listing, self.directory, names)
+            self._made = (whole.digest, Listing(stem, digest, count))
+        return replace(self._made[1], cache=whole.cache)
 
 
 def _render(stem: Path, chunks: Iterable[str], suffix: str) -> None:

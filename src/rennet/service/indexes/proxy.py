@@ -18,16 +18,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rennet.domain.changes import PageChanges
 from rennet.domain.files import ProjectPage
-from rennet.domain.indexes import IndexKind, ProxyIndex
+from rennet.domain.indexes import IndexKind, ProxyIndex, policy_of
 from rennet.domain.names import NormalizedName, parse_dist_filename
 from rennet.domain.validators import UpstreamValidators
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing, LocalFile, StreamingFile, on_disk
 from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import listed_file
-from rennet.service.indexes.listing import write_listing
+from rennet.service.indexes.listing import WithoutDenied, write_listing
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
+from rennet.service.runtime.policing import PolicyGate
 from rennet.service.runtime.resources import DATABASE_RETRY, WorkerResources, storage_full
 from rennet.service.runtime.storecopy import copy_from_store, store_refusal
 from rennet.service.runtime.transfers import exclusive_transfer
@@ -72,6 +73,8 @@ class ProxyService:
         self.name = config.name
         self.config = config
         self.shared = shared
+        self.gate = PolicyGate(config.name, policy_of(config), shared.metrics)
+        self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self.client = UpstreamClient(
             shared.sessions,
             config.upstream,
@@ -251,13 +254,14 @@ class ProxyService:
             return self._absent(
                 project, dependency, f"no project named {project!r} in {self.name}", fresh_until, state
             )
-        if cached is not None and cached.page is not None and cached.version == record.serial:
-            page = cached.page
+        if cached is not None and cached.source is not None and cached.version == record.serial:
+            page = cached.source
         elif page is None:
             # Offline, a listed file that is not here would be chosen by installers and then fail to download.
             offline = self.shared.offline
             page = await self.shared.db(lambda: self.shared.catalog.page(record, held_only=offline))
-        fresh = CachedPage(page, (dependency,), fresh_until, record.serial, state)
+        now = self.shared.clock.now()
+        fresh = CachedPage(page, (dependency,), fresh_until, record.serial, state, gate=self.gate, now=now)
         if cached is not None and cached.version == record.serial:
             fresh.adopt(cached)
         self.shared.pages.put((self.name, project), fresh)
@@ -507,6 +511,9 @@ class ProxyService:
     # -- the project list ------------------------------------------------------------------------------------------
 
     async def listing(self) -> Listing:
+        return await self._without_denied(await self._whole_listing())
+
+    async def _whole_listing(self) -> Listing:
         now = self.shared.clock.now()
         if self._listing is not None and now < self._listing[0] and self._listing[1].stem.parent.exists():
             return self._listing[1]

@@ -12,20 +12,30 @@ import time
 from dataclasses import dataclass
 
 from rennet.domain.files import ProjectStatus
-from rennet.domain.indexes import HostedIndex
+from rennet.domain.indexes import HostedIndex, policy_of
 from rennet.domain.names import DistName, file_identity
+from rennet.domain.policy import Refusal
 from rennet.domain.uploads import UploadRejected, check_against_release, check_archive_directory, check_metadata
 from rennet.service.archives import NoMetadata, read_metadata_file
 from rennet.service.runtime.resources import Storage, page_changed
 from rennet.storage.blobs import BlobWriter
 from rennet.storage.catalog import DuplicateFile, HostedUpload
 
-__all__ = ["UploadOutcome", "publish"]
+__all__ = ["UploadDenied", "UploadOutcome", "publish"]
 
 log = logging.getLogger("rennet.upload")
+policy_log = logging.getLogger("rennet.policy")
 
 # Projects in these states take no new files (PEP 792).
 CLOSED = (ProjectStatus.ARCHIVED, ProjectStatus.QUARANTINED)
+
+
+class UploadDenied(UploadRejected):
+    """An upload the index's policy refuses (403, as PyPI refuses what a project's owner has not allowed)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message, 403)
+        self.refusal = refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +58,9 @@ def publish(
 
     Blocking (archive reading, database, fsync): a server calls it in a worker thread.
     """
+    if (refusal := policy_of(index).upload_refusal(dist.project, dist.version, filename)) is not None:
+        policy_log.warning("refused upload by %s: %s", uploader, refusal.message)
+        raise UploadDenied(refusal)
     digests = writer.hexdigests()
     try:
         found = read_metadata_file(writer.temp_path, filename)

@@ -14,7 +14,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from rennet.domain.indexes import HostedIndex
 from rennet.domain.uploads import DIGEST_FIELDS, UploadForm, UploadRejected, check_digests, check_form
-from rennet.service.publishing.publish import UploadOutcome, publish
+from rennet.service.publishing.publish import UploadDenied, UploadOutcome, publish
 from rennet.service.runtime.resources import WorkerResources
 from rennet.storage.blobs import BlobWriter
 
@@ -138,4 +138,8 @@ async def _accept(
 ) -> UploadOutcome:
     dist = check_form(form, filename)
     check_digests(form, writer.hexdigests())
-    return await shared.db(publish, shared, index, dist, filename, writer, uploader)
+    try:
+        return await shared.db(publish, shared, index, dist, filename, writer, uploader)
+    except UploadDenied as denied:
+        shared.metrics.policy(denied.refusal.index, denied.refusal.rule, "refused")
+        raise

@@ -33,6 +33,7 @@ class Counts:
     upstream_responses: dict[tuple[str, str, int], int] = field(default_factory=dict)  # (index, kind, status)
     upstream_bytes: dict[tuple[str, str], int] = field(default_factory=dict)  # (index, kind)
     upstream_failures: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (index, kind, reason)
+    policy: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (index, rule, action)
 
 
 class WorkerMetrics:
@@ -59,6 +60,12 @@ class WorkerMetrics:
             counts.sent[kind] = counts.sent.get(kind, 0) + sent
         if not self._scheduled:
             self._changed()
+
+    def policy(self, index: str, rule: str, action: str, count: int = 1) -> None:
+        """Policy decisions: files of a page `hidden` as it was built, requests and uploads `refused`."""
+        key = (index, rule, action)
+        self._counts.policy[key] = self._counts.policy.get(key, 0) + count
+        self._changed()
 
     def upstream(self, index: str) -> UpstreamMetrics:
         """What the upstream client of one proxy index reports to (rennet.upstream.client.UpstreamObserver)."""

@@ -10,14 +10,16 @@ import asyncio
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from rennet.domain.files import ProjectPage
 from rennet.domain.negotiation import Format
+from rennet.domain.policy import Refusal
 from rennet.domain.simple import render_project_html, render_project_json
 from rennet.service.answers import CacheOutcome
 from rennet.service.runtime.clock import Clock
+from rennet.service.runtime.policing import PolicyGate
 from rennet.storage.generations import Generation, Generations
 
 __all__ = ["CachedPage", "PageCache", "Rendered"]
@@ -55,8 +57,13 @@ def _render(
 class CachedPage:
     """A project page (or the knowledge that there is none) as one index serves it.
 
-    `version` identifies the content: equal versions render to equal bytes, so a refresh that changes nothing
-    keeps the rendered bytes. `state` says how it was obtained, for the access log: hit, miss, stale, refresh.
+    `version` identifies the source content: equal versions and equal `withheld` (the files a policy hides) render
+    to equal bytes, so a refresh that changes nothing keeps the rendered bytes. `state` says how it was obtained,
+    for the access log: hit, miss, stale, refresh.
+
+    With a `gate` (the index's policy), `page` is what the policy lets be seen at `now`, `source` the page it was
+    screened from, `hidden` why each other file is hidden (with `hidden` given: files members of a group hid),
+    and the page is fresh no longer than until the policy's verdict on one of its files changes by itself.
     """
 
     __slots__ = (
@@ -65,13 +72,16 @@ class CachedPage:
         "_variants",
         "deps",
         "fresh_until",
+        "hidden",
         "message",
         "owner",
         "page",
+        "source",
         "state",
         "version",
         "via",
         "weight",
+        "withheld",
     )
 
     def __init__(
@@ -83,7 +93,17 @@ class CachedPage:
         state: CacheOutcome = "miss",
         message: str | None = None,
         via: str | None = None,
+        gate: PolicyGate | None = None,
+        now: float = 0.0,
+        hidden: Mapping[str, Refusal] | None = None,
     ) -> None:
+        self.source = page
+        self.hidden: Mapping[str, Refusal] = hidden or {}
+        if gate and page is not None:
+            screened = gate.screen(page, now)
+            page, fresh_until = screened.page, min(fresh_until, screened.changes_at)
+            self.hidden = {**self.hidden, **screened.hidden} if self.hidden else screened.hidden
+        self.withheld = frozenset(self.hidden)
         self.page = page
         self.deps = deps
         self.fresh_until = fresh_until
@@ -146,7 +166,8 @@ class CachedPage:
     def stale(self, until: float, generations: Generations) -> CachedPage:
         """This page, served as it is until `until` although it may be out of date (its source failed)."""
         deps = tuple(Generation(dep.slot, generations.get(dep.slot)) for dep in self.deps)
-        copy = CachedPage(self.page, deps, until, self.version, "stale", self.message, self.via)
+        copy = CachedPage(self.page, deps, until, self.version, "stale", self.message, self.via, hidden=self.hidden)
+        copy.source = self.source
         copy.adopt(self)
         return copy
 
@@ -159,7 +180,10 @@ class CachedPage:
         return self._owners.get(filename)
 
     def adopt(self, older: CachedPage) -> None:
-        """Take over the rendered bytes of an older copy with the same version."""
+        """Take over the rendered bytes of an older copy with the same version (unless a policy shows another
+        set of its files now)."""
+        if older.withheld != self.withheld:
+            return
         for key, rendered in older._variants.items():
             self._variants.setdefault(key, rendered)
         # Recounted rather than copied: this copy may hold variants of its own already.
