@@ -149,3 +149,27 @@ def test_affected_versions_are_described_for_people() -> None:
         )
     )
     assert describe_affected(every) == "every version"
+
+
+def test_the_rule_holds_back_what_the_index_blocks_and_names_the_advisory() -> None:
+    from rennet.domain.advisories import AdvisoryRule
+    from rennet.domain.files import DistFile
+    from rennet.domain.names import canonical_name
+
+    (malicious,) = parse_osv(record("MAL-2026-9", summary="steals tokens"))
+    (vulnerable,) = parse_osv(record("GHSA-x"))
+    (withdrawn,) = parse_osv(record("MAL-2026-10", withdrawn="2026-12-02T00:00:00Z"))
+    project, wheel = canonical_name("some-thing"), DistFile("some_thing-1.1-py3-none-any.whl", "pypi")
+    fixed = DistFile("some_thing-1.2.3-py3-none-any.whl", "pypi")
+
+    hold = AdvisoryRule("pypi", (withdrawn, vulnerable, malicious)).judge(project, wheel, 0.0)
+    assert hold is not None and hold.refusal.rule == "advisory"
+    assert hold.refusal.message == (
+        "some_thing-1.1-py3-none-any.whl is blocked by index 'pypi': advisory MAL-2026-9 reports it as malicious: "
+        "steals tokens"
+    )
+    assert AdvisoryRule("pypi", (malicious,)).judge(project, fixed, 0.0) is None
+    assert AdvisoryRule("pypi", (vulnerable, withdrawn)).judge(project, wheel, 0.0) is None
+    assert AdvisoryRule("pypi", (malicious,), malicious=False).judge(project, wheel, 0.0) is None
+    strict = AdvisoryRule("pypi", (vulnerable,), vulnerable=True).judge(project, wheel, 0.0)
+    assert strict is not None and "advisory GHSA-x reports a vulnerability in it" in strict.refusal.message

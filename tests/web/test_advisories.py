@@ -26,9 +26,24 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeUpstream, database: Database
 ) -> Iterator[LocalServer]:
     module_upstream.add(make_wheel("public-vuln", "1.0"), make_wheel("public-vuln", "1.1"))
+    module_upstream.add(make_wheel("evil-thing", "1.0"), make_wheel("evil-thing", "0.9"))
     base = tmp_path_factory.mktemp("advisories")
-    with serving(base, UPLOADS, (ALICE,), upstream_url=module_upstream.url, database=database) as rennet:
+    config = UPLOADS + LENIENT_AND_STRICT
+    with serving(base, config, (ALICE,), upstream_url=module_upstream.url, database=database) as rennet:
         yield rennet
+
+
+LENIENT_AND_STRICT = """
+[index.lenient]
+type = "hosted"
+upload = ["alice"]
+block_malicious = false
+
+[index.strict]
+type = "hosted"
+upload = ["alice"]
+block_vulnerable = true
+"""
 
 
 def osv(ident: str, project: str, events: list[dict[str, str]], **fields: Any) -> dict[str, Any]:
@@ -123,3 +138,57 @@ def test_a_record_that_no_longer_names_a_project_leaves_it(server: LocalServer, 
     done = cli(server, "advisories", "import", str(write(tmp_path / "b.json", moved)))
     assert "1 added, 0 changed, 1 removed" in done.stdout
     assert vulnerabilities(server, "/local/pypi/renamed-vuln/json") == []
+
+
+def listed(server: LocalServer, index: str, project: str) -> list[str]:
+    response = server.get(f"/{index}/simple/{project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert response.status_code == 200, response.text
+    return sorted(file["filename"] for file in response.json()["files"])
+
+
+def test_files_a_malicious_package_report_names_are_neither_listed_nor_served_until_it_is_withdrawn(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    bad, good = make_wheel("evil-thing", "1.0"), make_wheel("evil-thing", "0.9")
+    assert listed(server, "pypi", "evil-thing") == [good.filename, bad.filename]  # cached before the import
+    assert server.get(f"/pypi/files/evil-thing/{bad.filename}").status_code == 200
+    report = osv("MAL-2026-4242", "evil-thing", [{"introduced": "1.0"}, {"last_affected": "1.0"}])
+    assert cli(server, "advisories", "import", str(write(tmp_path / "mal.json", report))).returncode == 0
+
+    for index in ("pypi", "default"):  # the proxy, and the default group in front of it
+        assert listed(server, index, "evil-thing") == [good.filename]
+        refused = server.get(f"/{index}/files/evil-thing/{bad.filename}")
+        assert refused.status_code == 403
+        assert refused.text.startswith(
+            f"{bad.filename} is blocked by index 'pypi': advisory MAL-2026-4242 reports it as malicious: "
+            "MAL-2026-4242 summary"
+        )
+        assert server.get(f"/{index}/files/evil-thing/{good.filename}").status_code == 200
+    assert "rennet.policy" in server.log() and "MAL-2026-4242" in server.log()
+
+    withdrawn = dict(report, withdrawn="2026-12-03T00:00:00Z")
+    assert cli(server, "advisories", "import", str(write(tmp_path / "lifted.json", withdrawn))).returncode == 0
+    assert listed(server, "default", "evil-thing") == [good.filename, bad.filename]
+    assert server.get(f"/default/files/evil-thing/{bad.filename}").status_code == 200
+
+
+def test_each_index_chooses_what_it_blocks(server: LocalServer, tmp_path: Path) -> None:
+    malicious, vulnerable = make_wheel("chosen-mal", "1.0"), make_wheel("chosen-vuln", "1.0")
+    for index in ("local", "lenient", "strict"):
+        upload(server, malicious, vulnerable, index=index)
+    records = (
+        osv("MAL-2026-0007", "chosen-mal", [{"introduced": "0"}]),
+        osv("GHSA-0000-0000-0007", "chosen-vuln", [{"introduced": "0"}]),
+    )
+    assert cli(server, "advisories", "import", str(write(tmp_path / "both.json", *records))).returncode == 0
+
+    shown = {index: listed(server, index, "chosen-mal") + listed(server, index, "chosen-vuln") for index in (
+        "local", "lenient", "strict")}  # fmt: skip
+    assert shown == {
+        "local": [vulnerable.filename],  # by default: malicious packages only
+        "lenient": [malicious.filename, vulnerable.filename],  # block_malicious = false
+        "strict": [],  # block_vulnerable = true
+    }
+    refused = server.get(f"/strict/files/chosen-vuln/{vulnerable.filename}")
+    assert refused.status_code == 403
+    assert "advisory GHSA-0000-0000-0007 reports a vulnerability in it" in refused.text

@@ -18,10 +18,14 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from rennet.domain.files import DistFile
 from rennet.domain.names import NormalizedName, canonical_name, version_or_none
+from rennet.domain.policy import Hold, Refusal
 
 __all__ = [
+    "ADVISORIES_SLOT",
     "Advisory",
+    "AdvisoryRule",
     "InvalidAdvisory",
     "affects",
     "describe_affected",
@@ -31,6 +35,8 @@ __all__ = [
     "vulnerabilities",
 ]
 
+# The generation slot an import bumps besides the pages it changes: which projects have advisories at all.
+ADVISORIES_SLOT = ("-advisories", "")
 PYPI_ECOSYSTEM = "PyPI"
 MALICIOUS_PREFIX = "MAL-"
 _EVENTS = ("introduced", "fixed", "last_affected", "limit")
@@ -62,6 +68,33 @@ class Advisory:
     def fixed_in(self) -> tuple[str, ...]:
         """The versions that fix it, as PyPI's JSON API lists them."""
         return tuple(sorted({v for r in self.ranges for event, v in r if event == "fixed"}, key=_sort_key))
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryRule:
+    """A policy rule (domain/policy.py) of one index: files that advisories name are held back. Reports of
+    malicious packages when `malicious`, any other advisory when `vulnerable`; withdrawn ones never."""
+
+    index: str
+    advisories: tuple[Advisory, ...]  # the project's
+    malicious: bool = True
+    vulnerable: bool = False
+    kind: str = "advisory"
+
+    def judge(self, project: NormalizedName, file: DistFile, now: float) -> Hold | None:
+        for advisory in self.advisories:
+            if advisory.project != project or advisory.withdrawn is not None:
+                continue
+            if not (self.malicious if advisory.malicious else self.vulnerable):
+                continue
+            if affects(advisory, file.version):
+                return Hold(Refusal(self.kind, self.index, self._message(file.filename, advisory)))
+        return None
+
+    def _message(self, filename: str, advisory: Advisory) -> str:
+        what = "reports it as malicious" if advisory.malicious else "reports a vulnerability in it"
+        about = f": {advisory.summary}" if advisory.summary else ""
+        return f"{filename} is blocked by index {self.index!r}: advisory {advisory.id} {what}{about}"
 
 
 def parse_osv(record: Any) -> list[Advisory]:

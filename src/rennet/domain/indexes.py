@@ -93,6 +93,8 @@ class ProxyIndex:
     min_age: float = _option("duration", 0.0)  # see rennet.domain.policy
     min_age_exempt: frozenset[Exemption] = _option("exemptions", frozenset())
     deny: tuple[Denial, ...] = _option("denials", ())
+    block_malicious: bool = _option("bool", True)  # files that reports of malicious packages name (domain/advisories)
+    block_vulnerable: bool = _option("bool", False)  # files that any other advisory names
     kind: IndexKind = IndexKind.PROXY
 
     @property
@@ -110,6 +112,8 @@ class HostedIndex:
     uploaders: frozenset[str] = _option("names", frozenset(), key="upload")
     max_upload_size: int = _option("size", 1 << 30)
     deny: tuple[Denial, ...] = _option("denials", ())
+    block_malicious: bool = _option("bool", True)  # files that reports of malicious packages name (domain/advisories)
+    block_vulnerable: bool = _option("bool", False)  # files that any other advisory names
     kind: IndexKind = IndexKind.HOSTED
 
 
@@ -123,6 +127,8 @@ class GroupIndex:
     min_age: float = _option("duration", 0.0)
     min_age_exempt: frozenset[Exemption] = _option("exemptions", frozenset())
     deny: tuple[Denial, ...] = _option("denials", ())
+    block_malicious: bool = _option("bool", True)  # files that reports of malicious packages name (domain/advisories)
+    block_vulnerable: bool = _option("bool", False)  # files that any other advisory names
     kind: IndexKind = IndexKind.GROUP
 
 

@@ -65,6 +65,11 @@ class AdvisoryCatalog:
         with self._engine.connect() as connection:
             return [from_row(dict(row)) for row in connection.execute(query).mappings()]
 
+    def projects(self) -> frozenset[str]:
+        """The projects that have advisories."""
+        with self._engine.connect() as connection:
+            return frozenset(connection.execute(select(table.c.project).distinct()).scalars())
+
     def count(self) -> int:
         with self._engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(table)).scalar_one())

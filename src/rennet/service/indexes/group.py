@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rennet.domain.groups import MemberPage, merge_group_page, merge_hidden, needs_proxies
-from rennet.domain.indexes import GroupIndex, IndexKind, ProxyIndex, policy_of
+from rennet.domain.indexes import GroupIndex, IndexKind, ProxyIndex
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import IndexService, listing_index
@@ -36,7 +36,7 @@ class GroupService:
         self._proxies = [m for m in self.members if m.kind is IndexKind.PROXY]
         self.holds_uploads = bool(self._hosted)
         proxies = frozenset(m.name for m in self._proxies)
-        self.gate = PolicyGate(config.name, policy_of(config, proxies), shared.metrics)
+        self.gate = PolicyGate.of(config, shared.metrics, proxies)
         self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self._flights: SingleFlight[CachedPage] = SingleFlight()
         self._listing: tuple[tuple[str, ...], Listing] | None = None
@@ -68,7 +68,10 @@ class GroupService:
         states = {page.state for page in consulted.values()}
         state: CacheOutcome = "stale" if "stale" in states else "miss" if states & {"miss", "refresh"} else "hit"
         message = None if merged else f"no project named {project!r} in {self.name}"
-        combined = CachedPage(merged, deps, fresh_until, version, state, message, self.name, self.gate, now, hidden)
+        advisories = await self.shared.advisories_for(project)
+        combined = CachedPage(
+            merged, deps, fresh_until, version, state, message, self.name, self.gate, now, hidden, advisories
+        )
         if cached is not None and cached.version == version:
             combined.adopt(cached)
         self.shared.pages.put((self.name, project), combined)

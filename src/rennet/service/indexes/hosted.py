@@ -7,8 +7,9 @@ import math
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 
+from rennet.domain.advisories import Advisory
 from rennet.domain.files import ProjectPage
-from rennet.domain.indexes import HostedIndex, IndexKind, policy_of
+from rennet.domain.indexes import HostedIndex, IndexKind
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, Unavailable
 from rennet.service.indexes.interface import listed_file
@@ -30,7 +31,7 @@ class HostedService:
         self.name = config.name
         self.config = config
         self.shared = shared
-        self.gate = PolicyGate(config.name, policy_of(config), shared.metrics)
+        self.gate = PolicyGate.of(config, shared.metrics)
         self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self._listing: tuple[Generation, Listing] | None = None
 
@@ -45,19 +46,30 @@ class HostedService:
                 None, (dependency,), math.inf, None, "miss", f"no project named {project!r} in {self.name}"
             )
         elif cached is not None and cached.version == record.revision:
-            page = self._cached(cached.source, record.revision, dependency, "hit")
+            page = self._cached(
+                cached.source, record.revision, dependency, "hit", await self.shared.advisories_for(project)
+            )
             page.adopt(cached)
         else:
             content = await self.shared.db(self.shared.catalog.page, record)
-            page = self._cached(content, record.revision, dependency, "miss")
+            page = self._cached(
+                content, record.revision, dependency, "miss", await self.shared.advisories_for(project)
+            )
         self.shared.pages.put((self.name, project), page)
         return page
 
     def _cached(
-        self, content: ProjectPage | None, revision: Hashable, dependency: Generation, state: CacheOutcome
+        self,
+        content: ProjectPage | None,
+        revision: Hashable,
+        dependency: Generation,
+        state: CacheOutcome,
+        advisories: tuple[Advisory, ...],
     ) -> CachedPage:
         now = self.shared.clock.now()
-        return CachedPage(content, (dependency,), math.inf, revision, state, gate=self.gate, now=now)
+        return CachedPage(
+            content, (dependency,), math.inf, revision, state, gate=self.gate, now=now, advisories=advisories
+        )
 
     async def open_file(self, project: str, filename: str) -> FileAnswer:
         return await self._open(project, filename, filename, lambda record: record.blob_sha256)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rennet.domain.changes import PageChanges
 from rennet.domain.files import ProjectPage
-from rennet.domain.indexes import IndexKind, ProxyIndex, policy_of
+from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
 from rennet.domain.validators import UpstreamValidators
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing, LocalFile, StreamingFile, on_disk
@@ -73,7 +73,7 @@ class ProxyService:
         self.name = config.name
         self.config = config
         self.shared = shared
-        self.gate = PolicyGate(config.name, policy_of(config), shared.metrics)
+        self.gate = PolicyGate.of(config, shared.metrics)
         self._without_denied = WithoutDenied(shared.listings_dir, config.name, self.gate.policy.unlisted)
         self.client = UpstreamClient(
             shared.sessions,
@@ -261,7 +261,10 @@ class ProxyService:
             offline = self.shared.offline
             page = await self.shared.db(lambda: self.shared.catalog.page(record, held_only=offline))
         now = self.shared.clock.now()
-        fresh = CachedPage(page, (dependency,), fresh_until, record.serial, state, gate=self.gate, now=now)
+        advisories = await self.shared.advisories_for(project)
+        fresh = CachedPage(
+            page, (dependency,), fresh_until, record.serial, state, gate=self.gate, now=now, advisories=advisories
+        )
         if cached is not None and cached.version == record.serial:
             fresh.adopt(cached)
         self.shared.pages.put((self.name, project), fresh)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rennet.domain.advisories import Advisory, InvalidAdvisory, parse_osv
+from rennet.domain.advisories import ADVISORIES_SLOT, Advisory, InvalidAdvisory, parse_osv
 from rennet.storage.advisories import Imported
 from rennet.storage.generations import slot_of
 from rennet.storage.store import Store
@@ -62,7 +62,10 @@ def import_advisories(store: Store, indexes: Iterable[str], paths: Sequence[Path
     report.records = len(records)
     report.imported = store.advisories.replace(records)
     names = list(indexes)
-    for slot in {slot_of(index, project) for project in report.imported.projects for index in names}:
+    changed = {slot_of(index, project) for project in report.imported.projects for index in names}
+    if changed:
+        changed.add(slot_of(*ADVISORIES_SLOT))
+    for slot in changed:
         store.generations.bump(slot)
     return report
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
+from rennet.domain.advisories import Advisory
 from rennet.domain.files import ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.domain.policy import Refusal
@@ -61,9 +62,10 @@ class CachedPage:
     to equal bytes, so a refresh that changes nothing keeps the rendered bytes. `state` says how it was obtained,
     for the access log: hit, miss, stale, refresh.
 
-    With a `gate` (the index's policy), `page` is what the policy lets be seen at `now`, `source` the page it was
-    screened from, `hidden` why each other file is hidden (with `hidden` given: files members of a group hid),
-    and the page is fresh no longer than until the policy's verdict on one of its files changes by itself.
+    With a `gate` (the index's policy, given the project's `advisories`), `page` is what the policy lets be seen
+    at `now`, `source` the page it was screened from, `hidden` why each other file is hidden (with `hidden`
+    given: files members of a group hid), and the page is fresh no longer than until the policy's verdict on one
+    of its files changes by itself.
     """
 
     __slots__ = (
@@ -96,11 +98,12 @@ class CachedPage:
         gate: PolicyGate | None = None,
         now: float = 0.0,
         hidden: Mapping[str, Refusal] | None = None,
+        advisories: tuple[Advisory, ...] = (),
     ) -> None:
         self.source = page
         self.hidden: Mapping[str, Refusal] = hidden or {}
-        if gate and page is not None:
-            screened = gate.screen(page, now)
+        if gate is not None and page is not None and gate.applies(advisories):
+            screened = gate.screen(page, now, advisories)
             page, fresh_until = screened.page, min(fresh_until, screened.changes_at)
             self.hidden = {**self.hidden, **screened.hidden} if self.hidden else screened.hidden
         self.withheld = frozenset(self.hidden)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
+from rennet.domain.advisories import ADVISORIES_SLOT, Advisory
 from rennet.service.answers import CacheOutcome, FileAnswer, LocalFile
 from rennet.service.errors import Unavailable
 from rennet.service.runtime.accesses import AccessTimes
@@ -91,6 +92,7 @@ class WorkerResources:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     database_down_until: float = 0.0  # monotonic time; see DATABASE_RETRY
     transfers: TransferLeases | None = None  # hosts sharing a bucket fetch each upstream file once (PostgreSQL)
+    advised: tuple[Generation, frozenset[str]] | None = None  # the projects that have advisories, as last read
 
     async def db(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run storage work (catalog calls) in a worker thread: the database is never queried on the event loop.
@@ -134,6 +136,16 @@ class WorkerResources:
 
     def changed(self, index: str, project: str = "") -> None:
         page_changed(self, index, project)
+
+    async def advisories_for(self, project: str) -> tuple[Advisory, ...]:
+        """The project's advisories (`rennet advisories import`); most projects have none, which costs no query:
+        the names of those that do are read once, and again after each import."""
+        dependency = self.dependency(*ADVISORIES_SLOT)
+        if self.advised is None or self.advised[0] != dependency:
+            self.advised = (dependency, await self.db(self.advisories.projects))
+        if project not in self.advised[1]:
+            return ()
+        return tuple(await self.db(self.advisories.for_project, project))
 
     def held_file(self, index: str, project: str, name: str) -> LocalFile | None:
         """A held file remembered by this worker, still valid and still on disk (then open)."""
