@@ -164,6 +164,9 @@ def test_files_a_malicious_package_report_names_are_neither_listed_nor_served_un
             "MAL-2026-4242 summary"
         )
         assert server.get(f"/{index}/files/evil-thing/{good.filename}").status_code == 200
+        described = server.get(f"/{index}/pypi/evil-thing/json").json()  # the JSON API leaves it out too
+        assert [f["filename"] for f in described["urls"]] == []  # 1.0, the latest, has no file left
+        assert set(described["releases"]) == {"0.9"}
     assert "rennet.policy" in server.log() and "MAL-2026-4242" in server.log()
 
     withdrawn = dict(report, withdrawn="2026-12-03T00:00:00Z")
@@ -189,6 +192,8 @@ def test_each_index_chooses_what_it_blocks(server: LocalServer, tmp_path: Path) 
         "lenient": [malicious.filename, vulnerable.filename],  # block_malicious = false
         "strict": [],  # block_vulnerable = true
     }
+    assert server.get("/strict/pypi/chosen-vuln/json").status_code == 404  # no file left to describe
+    assert server.get("/lenient/pypi/chosen-mal/json").status_code == 200
     refused = server.get(f"/strict/files/chosen-vuln/{vulnerable.filename}")
     assert refused.status_code == 403
     assert "advisory GHSA-0000-0000-0007 reports a vulnerability in it" in refused.text

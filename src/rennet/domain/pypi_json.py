@@ -7,7 +7,7 @@ the latest release that is neither yanked nor a pre-release, else the latest not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +27,7 @@ __all__ = [
     "releases_of",
     "rewrite_upstream",
     "upstream_json_url",
+    "without_files",
 ]
 
 _NO_DOWNLOADS = {"last_day": -1, "last_month": -1, "last_week": -1}  # PyPI stopped counting; clients expect it
@@ -179,6 +180,22 @@ def upstream_json_url(simple_url: str, project: str, version: str | None) -> str
         return None
     release = f"{quote(version, safe='')}/" if version is not None else ""
     return f"{base.removesuffix('simple')}pypi/{project}/{release}json"
+
+
+def without_files(document: dict[str, Any], hidden: Collection[str]) -> dict[str, Any]:
+    """The document without the files a policy hides: gone from `urls`, and from `releases`, where a release
+    whose files are all hidden goes too (its `info` stays the upstream's: it may describe a hidden release)."""
+    if not hidden:
+        return document
+
+    def kept(files: Any) -> list[Any]:
+        return [f for f in files if not (isinstance(f, Mapping) and f.get("filename") in hidden)]
+
+    result = dict(document, urls=kept(document.get("urls", [])))
+    if isinstance(document.get("releases"), Mapping):
+        releases = {version: kept(files) for version, files in document["releases"].items()}
+        result["releases"] = {v: f for v, f in releases.items() if f or not document["releases"][v]}
+    return result
 
 
 def rewrite_upstream(document: Any, project: str, links: Links) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from rennet.domain.pypi_json import (
     releases_of,
     rewrite_upstream,
     upstream_json_url,
+    without_files,
 )
 from rennet.service.errors import NotFound, ServiceError
 from rennet.service.indexes.group import GroupService
@@ -50,19 +51,30 @@ async def json_answer(service: IndexService, project: str, version: str | None, 
     """
     links = Links(root, service.name)
     found: JsonAnswer | None = None
+    if isinstance(service, ProxyService) and upstream_json_url(service.client.base_url, project, version) is None:
+        raise NotFound(f"{service.name} has no JSON API: its upstream's URL does not end in /simple/")
+    hidden = await _hidden(service, project)
     if isinstance(service, GroupService):
-        found = await _group(service, project, version, links)
+        found = await _group(service, project, version, links, hidden)
     elif isinstance(service, ProxyService):
-        if upstream_json_url(service.client.base_url, project, version) is None:
-            raise NotFound(f"{service.name} has no JSON API: its upstream's URL does not end in /simple/")
-        found = await _upstream(service, project, version, links)
+        found = await _upstream(service, project, version, links, hidden)
     elif isinstance(service, HostedService):
         holders = await _holders(service.shared, [service], project)
-        found = await _hosted(service.shared, holders, project, version, links) if holders else None
+        found = await _hosted(service.shared, holders, project, version, links, hidden) if holders else None
     if found is None:
         release = f" version {version!r} of" if version is not None else ""
         raise NotFound(f"no{release} project named {project!r} in {service.name}")
     return found
+
+
+async def _hidden(service: IndexService, project: str) -> frozenset[str]:
+    """The files the index's policy hides from the project's page: the document leaves them out too. A page that
+    cannot be built now hides nothing here (its files are refused when asked for all the same)."""
+    try:
+        page = await service.project_page(project)
+    except ServiceError:
+        return frozenset()
+    return page.withheld
 
 
 async def _with_advisories(shared: WorkerResources, project: str, found: JsonAnswer) -> JsonAnswer:
@@ -76,15 +88,17 @@ async def _with_advisories(shared: WorkerResources, project: str, found: JsonAns
     return replace(found, document=found.document | {"vulnerabilities": listed})
 
 
-async def _group(group: GroupService, project: str, version: str | None, links: Links) -> JsonAnswer | None:
+async def _group(
+    group: GroupService, project: str, version: str | None, links: Links, hidden: frozenset[str]
+) -> JsonAnswer | None:
     hosted = [m for m in group.members if isinstance(m, HostedService)]
     holders = await _holders(group.shared, hosted, project)
     upstream_allowed = not holders or project in group.config.allow_upstream
     for member in group.members:
         if isinstance(member, HostedService) and holders:
-            return await _hosted(group.shared, holders, project, version, links)
+            return await _hosted(group.shared, holders, project, version, links, hidden)
         if isinstance(member, ProxyService) and upstream_allowed:
-            found = await _upstream(member, project, version, links)
+            found = await _upstream(member, project, version, links, hidden)
             if found is not None:
                 return found
     return None
@@ -104,15 +118,18 @@ async def _hosted(
     project: str,
     version: str | None,
     links: Links,
+    hidden: frozenset[str],
 ) -> JsonAnswer:
-    """Files merged as the group's simple page merges them: the first member listing a filename provides it."""
+    """Files merged as the group's simple page merges them: the first member listing a filename provides it; the
+    files the policy hides are not among them."""
     lead = holders[0][1]
     if lead.status is ProjectStatus.QUARANTINED:
         raise NotFound(f"{project} is quarantined in {links.index}: none of its files are offered")
     files: dict[str, ReleaseFile] = {}
     for member, _ in holders:
         for item in await shared.db(shared.catalog.release_details, member.name, project):
-            files.setdefault(item.file.filename, item)
+            if item.file.filename not in hidden:
+                files.setdefault(item.file.filename, item)
     releases = releases_of(files.values())
     chosen = choose_release(releases, version)
     if chosen is None:
@@ -132,7 +149,9 @@ def _core_metadata(blobs: LocalBlobStore, files: Sequence[ReleaseFile]) -> bytes
     return None
 
 
-async def _upstream(proxy: ProxyService, project: str, version: str | None, links: Links) -> JsonAnswer | None:
+async def _upstream(
+    proxy: ProxyService, project: str, version: str | None, links: Links, hidden: frozenset[str]
+) -> JsonAnswer | None:
     """The upstream's document with rennet's file URLs; None when the upstream has no such project (or no API)."""
     url = upstream_json_url(proxy.client.base_url, project, version)
     if url is None:
@@ -143,7 +162,7 @@ async def _upstream(proxy: ProxyService, project: str, version: str | None, link
     if body is None:
         return None
     try:
-        document = rewrite_upstream(await asyncio.to_thread(json.loads, body), project, links)
+        document = without_files(rewrite_upstream(await asyncio.to_thread(json.loads, body), project, links), hidden)
     except (ValueError, RecursionError) as error:
         raise ServiceError(
             502, f"{proxy.name}: the upstream's JSON API sent an unreadable answer ({error})"
