@@ -792,6 +792,40 @@ def start_deployed(
         raise
 
 
+def start_behind_nginx(upstream: str, data: Path, accel: bool = False) -> tuple[Nodes, str]:
+    """One rennet (defaults: 1 worker, SQLite) behind the README's nginx block, on plain HTTP; with accel, the
+    README's X-Accel-Redirect location too, so that nginx sends the files rennet holds."""
+    sys.path.insert(0, str(REPO))
+    from tests.support import nginx
+    from tests.support.readme import readme_block
+
+    data.mkdir(parents=True)
+    settings = 'forwarded_allow_ips = ["127.0.0.1"]\n' + ('accel_redirect = "/_rennet_blobs/"\n' if accel else "")
+    node, url = start_rennet(upstream, data / "node", config=_written(data / "node", settings), name=data.name)
+    group = Nodes([node], contextlib.ExitStack())
+    try:
+        block = readme_block("nginx", "### Behind nginx, with TLS").replace(
+            "listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT;"
+        )
+        block = "".join(line for line in block.splitlines(keepends=True) if "ssl_certificate" not in line)
+        block = block.replace("http://127.0.0.1:4040", url.removesuffix("/simple/"))
+        if accel:
+            sending = readme_block("nginx", "### nginx sends the files").replace(
+                "/var/lib/rennet/", f"{data / 'node'}/"
+            )
+            block = block.rstrip().removesuffix("}") + sending + "}\n"
+        directory = data / "nginx"
+        port = group.stack.enter_context(nginx.running(block, directory))
+        deadline = time.monotonic() + 10
+        while not (directory / "nginx.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        group.balancer_pid = int((directory / "nginx.pid").read_text())
+        return group, f"http://127.0.0.1:{port}/simple/"
+    except BaseException:
+        group.stop()
+        raise
+
+
 def start_devpi(upstream: str, data: Path) -> tuple[Process, str]:
     bin_dir = WORK / "venvs" / "devpi" / "bin"
     env = hermetic_env()
@@ -915,6 +949,18 @@ SERVERS = {
         "rennet",
         lambda upstream, data: start_deployed(upstream, data, nodes=3, balancer=True, tls=True),
         "the same, with docs/deploy.md's TLS (a certificate of the tests' own authority)",
+    ),
+    "rennet-nginx": Server(
+        "rennet behind nginx",
+        "rennet",
+        start_behind_nginx,
+        "1 worker behind the README's nginx block (plain HTTP): nginx copies what rennet sends",
+    ),
+    "rennet-nginx-accel": Server(
+        "rennet behind nginx, accel_redirect",
+        "rennet",
+        lambda upstream, data: start_behind_nginx(upstream, data, accel=True),
+        "the same with accel_redirect: rennet authorizes, nginx sends held files from blobs/",
     ),
     "devpi": Server("devpi-server", "devpi", start_devpi, "defaults: waitress, 50 threads"),
     "proxpi": Server("proxpi", "proxpi", start_proxpi, "its container's command: gunicorn, 1 sync worker"),
