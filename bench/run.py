@@ -55,7 +55,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fixture import Fixture, build_fixture
+from fixture import LEAVES, MIDS, Fixture, build_fixture, trees_for
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -891,6 +891,32 @@ def _written(data: Path, config: str) -> Path:
 
 
 POLICY_CONFIG = f'[index.pypi]\nmin_age = "7d"\nmin_age_exempt = ["core-p1"]\ndeny = [{_DENIED}]\n'
+ADVISORIES = 10_000
+
+
+def start_with_policy(upstream: str, data: Path) -> tuple[Process, str]:
+    """rennet with POLICY_CONFIG and ADVISORIES imported: one for each of the fixture's projects (naming a version
+    it does not have, so every page build screens its files against one and hides none), the rest for other names
+    (and every malicious-package report blocks by default)."""
+    started = start_rennet(upstream, data, config=_written(data, POLICY_CONFIG), name="rennet-policy")
+    projects = [f"{kind}-{tree}" for tree in trees_for(3) for kind in ("core", "app")]
+    projects += [f"leaf-{tree}-{n}" for tree in trees_for(3) for n in range(LEAVES)]
+    projects += [f"mid-{tree}-{n}" for tree in trees_for(3) for n in range(MIDS)]
+    projects += [f"advised-{n}" for n in range(ADVISORIES - len(projects))]
+    records = [
+        {
+            "id": f"MAL-2026-{n}" if n % 2 else f"GHSA-bench-{n}",
+            "modified": "2026-12-01T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": name}, "versions": ["999.0"]}],
+        }
+        for n, name in enumerate(projects)
+    ]
+    path = data.parent / f"{data.name}-advisories.json"
+    path.write_text(json.dumps(records))
+    command = [str(WORK / "venvs" / "rennet" / "bin" / "rennet"), "advisories", "import", "--data-dir", str(data)]
+    subprocess.run([*command, str(path)], check=True, capture_output=True, env=hermetic_env())
+    return started
+
 
 SERVERS = {
     "rennet": Server("rennet", "rennet", start_rennet, "defaults: 1 worker, access log on"),
@@ -903,10 +929,8 @@ SERVERS = {
     "rennet-policy": Server(
         "rennet with a policy",
         "rennet",
-        lambda upstream, data: start_rennet(
-            upstream, data, config=_written(data, POLICY_CONFIG), name="rennet-policy"
-        ),
-        "1 worker, access log on, min_age 7 days and 200 deny rules (the fixture's files are older: none is hidden)",
+        start_with_policy,
+        "1 worker, access log on, min_age 7 days, 200 deny rules and 10,000 advisories (none hides a fixture file)",
     ),
     "rennet-2-workers": Server(
         "rennet --workers 2",
