@@ -255,3 +255,77 @@ def test_the_stylesheet_and_script_are_served_by_rennet(server: LocalServer) -> 
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert server.get("/-/static/rennet.js").status_code == 200
     assert server.get("/-/static/../app.py").status_code == 404
+
+
+ROOT = ("root", "root-password")
+
+
+def test_admins_yank_unyank_and_delete_releases(server: LocalServer) -> None:
+    upload(server, make_wheel("managed", "1.0"), make_wheel("managed", "2.0"))
+    client = login(server, ROOT)
+    page = client.get("/-/project/local/managed/")
+    assert 'value="yank"' in page.text
+    csrf = csrf_of(page.text)
+    action = "/-/manage/local/managed/release"
+    yanked = client.post(action, data={"csrf": csrf, "version": "2.0", "action": "yank", "reason": "broken <b>"})
+    assert yanked.status_code == 303
+    shown = client.get(yanked.headers["location"])
+    assert "Yank: 1 file(s) of 2.0" in shown.text and "yanked: broken &lt;b&gt;" in shown.text
+    assert 'data-yanked="broken &lt;b&gt;"' in server.get("/local/simple/managed/").text
+    client.post(action, data={"csrf": csrf, "version": "2.0", "action": "unyank"})
+    assert "data-yanked" not in server.get("/local/simple/managed/").text
+    asked = client.post(action, data={"csrf": csrf, "version": "1.0", "action": "delete"})
+    assert asked.status_code == 200 and "Delete managed 1.0?" in asked.text  # nothing deleted yet
+    assert "managed-1.0-py3-none-any.whl" in server.get("/local/simple/managed/").text
+    confirmed = client.post(
+        action, data={"csrf": csrf_of(asked.text), "version": "1.0", "action": "delete", "confirmed": "yes"}
+    )
+    assert confirmed.status_code == 303
+    assert "managed-1.0-py3-none-any.whl" not in server.get("/local/simple/managed/").text
+
+
+def test_admins_set_a_project_s_status(server: LocalServer) -> None:
+    upload(server, make_wheel("statused", "1.0"))
+    client = login(server, ROOT)
+    csrf = csrf_of(client.get("/-/project/local/statused/").text)
+    action = "/-/manage/local/statused/status"
+    done = client.post(action, data={"csrf": csrf, "status": "deprecated", "reason": "use other"})
+    assert done.status_code == 303
+    assert 'content="deprecated"' in server.get("/local/simple/statused/").text
+    asked = client.post(action, data={"csrf": csrf, "status": "quarantined"})
+    assert "Quarantine statused?" in asked.text
+    assert client.post(action, data={"csrf": csrf, "status": "bogus"}).status_code == 400
+
+
+def test_only_admins_manage(server: LocalServer) -> None:
+    upload(server, make_wheel("guarded", "1.0"))
+    client = login(server, ALICE)  # uploads to local, but is no admin
+    page = client.get("/-/project/local/guarded/")
+    assert 'value="yank"' not in page.text
+    refused = client.post(
+        "/-/manage/local/guarded/release", data={"csrf": csrf_of(page.text), "version": "1.0", "action": "yank"}
+    )
+    assert refused.status_code == 403
+    assert client.get("/-/admin/users").status_code == 403
+    assert "data-yanked" not in server.get("/local/simple/guarded/").text
+
+
+def test_admins_add_promote_and_remove_users(server: LocalServer) -> None:
+    client = login(server, ROOT)
+    page = client.get("/-/admin/users")
+    assert page.status_code == 200 and "alice" in page.text
+    csrf = csrf_of(page.text)
+    added = client.post("/-/admin/users", data={"csrf": csrf, "name": "erin", "password": "erin-password"})
+    assert added.status_code == 200 and "User erin is added" in added.text
+    assert (
+        client.post("/-/admin/users", data={"csrf": csrf, "name": "erin", "password": "erin-password"}).status_code
+        == 400
+    )
+    login(server, ("erin", "erin-password"))
+    client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "admin"})
+    assert server.get("/-/admin/users", auth=("erin", "erin-password")).status_code == 200
+    asked = client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "remove"})
+    assert "Remove user erin?" in asked.text
+    client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "remove", "confirmed": "yes"})
+    gone = httpx.post(f"{server.url}/-/login", data={"username": "erin", "password": "erin-password"})
+    assert gone.status_code == 401

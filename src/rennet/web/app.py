@@ -35,6 +35,7 @@ from rennet.web.pypi_json import project_json
 from rennet.web.responses import REFUSALS, error_response, unhandled_refusal
 from rennet.web.simple import project_list, project_page, redirect_to_slash
 from rennet.web.ui.account import account, change_password, create_token, revoke_token
+from rennet.web.ui.admin import add_user, change_user, release_action, set_status, users
 from rennet.web.ui.browse import home, project, recent, search
 from rennet.web.ui.render import STATIC
 from rennet.web.ui.sessions import login, login_form, logout
@@ -99,6 +100,11 @@ def routes(with_metrics: bool = True) -> list[BaseRoute]:
         Route("/-/account/tokens", create_token, methods=["POST"]),
         Route("/-/account/tokens/revoke", revoke_token, methods=["POST"]),
         Route("/-/account/password", change_password, methods=["POST"]),
+        Route("/-/manage/{index}/{project}/release", release_action, methods=["POST"]),
+        Route("/-/manage/{index}/{project}/status", set_status, methods=["POST"]),
+        Route("/-/admin/users", users, methods=_READ),
+        Route("/-/admin/users", add_user, methods=["POST"]),
+        Route("/-/admin/users/change", change_user, methods=["POST"]),
         Mount("/-/static", StaticFiles(directory=STATIC), name="static"),
         Route("/health", health, methods=_READ),
         Route("/ready", ready, methods=_READ),
@@ -148,6 +154,11 @@ ROUTE_KINDS: dict[Callable[..., object], str] = {
     create_token: "ui",
     revoke_token: "ui",
     change_password: "ui",
+    release_action: "ui",
+    set_status: "ui",
+    users: "ui",
+    add_user: "ui",
+    change_user: "ui",
     health: "probe",
     ready: "probe",
     metrics: "metrics",
