@@ -3,7 +3,6 @@ summaries, the ranking, the index kept by the catalog's own writes, and the read
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,14 +23,6 @@ from rennet.storage.database import connect, migrate
 from rennet.storage.maintenance import CatalogMaintenance
 from tests.support.databases import Database
 from tests.support.store import hosted_upload
-
-
-@pytest.fixture
-def engine(tmp_path: Path, catalog_url: str) -> Iterator[Engine]:
-    engine = connect(catalog_url)
-    migrate(engine, tmp_path / "migrate.lock")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ recent uploads, the read rules of private indexes, hostile metadata, login, toke
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE, hosted_server, upload
 from tests.support.server import LocalServer
@@ -329,3 +331,15 @@ def test_admins_add_promote_and_remove_users(server: LocalServer) -> None:
     client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "remove", "confirmed": "yes"})
     gone = httpx.post(f"{server.url}/-/login", data={"username": "erin", "password": "erin-password"})
     assert gone.status_code == 401
+
+
+def test_the_session_cookie_is_secure_behind_tls(rennet_factory: Callable[..., LocalServer]) -> None:
+    behind_tls = rennet_factory(env={"RENNET_FORWARDED_ALLOW_IPS": "127.0.0.1"})
+    add_user(behind_tls, *ALICE)
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "packages.example.com"}
+    response = httpx.post(
+        f"{behind_tls.url}/-/login", data={"username": ALICE[0], "password": ALICE[1]}, headers=headers
+    )
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie

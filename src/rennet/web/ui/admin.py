@@ -27,16 +27,12 @@ __all__ = ["add_user", "change_user", "release_action", "set_status", "users"]
 log = logging.getLogger("rennet.manage")
 
 
-async def _admin_form(request: Request) -> tuple[Identity, dict[str, str]] | Response:
-    checked = await check_form(request)
+async def _admin_project_form(request: Request) -> tuple[Identity, dict[str, str], HostedIndex, str] | Response:
+    """The admin, the form's fields, and the hosted index and project named in the URL; or the refusal."""
+    checked = await _admin_form(request)
     if isinstance(checked, Response):
         return checked
-    if not checked[0].admin:
-        return ui_error(request, 403, "only admins may do this")
-    return checked
-
-
-async def _project_target(request: Request, viewer: Identity) -> tuple[HostedIndex, str] | Response:
+    viewer, fields = checked
     try:
         index = hosted_index(registry(request).settings.indexes, request.path_params["index"])
         project = check_project_name(request.path_params["project"])
@@ -46,7 +42,16 @@ async def _project_target(request: Request, viewer: Identity) -> tuple[HostedInd
         return ui_error(request, 400, str(error))
     if not allowed(viewer, index, Access.UPLOAD):  # an admin's token may be narrowed to another index
         return ui_error(request, 403, f"your credentials may not change {index.name}")
-    return index, project
+    return viewer, fields, index, project
+
+
+async def _admin_form(request: Request) -> tuple[Identity, dict[str, str]] | Response:
+    checked = await check_form(request)
+    if isinstance(checked, Response):
+        return checked
+    if not checked[0].admin:
+        return ui_error(request, 403, "only admins may do this")
+    return checked
 
 
 def _confirm(request: Request, question: str, consequence: str, button: str, fields: dict[str, str]) -> Response:
@@ -61,14 +66,10 @@ def _done(index: str, project: str, message: str) -> Response:
 
 
 async def release_action(request: Request) -> Response:
-    checked = await _admin_form(request)
+    checked = await _admin_project_form(request)
     if isinstance(checked, Response):
         return checked
-    viewer, fields = checked
-    target = await _project_target(request, viewer)
-    if isinstance(target, Response):
-        return target
-    index, project = target
+    viewer, fields, index, project = checked
     action, version = fields.get("action", ""), fields.get("version", "")
     if action not in ("yank", "unyank", "delete") or not version:
         return ui_error(request, 400, "choose yank, unyank or delete, for a version")
@@ -90,14 +91,10 @@ async def release_action(request: Request) -> Response:
 
 
 async def set_status(request: Request) -> Response:
-    checked = await _admin_form(request)
+    checked = await _admin_project_form(request)
     if isinstance(checked, Response):
         return checked
-    viewer, fields = checked
-    target = await _project_target(request, viewer)
-    if isinstance(target, Response):
-        return target
-    index, project = target
+    viewer, fields, index, project = checked
     try:
         status = ProjectStatus(fields.get("status", ""))
     except ValueError:
