@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rennet.web.ui import browse
 from tests.support.accounts import add_user
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE, hosted_server, upload
@@ -133,10 +134,36 @@ def test_private_projects_are_refused_as_the_api_refuses_them(server: LocalServe
     assert server.get("/-/project/secret/acme-secret/").status_code == 401
     assert server.get("/-/project/secret/acme-secret/", auth=DAVE).status_code == 403
     assert server.get("/-/project/secret/acme-secret/", auth=BOB).status_code == 200
-    assert server.get("/-/recent/secret/").status_code == 401
+    assert server.get("/-/index/secret/").status_code == 401
+    assert server.get("/-/index/secret/", auth=DAVE).status_code == 403
     assert server.get("/-/project/nowhere/x/").status_code == 404
     assert server.get("/-/project/local/-not-valid-/").status_code == 400
     assert server.get("/-/project/local/no-such-project/").status_code == 404
+
+
+def test_an_index_page_lists_its_projects_a_page_at_a_time(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(server, make_wheel("paged-one", "1.0"), make_wheel("paged-two", "1.0"))
+    monkeypatch.setattr(browse, "PROJECTS_PER_PAGE", 2)
+    first = server.get("/-/index/local/")
+    assert first.status_code == 200 and widgets.filename in first.text  # its uploads
+    listed: list[str] = []
+    after = ""
+    for _ in range(20):
+        html = server.get("/-/index/local/", params={"after": after}).text.split("<h2>Projects")[1]
+        names = re.findall(r'href="/-/project/local/([^/]+)/">', html)
+        assert 1 <= len(names) <= 2
+        listed += names
+        following = re.search(r'href="\?after=([^"]+)" rel="next"', html)
+        if following is None:
+            break
+        after = following.group(1)
+    assert listed == sorted(set(listed)) and {"acme-widgets", "hostile", "paged-one", "paged-two"} <= set(listed)
+    assert "acme-secret" not in listed
+    assert "acme-secret" in server.get("/-/index/secret/", auth=BOB).text
+    group = server.get("/-/index/open/")
+    assert group.status_code == 200 and 'href="/-/index/pypi/"' in group.text and "acme-secret" not in group.text
 
 
 def test_hostile_metadata_cannot_inject_markup(server: LocalServer) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rennet.domain.files import DistFile, ProjectStatus
@@ -41,7 +42,7 @@ class ReleaseView:
         return all(item.file.yanked for item in self.files)
 
     @property
-    def upload_time(self) -> Any:
+    def upload_time(self) -> datetime | None:
         times = [item.file.upload_time for item in self.files if item.file.upload_time is not None]
         return min(times) if times else None
 

@@ -199,6 +199,18 @@ class Catalog:
         with self.engine.connect() as conn:
             return list(conn.execute(query.order_by(projects.c.name)).scalars())
 
+    def projects_after(self, index_name: str, after: str, limit: int) -> list[SearchHit]:
+        """A page of the index's projects (not those the upstream lacks) in name order: the first `limit` whose
+        normalized name sorts after `after` ("" for the first page)."""
+        query = (
+            select(projects.c.index_name, projects.c.name, projects.c.display_name, projects.c.summary)
+            .where(projects.c.index_name == index_name, projects.c.missing.is_(False), projects.c.name > after)
+            .order_by(projects.c.name)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [SearchHit(*row) for row in conn.execute(query)]
+
     def store_upstream_page(
         self,
         index_name: str,

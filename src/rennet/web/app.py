@@ -36,7 +36,7 @@ from rennet.web.responses import REFUSALS, error_response, unhandled_refusal
 from rennet.web.simple import project_list, project_page, redirect_to_slash
 from rennet.web.ui.account import account, change_password, create_token, revoke_token
 from rennet.web.ui.admin import add_user, change_user, release_action, set_status, users
-from rennet.web.ui.browse import home, project, recent, search
+from rennet.web.ui.browse import home, index_page, project, search
 from rennet.web.ui.render import STATIC
 from rennet.web.ui.sessions import login, login_form, logout
 from rennet.web.uploads import upload
@@ -92,7 +92,7 @@ def routes(with_metrics: bool = True) -> list[BaseRoute]:
         Route("/", home, methods=_READ),
         Route("/search", search, methods=_READ),
         Route("/-/project/{index}/{project}/", project, methods=_READ),
-        Route("/-/recent/{index}/", recent, methods=_READ),
+        Route("/-/index/{index}/", index_page, methods=_READ),
         Route("/-/login", login_form, methods=_READ),
         Route("/-/login", login, methods=["POST"]),
         Route("/-/logout", logout, methods=["POST"]),
@@ -146,7 +146,7 @@ ROUTE_KINDS: dict[Callable[..., object], str] = {
     home: "home",
     search: "ui",
     project: "ui",
-    recent: "ui",
+    index_page: "ui",
     login_form: "ui",
     login: "ui",
     logout: "ui",

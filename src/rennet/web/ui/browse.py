@@ -8,6 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,6 +17,7 @@ from rennet.domain.access import Access, Identity, allowed
 from rennet.domain.indexes import GroupIndex, HostedIndex, IndexConfig, leaf_members
 from rennet.domain.names import InvalidName, check_project_name
 from rennet.domain.readme import render_description
+from rennet.domain.search import SearchHit
 from rennet.service.errors import NotFound, ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.projectview import ProjectView, project_view
@@ -25,10 +27,11 @@ from rennet.web.context import registry
 from rennet.web.ui.render import page
 from rennet.web.ui.sessions import load_viewer
 
-__all__ = ["home", "project", "recent", "search", "ui_error"]
+__all__ = ["home", "index_page", "project", "search", "ui_error"]
 
 COUNTS_SECONDS = 60.0  # the counts scan the files table: asked at most once a minute per worker
 RECENT = 20
+PROJECTS_PER_PAGE = 100
 _URL_SCHEMES = ("http", "https")
 
 
@@ -102,17 +105,34 @@ async def search(request: Request) -> Response:
     return page(request, "search.html", {"query": text, "hits": hits, "limit": MAX_HITS})
 
 
-async def recent(request: Request) -> Response:
+async def index_page(request: Request) -> Response:
+    """An index: its projects in name order, a page at a time, and the latest uploads to it (for a group, to its
+    hosted members the viewer may read)."""
     viewer = await load_viewer(request)
     service = await _readable_index(request, viewer)
     if isinstance(service, Response):
         return service
     indexes = registry(request).settings.indexes
+    config = service.config
     members = [indexes[name] for name in leaf_members(indexes, service.name)]
-    readable = readable_sources(members, viewer)
-    hosted = [name for name in readable if isinstance(indexes[name], HostedIndex)]
-    uploads = await _uploads(request, hosted, RECENT)
-    return page(request, "recent.html", {"index": service.name, "uploads": uploads})
+    hosted = [name for name in readable_sources(members, viewer) if isinstance(indexes[name], HostedIndex)]
+    after = request.query_params.get("after", "")[:200]
+    found: list[SearchHit] = []
+    if not isinstance(config, GroupIndex):
+        shared = registry(request).shared
+        found = await shared.db(shared.catalog.projects_after, service.name, after, PROJECTS_PER_PAGE + 1)
+    context = {
+        "index": service.name,
+        "kind": config.kind.value,
+        "private": config.private,
+        "members": config.members if isinstance(config, GroupIndex) else (),
+        "show_uploads": bool(hosted),
+        "uploads": await _uploads(request, hosted, RECENT),
+        "show_projects": not isinstance(config, GroupIndex),
+        "projects": found[:PROJECTS_PER_PAGE],
+        "next": found[PROJECTS_PER_PAGE - 1].name if len(found) > PROJECTS_PER_PAGE else None,
+    }
+    return page(request, "index.html", context)
 
 
 async def _readable_index(request: Request, viewer: Identity | None) -> IndexService | Response:
@@ -153,8 +173,6 @@ def _project_context(
     info = view.info
     display = info.get("name") if isinstance(info.get("name"), str) else view.name
     readme = render_description(_text(info.get("description")), _text(info.get("description_content_type")))
-    from markupsafe import Markup
-
     config = service.config
     return {
         "view": view,
