@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from rennet.web.ui import browse
-from tests.support.accounts import add_user
+from tests.support.accounts import add_user, elsewhere
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE, hosted_server, upload
 from tests.support.server import LocalServer
@@ -370,3 +370,13 @@ def test_the_session_cookie_is_secure_behind_tls(rennet_factory: Callable[..., L
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_the_login_form_is_limited_like_the_api(server: LocalServer) -> None:
+    with elsewhere() as client:
+        for _ in range(10):
+            failed = client.post(f"{server.url}/-/login", data={"username": "bob", "password": "guess"})
+            assert failed.status_code == 401
+        limited = client.post(f"{server.url}/-/login", data={"username": "bob", "password": BOB[1]})
+        assert limited.status_code == 429 and "too many failed logins" in limited.text
+    login(server, BOB)  # from another address: bob is not locked out
