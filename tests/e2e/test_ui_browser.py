@@ -72,8 +72,10 @@ def server(
             rennet.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for this module's tests. Not longer: while Playwright's sync API runs, its event loop is the
+    thread's, and asyncio.run() in later tests of the same process would fail."""
     if not CHROMIUM.exists():
         pytest.fail("the browser tests need Debian's chromium (scripts/system-packages installs it)")
     with sync_playwright() as playwright:
