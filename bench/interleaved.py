@@ -1,5 +1,6 @@
-"""Builds of rennet side by side: the warm page rate of each, the servers taking turns, and the CPU each server
-spends per request (a shared machine moves rates by 10-20 %; CPU per request moves less).
+"""Builds of rennet side by side: the warm page rate of each (and with --file, the rate of a cached small
+wheel), the servers taking turns, and the CPU each server spends per request (a shared machine moves rates by
+10-20 %; CPU per request moves less).
 
     python3 bench/interleaved.py --build before=/tmp/venv-main --build after=.venv \\
         --build "after, no metrics=.venv:--no-metrics" --rounds 8
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--build", action="append", required=True, help="NAME=VENV[:FLAG,FLAG...]")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--file", action="store_true", help="also measure a cached small wheel")
     args = parser.parse_args()
     fixture = run.build_fixture(run.WORK / "fixture")
     nginx_port = run.free_port()
@@ -48,6 +50,12 @@ def main() -> None:
             status, _, _ = run.http_get(url, {"Accept": run.PIP_ACCEPT})
             assert status == 200, f"{name}: {status}"
             servers[name] = (process, url)
+            if args.file:
+                small_page = url.rsplit("/", 2)[0] + f"/{fixture.small_file.split('-')[0].replace('_', '-')}/"
+                small_url = run.file_urls(small_page)[fixture.small_file]
+                status, _, _ = run.http_get(small_url)  # fetched once: then held
+                assert status == 200, f"{name}: {status} for {small_url}"
+                servers[f"{name} (file)"] = (process, small_url)
         run.Watch.roots = [process.pid for process in processes]  # the rest of the machine is "other processes"
         samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
         for number in range(args.rounds):

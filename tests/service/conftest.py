@@ -40,6 +40,15 @@ def services(tmp_path: Path, service_catalog: str, module_upstream: FakeUpstream
     module_upstream.faults.clear()
 
 
+@pytest.fixture
+def engine(catalog_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a migrated catalog of the test's own (on the module's database kind)."""
+    engine = connect(catalog_url)
+    migrate(engine, tmp_path / "migrate.lock")
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(params=["psycopg", "psycopg2"])
 def postgres_engine(
     request: pytest.FixtureRequest, postgres_server: PostgresServer, tmp_path: Path

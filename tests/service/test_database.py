@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -32,15 +31,6 @@ from tests.support.store import hosted_upload
 from tests.support.upstream import _free_port
 
 CHEAP = PasswordCost(1, 64 << 10)
-
-
-@pytest.fixture
-def engine(catalog_url: str, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a migrated catalog of the test's own."""
-    engine = connect(catalog_url)
-    migrate(engine, tmp_path / "migrate.lock")
-    yield engine
-    engine.dispose()
 
 
 @pytest.mark.drivers

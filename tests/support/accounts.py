@@ -13,8 +13,6 @@ import httpx
 
 from rennet.config import parse_duration
 from rennet.domain.access import Access
-from rennet.storage.accounts import ACCOUNTS_SLOT
-from rennet.storage.generations import slot_of
 from tests.support.databases import Database
 from tests.support.server import CliResult, LocalServer, Server
 
@@ -57,7 +55,7 @@ def create_token(
 
 def _accounts_changed(server: LocalServer) -> None:
     """What the commands do after every change: every worker forgets the credentials it verified."""
-    server.registry.store.generations.bump(slot_of(*ACCOUNTS_SLOT))
+    server.registry.store.accounts_changed()
 
 
 @contextmanager

@@ -185,6 +185,8 @@ class FakeUpstream:
             "name": raw.get("name", name),
             "version": chosen,
             "summary": raw.get("summary"),
+            "description": raw.get("description"),
+            "description_content_type": raw.get("description_content_type"),
             "requires_dist": raw.get("requires_dist"),
             "project_url": f"http://127.0.0.1:{self.port}/project/{name}/",
         }

@@ -18,7 +18,6 @@ from rennet.cli._command import Run, Subcommands, command, run_on_store
 from rennet.config import InvalidConfig, Settings, parse_duration
 from rennet.domain.access import Access
 from rennet.storage.errors import AccountError
-from rennet.storage.generations import slot_of
 
 if TYPE_CHECKING:
     from rennet.storage.store import Store
@@ -62,13 +61,6 @@ def _on_accounts(work: Callable[[argparse.Namespace, Settings, Store], None]) ->
     return run
 
 
-def _changed(store: Store) -> None:
-    """Every worker of a running server forgets the logins it verified."""
-    from rennet.storage.accounts import ACCOUNTS_SLOT
-
-    store.generations.bump(slot_of(*ACCOUNTS_SLOT))
-
-
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
@@ -81,21 +73,21 @@ def _password(args: argparse.Namespace) -> str:
 @_on_accounts
 def _user_add(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     store.accounts.add_user(args.name, _password(args), admin=args.admin)
-    _changed(store)
+    store.accounts_changed()
     print(f"user {args.name} created" + (" (admin)" if args.admin else ""))
 
 
 @_on_accounts
 def _user_passwd(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     store.accounts.set_password(args.name, _password(args))
-    _changed(store)
+    store.accounts_changed()
     print(f"password of {args.name} changed")
 
 
 @_on_accounts
 def _user_remove(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     store.accounts.remove_user(args.name)
-    _changed(store)
+    store.accounts_changed()
     print(f"user {args.name} removed, with their tokens")
 
 
@@ -111,7 +103,7 @@ def _token_create(args: argparse.Namespace, settings: Settings, store: Store) ->
         raise AccountError(f"there is no index named {args.index!r}")
     expires = time.time() + parse_duration(args.expires, "--expires") if args.expires else None
     token, record = store.accounts.create_token(args.user, args.index, Access(args.scope), expires, args.description)
-    _changed(store)
+    store.accounts_changed()
     print(token)
     print(
         f"token {record.key} for {args.user}: {args.scope} on {args.index or 'every index'}, "
@@ -135,7 +127,7 @@ def _token_list(args: argparse.Namespace, settings: Settings, store: Store) -> N
 @_on_accounts
 def _token_revoke(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     store.accounts.revoke_token(args.key)
-    _changed(store)
+    store.accounts_changed()
     print(f"token {args.key} revoked")
 
 

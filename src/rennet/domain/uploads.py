@@ -63,6 +63,7 @@ class FileMetadata:
     version: str
     requires_python: str | None
     metadata_version: str
+    summary: str | None = None
 
 
 def check_form(form: UploadForm, filename: str) -> DistName:
@@ -134,6 +135,7 @@ def check_metadata(raw: bytes, dist: DistName, filename: str) -> FileMetadata:
         version=str(metadata.version),
         requires_python=str(metadata.requires_python) if metadata.requires_python else None,
         metadata_version=metadata.metadata_version,
+        summary=metadata.summary or None,
     )
 
 

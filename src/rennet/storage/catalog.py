@@ -19,9 +19,11 @@ from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
-from rennet.domain.names import file_identity, same_version
+from rennet.domain.names import file_identity, same_version, version_or_none
+from rennet.domain.search import SearchHit, SearchQuery
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.schema import files, listings, projects, versions
+from rennet.storage.search import find_projects, forget_projects, index_projects
 
 if TYPE_CHECKING:  # packaging.metadata, for the JSON API only: not for every command that opens the catalog
     from rennet.domain.pypi_json import ReleaseFile
@@ -33,6 +35,7 @@ __all__ = [
     "HostedUpload",
     "ListingRecord",
     "ProjectRecord",
+    "Upload",
 ]
 
 
@@ -50,6 +53,7 @@ class ProjectRecord:
     missing: bool
     serial: int
     created_at: float
+    summary: str | None = None
 
     @property
     def revision(self) -> tuple[float, int]:
@@ -74,6 +78,18 @@ class FileRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Upload:
+    """Who uploaded which file of a hosted project, and when."""
+
+    index_name: str
+    project: str
+    filename: str
+    version: str | None
+    uploaded_by: str
+    upload_time: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class HostedUpload:
     """A verified upload, ready to be listed."""
 
@@ -87,6 +103,7 @@ class HostedUpload:
     metadata_sha256: str | None
     uploaded_by: str
     upload_time: float
+    summary: str | None = None  # from the file's metadata
 
 
 class DuplicateFile(Exception):
@@ -181,6 +198,18 @@ class Catalog:
             query = query.where(held.exists())
         with self.engine.connect() as conn:
             return list(conn.execute(query.order_by(projects.c.name)).scalars())
+
+    def projects_after(self, index_name: str, after: str, limit: int) -> list[SearchHit]:
+        """A page of the index's projects (not those the upstream lacks) in name order: the first `limit` whose
+        normalized name sorts after `after` ("" for the first page)."""
+        query = (
+            select(projects.c.index_name, projects.c.name, projects.c.display_name, projects.c.summary)
+            .where(projects.c.index_name == index_name, projects.c.missing.is_(False), projects.c.name > after)
+            .order_by(projects.c.name)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [SearchHit(*row) for row in conn.execute(query)]
 
     def store_upstream_page(
         self,
@@ -291,7 +320,10 @@ class Catalog:
             "created_at": now,
         }
         created = _insert_unless_present(conn, projects, values, ("index_name", "name"))
-        return int(conn.execute(select(projects.c.id).where(*where)).scalar_one()), created
+        project_id = int(conn.execute(select(projects.c.id).where(*where)).scalar_one())
+        if created:
+            index_projects(conn, [(project_id, name, None)])
+        return project_id, created
 
     def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str]) -> bool:
         wanted_set = set(wanted)
@@ -401,7 +433,36 @@ class Catalog:
             version = {"project_id": project_id, "version": upload.version}
             _insert_unless_present(conn, versions, version, ("project_id", "version"))
             self._bump(conn, project_id)
+            if self._is_latest(conn, project_id, upload.version):
+                _describe(conn, project_id, project, upload.summary)
         return created
+
+    def _is_latest(self, conn: Connection, project_id: int, version: str) -> bool:
+        """Whether no release of the project is newer than `version` (whose summary then describes it)."""
+        parsed = version_or_none(version)
+        if parsed is None:
+            return False
+        held = conn.execute(select(versions.c.version).where(versions.c.project_id == project_id)).scalars()
+        return all(other is None or other <= parsed for other in map(version_or_none, held))
+
+    def set_summary(self, index_name: str, project: str, summary: str | None) -> bool:
+        """Record a project's summary as its upstream describes it; False when it was known already (or the
+        project is not in the catalog)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(projects.c.id, projects.c.summary).where(
+                    projects.c.index_name == index_name, projects.c.name == project
+                )
+            ).first()
+            if row is None or row.summary == summary:
+                return False
+            _describe(conn, row.id, project, summary)
+        return True
+
+    def search(self, query: SearchQuery, indexes: Iterable[str], limit: int) -> list[SearchHit]:
+        """The projects of `indexes` that match the query, best first (see domain/search.py)."""
+        with self.engine.connect() as conn:
+            return find_projects(conn, query, list(indexes), limit)
 
     def set_yanked(
         self, index_name: str, project: str, filenames: Iterable[str], yanked: bool, reason: str | None
@@ -485,6 +546,35 @@ class Catalog:
             if not row.gone or row.blob_sha256
         ]
 
+    def uploaders(self, index_name: str, project: str) -> dict[str, str]:
+        """Filename -> who uploaded it, for the files of a hosted project that say so."""
+        query = (
+            select(files.c.filename, files.c.uploaded_by)
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name == index_name, projects.c.name == project, files.c.uploaded_by.is_not(None))
+        )
+        with self.engine.connect() as conn:
+            return {row.filename: row.uploaded_by for row in conn.execute(query)}
+
+    def recent_uploads(self, indexes: Iterable[str], limit: int) -> list[Upload]:
+        """The latest uploads to hosted indexes, newest first."""
+        query = (
+            select(
+                projects.c.index_name,
+                projects.c.name,
+                files.c.filename,
+                files.c.version,
+                files.c.uploaded_by,
+                files.c.upload_time,
+            )
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name.in_(list(indexes)), files.c.uploaded_by.is_not(None))
+            .order_by(files.c.upload_time.desc(), files.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [Upload(*row) for row in conn.execute(query)]
+
     def delete_project(self, index_name: str, project: str) -> list[str]:
         """Remove a project with all its files (blobs stay until garbage collection); returns the filenames."""
         with self.engine.begin() as conn:
@@ -493,6 +583,7 @@ class Catalog:
             conn.execute(delete(files).where(files.c.project_id == project_id))
             conn.execute(delete(versions).where(versions.c.project_id == project_id))
             conn.execute(delete(projects).where(projects.c.id == project_id))
+            forget_projects(conn, [project_id])
         return removed
 
     def _project_id(self, conn: Connection, index_name: str, project: str) -> int:
@@ -538,6 +629,12 @@ def _lock_project(conn: Connection, project_id: int) -> bool:
         update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial).returning(projects.c.id)
     )
     return held.first() is not None
+
+
+def _describe(conn: Connection, project_id: int, name: str, summary: str | None) -> None:
+    """Set the project's summary, and what the search index holds of it, in the caller's transaction."""
+    conn.execute(update(projects).where(projects.c.id == project_id).values(summary=summary))
+    index_projects(conn, [(project_id, name, summary)])
 
 
 def _insert_unless_present(
@@ -593,6 +690,7 @@ def _project_record(row: Row[Any]) -> ProjectRecord:
         missing=bool(row.missing),
         serial=row.serial,
         created_at=row.created_at,
+        summary=row.summary,
     )
 
 

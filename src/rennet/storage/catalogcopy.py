@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from rennet.storage.schema import files, projects, tokens, users, versions
+from rennet.storage.search import index_projects
 
 __all__ = ["COPIED", "copy_catalog", "count_rows"]
 
@@ -37,6 +38,8 @@ def copy_catalog(source: Engine, target: Engine, progress: Callable[[str, int], 
                 break
             with target.begin() as connection:
                 connection.execute(insert(table).on_conflict_do_nothing(index_elements=[table.c.id]), rows)
+                if table is projects:  # the target's search index learns of them as the catalog's writes would
+                    index_projects(connection, [(row["id"], row["name"], row["summary"]) for row in rows])
             after = rows[-1]["id"]
             progress(table.name, len(rows))
         with target.begin() as connection:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, bindparam, delete, exists, func, select, update
 
 from rennet.storage.schema import files, projects, versions
+from rennet.storage.search import forget_projects
 
 __all__ = ["BlobUse", "CatalogMaintenance", "HeldFile", "IndexCounts"]
 
@@ -133,7 +134,12 @@ class CatalogMaintenance:
             dropped = 0
             for chunk in _chunks(ids):
                 # The conditions again: a server may have found the project since (SQLite's SELECT takes no lock).
-                dropped += conn.execute(delete(projects).where(projects.c.id.in_(chunk), *stale)).rowcount
+                removed = conn.execute(
+                    delete(projects).where(projects.c.id.in_(chunk), *stale).returning(projects.c.id)
+                ).scalars()
+                forgotten = list(removed)
+                forget_projects(conn, forgotten)
+                dropped += len(forgotten)
                 gone = ~exists().where(projects.c.id == versions.c.project_id)
                 conn.execute(delete(versions).where(versions.c.project_id.in_(chunk), gone))
         return dropped

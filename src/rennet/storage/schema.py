@@ -38,6 +38,8 @@ projects = Table(
     Column("missing", Boolean, nullable=False, default=False),  # the upstream answered 404
     Column("serial", Integer, nullable=False, default=0),  # bumped on every change of the page
     Column("created_at", Float, nullable=False),
+    # The latest release's summary, for search (hosted: from its upload; proxies: from the upstream's JSON API).
+    Column("summary", Text),
     UniqueConstraint("index_name", "name", name="uq_projects_index_name"),
 )
 
@@ -84,6 +86,8 @@ Index("ix_files_blob_sha256", files.c.blob_sha256)
 Index("ix_files_last_access", files.c.last_access)
 Index("ix_files_metadata_sha256", files.c.metadata_sha256)  # which rows refer to a blob, for gc and eviction
 Index("uq_files_project_identity", files.c.project_id, files.c.identity, unique=True)
+_uploaded = files.c.uploaded_by.is_not(None)
+Index("ix_files_uploads", files.c.upload_time, sqlite_where=_uploaded, postgresql_where=_uploaded)  # recent uploads
 
 listings = Table(
     "listings",
@@ -120,6 +124,9 @@ tokens = Table(
     Column("expires_at", Float),
     Column("revoked_at", Float),
 )
+
+# project_search, the index of names and summaries, is dialect-specific (an FTS5 table on SQLite): made by
+# migration 0010 and written by storage/search.py, so not declared here.
 
 # Change counters shared by servers on several hosts (PostgreSQL only; see storage/clustergenerations.py).
 generations = Table(

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from rennet.storage.accounts import Accounts, PasswordCost
+from rennet.storage.accounts import ACCOUNTS_SLOT, Accounts, PasswordCost
 from rennet.storage.advisories import AdvisoryCatalog
 from rennet.storage.blobs import LocalBlobStore
 from rennet.storage.catalog import Catalog
 from rennet.storage.database import connect, migrate
-from rennet.storage.generations import Generations, HostGenerations
+from rennet.storage.generations import Generations, HostGenerations, slot_of
 from rennet.storage.objectstore import ObjectStore
 
 __all__ = ["Store", "open_store"]
@@ -27,6 +27,10 @@ class Store:
     advisories: AdvisoryCatalog
     blobs: LocalBlobStore
     generations: Generations
+
+    def accounts_changed(self) -> None:
+        """Every worker of a running server forgets the logins it verified (users or tokens changed)."""
+        self.generations.bump(slot_of(*ACCOUNTS_SLOT))
 
     def close(self) -> None:
         self.engine.dispose()

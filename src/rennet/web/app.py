@@ -10,18 +10,16 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from rennet import __version__
 from rennet.config import Settings, load_settings
 from rennet.service.registry import PREPARED_VARIABLE, Registry
 from rennet.service.runtime.metrics import WorkerMetrics
@@ -36,26 +34,20 @@ from rennet.web.metrics import PUBLISH_EVERY, Exposition, metrics
 from rennet.web.pypi_json import project_json
 from rennet.web.responses import REFUSALS, error_response, unhandled_refusal
 from rennet.web.simple import project_list, project_page, redirect_to_slash
+from rennet.web.ui.account import account, change_password, create_token, revoke_token
+from rennet.web.ui.admin import add_user, change_user, release_action, set_status, users
+from rennet.web.ui.browse import home, index_page, project, search
+from rennet.web.ui.render import STATIC
+from rennet.web.ui.sessions import login, login_form, logout
 from rennet.web.uploads import upload
 
 if TYPE_CHECKING:
-    from jinja2 import Template
+    pass
 
 __all__ = ["ROUTE_KINDS", "create_app", "create_app_from_env"]
 
 _READ = ["GET", "HEAD"]
 log = logging.getLogger("rennet.web")
-
-
-@cache
-def _home_template() -> Template:
-    # Loaded on first use: the page is for people, and Jinja2 would cost every worker memory at start.
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    templates = Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
-    )
-    return templates.get_template("home.html")
 
 
 async def health(request: Request) -> Response:
@@ -68,17 +60,6 @@ async def ready(request: Request) -> Response:
     if problem:
         return error_response(request, 503, problem)
     return PlainTextResponse("ready\n")
-
-
-async def home(request: Request) -> Response:
-    indexes = registry(request).indexes
-    body = _home_template().render(
-        version=__version__,
-        base=str(request.base_url).rstrip("/"),
-        indexes=[(name, index.kind.value) for name, index in indexes.items()],
-        default=registry(request).settings.default_index,
-    )
-    return HTMLResponse(body)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -106,9 +87,25 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return error_response(request, 500, "internal error; the server log has the details")
 
 
-def routes(with_metrics: bool = True) -> list[Route]:
+def routes(with_metrics: bool = True) -> list[BaseRoute]:
     return [
         Route("/", home, methods=_READ),
+        Route("/search", search, methods=_READ),
+        Route("/-/project/{index}/{project}/", project, methods=_READ),
+        Route("/-/index/{index}/", index_page, methods=_READ),
+        Route("/-/login", login_form, methods=_READ),
+        Route("/-/login", login, methods=["POST"]),
+        Route("/-/logout", logout, methods=["POST"]),
+        Route("/-/account", account, methods=_READ),
+        Route("/-/account/tokens", create_token, methods=["POST"]),
+        Route("/-/account/tokens/revoke", revoke_token, methods=["POST"]),
+        Route("/-/account/password", change_password, methods=["POST"]),
+        Route("/-/manage/{index}/{project}/release", release_action, methods=["POST"]),
+        Route("/-/manage/{index}/{project}/status", set_status, methods=["POST"]),
+        Route("/-/admin/users", users, methods=_READ),
+        Route("/-/admin/users", add_user, methods=["POST"]),
+        Route("/-/admin/users/change", change_user, methods=["POST"]),
+        Mount("/-/static", StaticFiles(directory=STATIC), name="static"),
         Route("/health", health, methods=_READ),
         Route("/ready", ready, methods=_READ),
         *([Route("/metrics", metrics, methods=_READ)] if with_metrics else []),
@@ -153,6 +150,21 @@ ROUTE_KINDS: dict[Callable[..., object], str] = {
     upload: "upload",
     manage: "manage",
     home: "home",
+    search: "ui",
+    project: "ui",
+    index_page: "ui",
+    login_form: "ui",
+    login: "ui",
+    logout: "ui",
+    account: "ui",
+    create_token: "ui",
+    revoke_token: "ui",
+    change_password: "ui",
+    release_action: "ui",
+    set_status: "ui",
+    users: "ui",
+    add_user: "ui",
+    change_user: "ui",
     health: "probe",
     ready: "probe",
     metrics: "metrics",

@@ -21,6 +21,7 @@ from rennet.web.responses import error_response
 
 __all__ = [
     "authorize",
+    "identify",
     "index_or_error",
     "index_path",
     "note_cache",
@@ -84,9 +85,8 @@ def index_path(request: Request) -> str:
 async def authorize(request: Request, index: IndexConfig, access: Access) -> Identity | Response | None:
     """The caller's identity if allowed, else the refusal: 401 + challenge for reads (so pip and uv ask
     keyring or netrc), 403 for uploads (as PyPI)."""
-    client = request.client.host if request.client else "-"
     try:
-        identity = await registry(request).authenticator.identify(request.headers.get("authorization"), client)
+        identity = await identify(request, request.headers.get("authorization"))
     except AuthFailed as error:
         if error.status == 429:
             return error_response(request, 429, error.message)
@@ -101,6 +101,12 @@ async def authorize(request: Request, index: IndexConfig, access: Access) -> Ide
     if identity is None:
         return error_response(request, 401, f"{index.name} is private: log in to read it", CHALLENGE)
     return error_response(request, 403, f"user {identity.user!r} may not read {index.name}")
+
+
+async def identify(request: Request, authorization: str | None) -> Identity | None:
+    """Who the credentials (an Authorization header's value) name; AuthFailed for bad ones, rate limits included."""
+    client = request.client.host if request.client else "-"
+    return await registry(request).authenticator.identify(authorization, client)
 
 
 def refuse_cross_site(request: Request) -> Response | None:

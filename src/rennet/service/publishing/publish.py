@@ -90,6 +90,7 @@ def publish(
         metadata_sha256=storage.blobs.put_bytes(raw),
         uploaded_by=uploader,
         upload_time=time.time() if upload_time is None else upload_time,
+        summary=metadata.summary,
     )
     try:
         new_project = catalog.add_hosted_file(index.name, project, metadata.name, upload)

@@ -1,0 +1,56 @@
+"""Searching projects by name and summary: what a query asks for, and what a hit is (pure rules; the catalog
+runs the query on SQLite's FTS5 or PostgreSQL's full-text search).
+
+A query is a few words; every word must start a word of the project's name or summary (prefix matches, so
+"djan" finds django). Names are indexed as their words ("zope-interface" as "zope interface"), so each part of a
+name is found by its beginning. Hits whose name is the query come first, then names that start with it, then
+the rest by the database's relevance score, where the name weighs more than the summary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rennet.domain.names import canonical_name
+
+__all__ = ["MAX_QUERY_LENGTH", "SearchHit", "SearchQuery", "name_words", "parse_query"]
+
+MAX_QUERY_LENGTH = 200
+MAX_TERMS = 8
+MAX_TERM_LENGTH = 64
+_WORD_SEPARATORS = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    terms: tuple[str, ...]  # lower-case words of letters and digits: safe inside either database's query syntax
+    name: str  # the query as a normalized project name, for the ranking of exact and prefix matches
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    index: str
+    name: str  # normalized
+    display_name: str
+    summary: str | None
+
+
+def parse_query(text: str) -> SearchQuery:
+    """The words of a query typed by a person; an empty query (no letters or digits) finds nothing. Overlong
+    queries are cut rather than refused: a search box should not answer with an error."""
+    text = text[:MAX_QUERY_LENGTH]
+    terms: list[str] = []
+    for word in _WORD_SEPARATORS.split(text.lower()):
+        word = word[:MAX_TERM_LENGTH]
+        if word and word not in terms:
+            terms.append(word)
+    return SearchQuery(tuple(terms[:MAX_TERMS]), canonical_name("-".join(terms)) if terms else "")
+
+
+def name_words(name: str) -> str:
+    """What the index holds of a project's name: its words, so that each one is found by its beginning."""
+    return " ".join(word for word in _WORD_SEPARATORS.split(name.lower()) if word)

@@ -1,0 +1,98 @@
+"""What the web UI shows of one project in one index: the files the index serves (for a group, after its
+dependency-confusion rule, each with the member that serves it), grouped by release, with their uploaders, and
+the description of the latest release (PyPI's JSON API document, built or passed through as /pypi/ serves it).
+
+The page the Simple API serves is the source: the UI shows exactly what an installer pointed at the index gets.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rennet.domain.files import DistFile, ProjectStatus
+from rennet.domain.pypi_json import ReleaseFile, choose_release, releases_of
+from rennet.service.errors import NotFound, ServiceError
+from rennet.service.indexes.interface import IndexService
+from rennet.service.indexes.proxy import ProxyService
+from rennet.service.indexes.pypi_json import json_answer
+from rennet.service.runtime.resources import WorkerResources
+
+__all__ = ["FileView", "ProjectView", "ReleaseView", "project_view"]
+
+log = logging.getLogger("rennet.ui")
+MAX_SUMMARY = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FileView:
+    file: DistFile
+    uploader: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseView:
+    version: str
+    files: tuple[FileView, ...]
+
+    @property
+    def yanked(self) -> bool:
+        return all(item.file.yanked for item in self.files)
+
+    @property
+    def upload_time(self) -> datetime | None:
+        times = [item.file.upload_time for item in self.files if item.file.upload_time is not None]
+        return min(times) if times else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    index: str  # the index asked (a group, perhaps)
+    name: str
+    status: ProjectStatus | None
+    status_reason: str | None
+    releases: tuple[ReleaseView, ...]  # newest first
+    latest: str | None
+    sources: tuple[str, ...]  # the hosted or proxy indexes whose files the index serves, in order
+    info: dict[str, Any]  # `info` of PyPI's JSON API for the latest release; {} when unknown
+
+
+async def project_view(shared: WorkerResources, service: IndexService, project: str, root: str) -> ProjectView:
+    """The project as `service` serves it; NotFound when it has no such project."""
+    cached = await service.project_page(project)
+    page = cached.page
+    if page is None:
+        raise NotFound(cached.message or f"no project named {project!r} in {service.name}")
+    sources = tuple(dict.fromkeys(file.index for file in page.files))
+    uploaders: dict[str, str] = {}
+    for source in sources:
+        uploaders |= await shared.db(shared.catalog.uploaders, source, project)
+    items = [ReleaseFile(file, str(file.version) if file.version else "?") for file in page.files]
+    releases = releases_of(items)
+    latest = choose_release(releases, None)
+    views = tuple(
+        ReleaseView(version, tuple(FileView(item.file, uploaders.get(item.file.filename)) for item in files))
+        for version, files in reversed(releases.items())
+    )
+    info = await _description(shared, service, project, root)
+    return ProjectView(service.name, page.name, page.status, page.status_reason, views, latest, sources, info)
+
+
+async def _description(shared: WorkerResources, service: IndexService, project: str, root: str) -> dict[str, Any]:
+    """The latest release's `info`; {} when there is none to be had (a proxy offline, or whose upstream has no
+    JSON API, or fails): the files are shown all the same. A proxy project's summary is kept, for search."""
+    try:
+        answer = await json_answer(service, project, None, root)
+    except (NotFound, ServiceError) as error:
+        log.info("no description of %s in %s: %s", project, service.name, error)
+        return {}
+    info = answer.document.get("info")
+    if not isinstance(info, dict):
+        return {}
+    summary = info.get("summary")
+    # Only a proxy's own document: through a group, the description may be a hosted project's (a private one).
+    if isinstance(service, ProxyService) and isinstance(summary, str) and summary.strip():
+        await shared.db(shared.catalog.set_summary, service.name, project, summary.strip()[:MAX_SUMMARY])
+    return info
