@@ -185,10 +185,12 @@ def test_with_store_redirects_clients_fetch_stored_files_from_the_bucket_with_a_
         assert node.head(path).status_code == 200  # a signed GET cannot answer a HEAD
         assert node.get(path, headers={"If-None-Match": f'"{wheel.sha256}"'}).status_code == 304
         assert node.get(path + ".metadata").status_code == 200  # small: a redirect would cost more than it saves
-        # A signed URL for a private file would let anyone who sees it fetch the file for ten minutes.
+    assert not blob_path(second, wheel.sha256).exists(), "copied for a redirect"
+    for node in (first, second):
+        # A signed URL for a private file would let anyone who sees it fetch the file for ten minutes: it is sent
+        # (and the second host, which had no copy, keeps one).
         private = node.get(f"/local/files/clustered/{wheel.filename}", auth=ALICE)
         assert (private.status_code, private.content) == (200, wheel.data)
-    assert not blob_path(second, wheel.sha256).exists()
 
     short = nodes(blob_store, settings='store_redirects = "5m"\n', tables=public)
     private = short.get(f"/local/files/clustered/{wheel.filename}", auth=ALICE)
