@@ -808,7 +808,7 @@ def start_behind_nginx(upstream: str, data: Path, accel: bool = False) -> tuple[
             "listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT;"
         )
         block = "".join(line for line in block.splitlines(keepends=True) if "ssl_certificate" not in line)
-        block = block.replace("http://127.0.0.1:4040", url.removesuffix("/simple/"))
+        block = block.replace("server 127.0.0.1:4040;", f"server {urllib.parse.urlsplit(url).netloc};")
         if accel:
             sending = readme_block("nginx", "### nginx sends the files").replace(
                 "/var/lib/rennet/", f"{data / 'node'}/"

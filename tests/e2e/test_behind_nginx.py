@@ -47,7 +47,7 @@ def _behind_nginx(tmp_path: Path, upstream: FakeUpstream, config: str) -> Iterat
         block.replace("listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT ssl;")
         .replace("/etc/ssl/certs/packages.example.com.pem", str(certificate))
         .replace("/etc/ssl/private/packages.example.com.key", str(key))
-        .replace("http://127.0.0.1:4040", server.url)
+        .replace("server 127.0.0.1:4040;", f"server {server.url.removeprefix('http://')};")
     )
     if "accel_redirect" in config:
         sending = readme_block("nginx", "### nginx sends the files").replace("/var/lib/rennet/", f"{data_dir}/")
