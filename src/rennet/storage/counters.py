@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import mmap
 import os
 import struct
 import time
 from pathlib import Path
+
+from rennet.storage._mapped import map_allocated
 
 __all__ = ["FIELDS", "RequestCounters", "counters_path", "read_counters", "reset_counters"]
 
@@ -49,9 +50,7 @@ class RequestCounters:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        if os.fstat(self._fd).st_size < _SIZE:
-            os.ftruncate(self._fd, _SIZE)
-        self._map = mmap.mmap(self._fd, _SIZE)
+        self._map = map_allocated(self._fd, _SIZE)
         if _HEADER.unpack_from(self._map, 0)[0] != _MAGIC:
             # Served without `rennet serve` (uvicorn): the first worker stamps the start.
             _HEADER.pack_into(self._map, 0, _MAGIC, time.time())

@@ -13,12 +13,13 @@ counters and hears of other processes' changes through the database (storage/clu
 from __future__ import annotations
 
 import fcntl
-import mmap
 import os
 import struct
 import zlib
 from pathlib import Path
 from typing import NamedTuple, Protocol
+
+from rennet.storage._mapped import map_allocated
 
 __all__ = ["SLOTS", "Generation", "Generations", "HostGenerations", "slot_of"]
 
@@ -58,9 +59,7 @@ class HostGenerations:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            if os.fstat(fd).st_size < SLOTS * _SLOT.size:
-                os.ftruncate(fd, SLOTS * _SLOT.size)
-            self._map = mmap.mmap(fd, SLOTS * _SLOT.size)
+            self._map = map_allocated(fd, SLOTS * _SLOT.size)
         finally:
             os.close(fd)
         self._lock_path = path.with_suffix(".lock")
