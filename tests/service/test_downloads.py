@@ -186,3 +186,69 @@ def test_another_worker_tails_the_download_and_learns_its_outcome(tmp_path: Path
         assert blobs.exists(SHA) is succeeds
 
     run(scenario, tmp_path)
+
+
+class FailsAtTheEnd(Transfer):
+    """A transfer that fails once its bytes are written: after verifying them (keeping them failed: the object
+    store refused the upload), or before (the store could not be read)."""
+
+    def __init__(self, blobs: LocalBlobStore, error: Exception, verified: bool) -> None:
+        super().__init__(blobs)
+        self.error = error
+        self.verified = verified
+
+    async def fetch(self, download: Download, writer: BlobWriter) -> str:
+        self.calls += 1
+        download.announce(len(self.data))
+        writer.write(self.data)
+        download.advance(writer.size)
+        self.written.set()
+        await self.release.wait()
+        if self.verified:
+            writer.verify({"sha256": SHA})
+            download.finish(None)  # the bytes are whole: readers may have them
+        raise self.error
+
+
+@pytest.mark.parametrize("verified", [True, False], ids=["verified", "store-down"])
+def test_a_tailing_worker_learns_why_the_other_failed(tmp_path: Path, verified: bool) -> None:
+    """What the other worker knew reaches the tailer through the lock file: verified bytes complete its response
+    although they were not kept; a store that could not be used is named as such (a 503 for its client)."""
+    from rennet.storage.objectstore import ObjectStoreUnavailable
+
+    async def scenario(blobs: LocalBlobStore, workers: list[Downloads]) -> None:
+        running, tailing = Downloads(blobs), Downloads(blobs)
+        workers += [running, tailing]
+        unavailable = ObjectStoreUnavailable("the object store s3://b cannot be reached")
+        transfer = FailsAtTheEnd(blobs, unavailable, verified)
+        own, fd = await running.join(KEY, transfer.fetch, transfer.outcome, len(DATA))
+        local = Reader(own, fd)
+        await transfer.written.wait()
+        remote, remote_fd = await tailing.join(KEY, transfer.fetch, transfer.outcome, len(DATA))
+        tail = Reader(remote, remote_fd)
+
+        transfer.release.set()
+        if verified:
+            assert await local.task == DATA and await tail.task == DATA
+            assert not remote.store_unavailable
+        else:
+            for reader in (local, tail):
+                with pytest.raises(DownloadFailed):
+                    await reader.task
+            assert remote.store_unavailable
+        await remote.settled()
+        assert not blobs.exists(SHA)
+
+        # A later attempt starts afresh: nothing an earlier one told is read as its own outcome.
+        retry = Transfer(blobs, fail="broken again")
+        again, fd = await running.join(KEY, retry.fetch, retry.outcome, len(DATA))
+        await retry.written.wait()
+        late, late_fd = await tailing.join(KEY, retry.fetch, retry.outcome, len(DATA))
+        retry.release.set()
+        with pytest.raises(DownloadFailed):
+            await Reader(late, late_fd).task
+        assert not late.store_unavailable
+        with pytest.raises(DownloadFailed):
+            await Reader(again, fd).task
+
+    run(scenario, tmp_path)

@@ -4,7 +4,9 @@ a refusal with a sentence, never a 200 or 206 broken off after its headers."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
@@ -70,3 +72,33 @@ def test_heads_and_304s_need_nothing_of_the_store() -> None:
     assert head["status"] == 200 and (b"content-length", b"1000") in head["headers"]
     assert _answer("GET", [(b"if-none-match", f'"{SHA256}"'.encode())])[0]["status"] == 304
     assert _answer("GET", [(b"range", b"bytes=1000-")])[0]["status"] == 416
+
+
+def test_a_download_that_fails_before_its_first_byte_is_refused_not_begun(tmp_path: Path) -> None:
+    """Another worker's download says nothing before it ends: one that fails then gets the refusal (a sentence),
+    never a 200 that Granian would have to turn into its own 500."""
+    from rennet.service.runtime.downloads import Download, DownloadFailed
+
+    part = tmp_path / "part"
+    part.write_bytes(b"")
+    download = Download(None)
+    download.finish("the download in another worker failed")
+    refused: list[str] = []
+
+    def refuse(error: DownloadFailed) -> Response:
+        refused.append(str(error))
+        return PlainTextResponse("the file store is unavailable", status_code=503)
+
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "headers": [], "extensions": {}}
+    response = StreamSend(download, os.open(part, os.O_RDONLY), None, None, refuse=refuse)
+    asyncio.run(response(scope, receive, send))
+    assert sent[0]["status"] == 503
+    assert refused == ["the download in another worker failed"]

@@ -10,7 +10,7 @@ from rennet.service.answers import FileAnswer, LocalFile, StoredFile, StreamingF
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.runtime.downloads import DownloadFailed
-from rennet.service.runtime.storecopy import signed_url
+from rennet.service.runtime.storecopy import signed_url, store_refusal
 from rennet.storage.blobs import blob_name
 from rennet.web.context import note_cache, open_index, registry
 from rennet.web.responses import FileSend, StoredSend, StreamSend, error_response, etag_matches, refusal
@@ -53,10 +53,10 @@ async def distribution_file(request: Request) -> Response | FileSend | StreamSen
         stored = answer
 
         async def whole() -> FileSend | StreamSend:
-            return _sent(await stored.copy(), private, accel)
+            return _sent(request, await stored.copy(), private, accel)
 
         return StoredSend(stored, whole, lambda error: refusal(request, error), private)
-    return _sent(answer, private, accel)
+    return _sent(request, answer, private, accel)
 
 
 def _store_redirect(request: Request, index: IndexService, answer: FileAnswer) -> Response | None:
@@ -90,10 +90,17 @@ async def _whole_when_needed(
     return answer
 
 
-def _sent(answer: LocalFile | StreamingFile, private: bool, accel: str | None) -> FileSend | StreamSend:
+def _sent(
+    request: Request, answer: LocalFile | StreamingFile, private: bool, accel: str | None
+) -> FileSend | StreamSend:
     """The response for a held file or a download; with `accel` (the accel_redirect prefix), a held file is sent
     by the web server in front, from blobs/."""
     if isinstance(answer, LocalFile):
         path = accel + blob_name(answer.sha256) if accel else None
         return FileSend.distribution(answer.path, answer.size, answer.sha256, answer.lease, private, path)
-    return StreamSend(answer.download, answer.fd, answer.size, answer.sha256, private)
+    download, filename = answer.download, request.path_params["filename"]
+
+    def refuse(error: DownloadFailed) -> Response:
+        return refusal(request, store_refusal(download, f"{filename}: {error}"))
+
+    return StreamSend(download, answer.fd, answer.size, answer.sha256, private, refuse)

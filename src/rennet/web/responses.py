@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from rennet.domain.ranges import ByteRange, Unsatisfiable, parse_range
 from rennet.service.answers import StoredFile
 from rennet.service.errors import ServiceError
-from rennet.service.runtime.downloads import Download
+from rennet.service.runtime.downloads import Download, DownloadFailed
 from rennet.service.runtime.openblobs import PROC_FD, BlobLease
 from rennet.service.runtime.resources import database_unavailable, storage_full, store_unavailable
 from rennet.storage.database import DatabaseUnavailable
@@ -299,13 +299,20 @@ class StreamSend:
     """A file that is still being downloaded: its bytes as they arrive, aborted if it fails to verify."""
 
     def __init__(
-        self, download: Download, fd: int, size: int | None, sha256: str | None, private: bool = False
+        self,
+        download: Download,
+        fd: int,
+        size: int | None,
+        sha256: str | None,
+        private: bool = False,
+        refuse: Callable[[DownloadFailed], Response] | None = None,
     ) -> None:
         self.download = download
         self.fd = fd
         self.size = size
         self.sha256 = sha256
         self.private = private
+        self.refuse = refuse  # the answer to a download that fails before its first byte
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {
@@ -318,8 +325,18 @@ class StreamSend:
             headers["content-length"] = str(self.size)
         stream = self.download.stream(self.fd)
         try:
+            # The first bytes before the 200: a download that fails before them (another worker's, say, which
+            # says nothing before it ends) is refused with a sentence, not a 200 broken off before its body.
+            try:
+                first = await anext(stream, b"")
+            except DownloadFailed as error:
+                if self.refuse is None:
+                    raise
+                await self.refuse(error)(scope, receive, send)
+                return
             await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
             # An exception here (DownloadFailed) aborts the connection: the client sees a broken transfer.
+            await send({"type": "http.response.body", "body": first, "more_body": True})
             async for chunk in stream:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})

@@ -12,6 +12,7 @@ learn the outcome from the catalog once the lock is released.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -148,7 +149,11 @@ class RemoteDownload(Download):
             # The file may be held thanks to a later download, after the one we tailed failed: only the very
             # bytes that were committed may complete a response.
             committed = sha256 is not None and same_file(fd, self._blobs.local_path(sha256))
-            self.finish(None if committed else "the download in another worker failed")
+            told = b"" if committed else _told(self._lock_path)
+            self.store_unavailable = told == _STORE
+            # Bytes that were whole and verified in the other worker complete a response, kept or not.
+            whole = committed or told == _VERIFIED
+            self.finish(None if whole else "the download in another worker failed")
             self.settle()  # the other worker recorded the outcome before releasing its lock
 
 
@@ -169,7 +174,7 @@ class Downloads:
 
         Raises TryAgain when the file was committed after the caller looked it up: look it up again.
         """
-        digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+        digest = _digest(key)
         part, lock_path = self.work_dir / f"{digest}.part", self.work_dir / f"{digest}.lock"
         download = self._active.get(key)
         if download is not None:
@@ -187,6 +192,7 @@ class Downloads:
             # taking the lock; check again before creating the .part, which readers elsewhere would tail.
             if await outcome() is not None:
                 raise TryAgain()
+            os.ftruncate(lock_fd, 0)  # what an earlier attempt told its tailers
             writer = self.blobs.writer_at(part, hashes)
             read_fd = os.open(part, os.O_RDONLY)
         except BaseException:
@@ -208,7 +214,10 @@ class Downloads:
         except Exception as error:
             log.warning("download of %s failed: %s", key, error)
             download.store_unavailable = isinstance(error, ObjectStoreUnavailable)
+            verified = download.done and download.error is None  # the bytes were whole; keeping them failed
             download.finish(str(error) or type(error).__name__)
+            # For the workers that tail it, which learn only whether the file was recorded: in the lock file.
+            _tell_tailers(lock_fd, verified, download.store_unavailable)
         finally:
             writer.abort()  # no-op after a commit; removes the temporary file otherwise
             self._active.pop(key, None)
@@ -219,6 +228,28 @@ class Downloads:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+# What a download that failed tells the workers that tailed it, in its lock file: its bytes were whole and
+# verified (keeping them failed), or the object store could not be used.
+_VERIFIED, _STORE = b"verified", b"store"
+
+
+def _tell_tailers(lock_fd: int, verified: bool, store_unavailable: bool) -> None:
+    if verified or store_unavailable:
+        with contextlib.suppress(OSError):
+            os.pwrite(lock_fd, _VERIFIED if verified else _STORE, 0)
+
+
+def _told(lock_path: Path) -> bytes:
+    try:
+        return lock_path.read_bytes()
+    except OSError:
+        return b""
 
 
 def _open_when_present(part: Path) -> int:
