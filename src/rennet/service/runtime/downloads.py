@@ -6,7 +6,9 @@ are held back until the whole file is verified against the index's hash: a misma
 every reader fail instead of completing, so pip and uv report an error rather than install a wrong file.
 
 Across worker processes a lock file per download decides who downloads; the others tail the temporary file and
-learn the outcome from the catalog once the lock is released.
+learn the outcome from the catalog once the lock is released, and from the lock file why a failed one failed
+(its bytes were whole but could not be kept, or the object store could not be used). A response says 200 only
+once its first bytes are there: a download that fails before them is refused with a sentence.
 """
 
 from __future__ import annotations
