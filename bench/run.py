@@ -755,7 +755,6 @@ def start_deployed(
     directory), and, with balancer, docs/deploy.md's nginx in front of them (keep-alive to the nodes, no
     buffering), with its TLS or (tls=False) the same block on plain HTTP: nginx's cost without the encryption's."""
     sys.path.insert(0, str(REPO))
-    from tests.support import nginx
     from tests.support.cluster import balancer_config, node_config
 
     data.mkdir(parents=True)
@@ -778,14 +777,7 @@ def start_deployed(
         certificate_file, key = certificate()
         directory = data / "nginx"
         block = balancer_config(ports, certificate_file, key)
-        if not tls:
-            block = block.replace("LISTEN_PORT ssl;", "LISTEN_PORT;")
-            block = "".join(line for line in block.splitlines(keepends=True) if "ssl_certificate" not in line)
-        port = group.stack.enter_context(nginx.running(block, directory))
-        deadline = time.monotonic() + 10
-        while not (directory / "nginx.pid").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        group.balancer_pid = int((directory / "nginx.pid").read_text())
+        port = _put_nginx_in_front(group, block if tls else _plain_http(block), directory)
         return group, f"{'https' if tls else 'http'}://127.0.0.1:{port}/simple/"
     except BaseException:
         group.stop()
@@ -796,7 +788,6 @@ def start_behind_nginx(upstream: str, data: Path, accel: bool = False) -> tuple[
     """One rennet (defaults: 1 worker, SQLite) behind the README's nginx block, on plain HTTP; with accel, the
     README's X-Accel-Redirect location too, so that nginx sends the files rennet holds."""
     sys.path.insert(0, str(REPO))
-    from tests.support import nginx
     from tests.support.readme import readme_block
 
     data.mkdir(parents=True)
@@ -805,25 +796,38 @@ def start_behind_nginx(upstream: str, data: Path, accel: bool = False) -> tuple[
     group = Nodes([node], contextlib.ExitStack())
     try:
         block = readme_block("nginx", "### Behind nginx, with TLS").replace(
-            "listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT;"
+            "listen 443 ssl;", "listen 127.0.0.1:LISTEN_PORT ssl;"
         )
-        block = "".join(line for line in block.splitlines(keepends=True) if "ssl_certificate" not in line)
-        block = block.replace("server 127.0.0.1:4040;", f"server {urllib.parse.urlsplit(url).netloc};")
+        block = _plain_http(block).replace("server 127.0.0.1:4040;", f"server {urllib.parse.urlsplit(url).netloc};")
         if accel:
             sending = readme_block("nginx", "### nginx sends the files").replace(
                 "/var/lib/rennet/", f"{data / 'node'}/"
             )
             block = block.rstrip().removesuffix("}") + sending + "}\n"
-        directory = data / "nginx"
-        port = group.stack.enter_context(nginx.running(block, directory))
-        deadline = time.monotonic() + 10
-        while not (directory / "nginx.pid").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        group.balancer_pid = int((directory / "nginx.pid").read_text())
+        port = _put_nginx_in_front(group, block, data / "nginx")
         return group, f"http://127.0.0.1:{port}/simple/"
     except BaseException:
         group.stop()
         raise
+
+
+def _plain_http(block: str) -> str:
+    """A TLS server block (listening on LISTEN_PORT) on plain HTTP: nginx's cost without the encryption's."""
+    block = block.replace("LISTEN_PORT ssl;", "LISTEN_PORT;")
+    return "".join(line for line in block.splitlines(keepends=True) if "ssl_certificate" not in line)
+
+
+def _put_nginx_in_front(group: Nodes, block: str, directory: Path) -> int:
+    """nginx with this server block, stopped with the group, its CPU counted as the benchmark's; its port."""
+    sys.path.insert(0, str(REPO))
+    from tests.support import nginx
+
+    port = group.stack.enter_context(nginx.running(block, directory))
+    deadline = time.monotonic() + 10
+    while not (directory / "nginx.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    group.balancer_pid = int((directory / "nginx.pid").read_text())
+    return port
 
 
 def start_devpi(upstream: str, data: Path) -> tuple[Process, str]:

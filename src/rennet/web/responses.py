@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from starlette.requests import Request
@@ -275,11 +275,7 @@ class StoredSend(FileSend):
         except ServiceError as error:
             await self.refuse(error)(scope, self.receive, send)
             return
-        await send({"type": "http.response.start", "status": 206, "headers": _headers(headers)})
-        await send({"type": "http.response.body", "body": first, "more_body": True})
-        async for chunk in chunks:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        await _send_body(send, 206, headers, first, chunks)
 
 
 def _wants_part(scope: Scope, etag: str, size: int) -> bool:
@@ -334,14 +330,21 @@ class StreamSend:
                     raise
                 await self.refuse(error)(scope, receive, send)
                 return
-            await send({"type": "http.response.start", "status": 200, "headers": _headers(headers)})
-            # An exception here (DownloadFailed) aborts the connection: the client sees a broken transfer.
-            await send({"type": "http.response.body", "body": first, "more_body": True})
-            async for chunk in stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            # An exception from here on (DownloadFailed) aborts the connection: the client sees a broken transfer.
+            await _send_body(send, 200, headers, first, stream)
         finally:
             await stream.aclose()
+
+
+async def _send_body(
+    send: Send, status: int, headers: Mapping[str, str], first: bytes, rest: AsyncIterator[bytes]
+) -> None:
+    """The response, its first bytes known already (the source has answered), then the rest as it comes."""
+    await send({"type": "http.response.start", "status": status, "headers": _headers(headers)})
+    await send({"type": "http.response.body", "body": first, "more_body": True})
+    async for chunk in rest:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def prefer_json_errors(request: Request) -> None:

@@ -46,15 +46,13 @@ class HostedService:
                 None, (dependency,), math.inf, None, "miss", f"no project named {project!r} in {self.name}"
             )
         elif cached is not None and cached.version == record.revision:
-            page = self._cached(
-                cached.source, record.revision, dependency, "hit", await self.shared.advisories_for(project)
-            )
+            advisories = await self.shared.advisories_for(project)
+            page = self._cached(cached.source, record.revision, dependency, "hit", advisories)
             page.adopt(cached)
         else:
             content = await self.shared.db(self.shared.catalog.page, record)
-            page = self._cached(
-                content, record.revision, dependency, "miss", await self.shared.advisories_for(project)
-            )
+            advisories = await self.shared.advisories_for(project)
+            page = self._cached(content, record.revision, dependency, "miss", advisories)
         self.shared.pages.put((self.name, project), page)
         return page
 

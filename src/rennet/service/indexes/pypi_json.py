@@ -79,7 +79,7 @@ async def _hidden(service: IndexService, project: str) -> frozenset[str]:
 
 async def _with_advisories(shared: WorkerResources, project: str, found: JsonAnswer) -> JsonAnswer:
     """The imported advisories that name the document's release, after the upstream's own (`rennet advisories`)."""
-    advisories = await shared.db(shared.advisories.for_project, project)
+    advisories = await shared.advisories_for(project)
     release = found.document.get("info", {}).get("version")
     if not advisories or not isinstance(release, str):
         return found
