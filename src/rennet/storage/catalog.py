@@ -221,7 +221,7 @@ class Catalog:
     ) -> tuple[ProjectRecord, PageChanges]:
         """Save a freshly fetched upstream page, keeping what only we know (sizes, cached blobs, metadata)."""
         with self.engine.begin() as conn:
-            project_id = self._upsert_project(conn, index_name, page.name, display_name, fetched_at)
+            project_id, created = self._upsert_project(conn, index_name, page.name, display_name, fetched_at)
             old_rows = {
                 row.filename: row for row in conn.execute(select(files).where(files.c.project_id == project_id)).all()
             }
@@ -230,6 +230,7 @@ class Catalog:
             # Gone files count as known too: what we learned holding their bytes is still true when they return.
             new = {f.filename: _keep_known(f, known.get(f.filename)) for f in page.files}
             changes = diff_files(old, new)
+            changes.first = created
             # When rennet first listed the file, by the clock that reads it (see domain/policy.py, MinAge).
             inserts = [
                 _file_values(f) | {"project_id": project_id, "created_at": fetched_at}
@@ -275,7 +276,7 @@ class Catalog:
     def store_missing(self, index_name: str, name: str, fetched_at: float) -> ProjectRecord:
         """Remember that the upstream has no such project (a negative cache entry)."""
         with self.engine.begin() as conn:
-            project_id = self._upsert_project(conn, index_name, name, name, fetched_at)
+            project_id, _ = self._upsert_project(conn, index_name, name, name, fetched_at)
             conn.execute(
                 update(projects)
                 .where(projects.c.id == project_id)
@@ -293,15 +294,18 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(update(projects).where(projects.c.id == project_id).values(values))
 
-    def _upsert_project(self, conn: Connection, index_name: str, name: str, display: str, now: float) -> int:
-        """The project's id, its row made if need be and held by this transaction (see _lock_project)."""
-        project_id = self._ensure_project(conn, index_name, name, display, now)[0]
+    def _upsert_project(
+        self, conn: Connection, index_name: str, name: str, display: str, now: float
+    ) -> tuple[int, bool]:
+        """The project's id, its row made if need be and held by this transaction (see _lock_project), and
+        whether this transaction made it."""
+        project_id, created = self._ensure_project(conn, index_name, name, display, now)
         if not _lock_project(conn, project_id):
             # `rennet gc` dropped the row (an expired "no such project" entry) since it was read: made again,
             # now that this transaction holds the lock.
-            project_id = self._ensure_project(conn, index_name, name, display, now)[0]
+            project_id, created = self._ensure_project(conn, index_name, name, display, now)
             _lock_project(conn, project_id)
-        return project_id
+        return project_id, created
 
     def _ensure_project(
         self, conn: Connection, index_name: str, name: str, display: str, now: float

@@ -32,13 +32,17 @@ class UnreadablePage(ValueError):
     """The upstream answered with something that is not a simple page."""
 
 
-def parse_project_page(body: bytes, content_type: str, url: str, name: NormalizedName, index: str) -> ProjectPage:
+def parse_project_page(
+    body: bytes, content_type: str, url: str, name: NormalizedName, index: str, seen: datetime | None = None
+) -> ProjectPage:
+    """The page's files, each first seen at `seen` (when the catalog lists a file for the first time, it records
+    the time of the fetch)."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     try:
         if media_type == JSON_TYPE or media_type.endswith("+json"):
-            parsed = _from_json(body, url, index)
+            parsed = _from_json(body, url, index, seen)
         elif media_type in HTML_TYPES or not media_type:
-            parsed = _from_html(body, url, name, _charset(content_type), index)
+            parsed = _from_html(body, url, name, _charset(content_type), index, seen)
         else:
             raise UnreadablePage(f"unexpected content type {media_type!r}")
     except UnreadablePage:
@@ -74,7 +78,7 @@ class _BadField(ValueError):
     """One field of one file entry is not what PEP 691 allows: the entry is skipped."""
 
 
-def _from_json(body: bytes, url: str, index: str) -> _Parsed:
+def _from_json(body: bytes, url: str, index: str, seen: datetime | None) -> _Parsed:
     data = json.loads(body)
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise UnreadablePage("JSON page without a list of files")
@@ -86,7 +90,7 @@ def _from_json(body: bytes, url: str, index: str) -> _Parsed:
     files = []
     for entry in data["files"]:
         try:
-            file = _json_file(entry, join, index)
+            file = _json_file(entry, join, index, seen)
         except _BadField as error:
             skipped.add(entry.get("filename") if isinstance(entry, dict) else None, error)
             continue
@@ -130,7 +134,7 @@ class _Joiner:
         return joined + name
 
 
-def _json_file(entry: object, join: _Joiner, index: str) -> DistFile | None:
+def _json_file(entry: object, join: _Joiner, index: str, seen: datetime | None) -> DistFile | None:
     if not isinstance(entry, dict):
         raise _BadField("not a table")
     filename, url, hashes = entry.get("filename"), entry.get("url"), entry.get("hashes")
@@ -160,6 +164,7 @@ def _json_file(entry: object, join: _Joiner, index: str) -> DistFile | None:
         upload_time=_upload_time(entry.get("upload-time")),
         core_metadata=(core if isinstance(core, dict) else {}) if core else None,
         provenance=entry.get("provenance"),
+        seen=seen,
     )
 
 
@@ -189,7 +194,7 @@ def _upload_time(value: object) -> datetime | None:
     raise _BadField("upload-time must be an ISO 8601 time")
 
 
-def _from_html(body: bytes, url: str, name: str, charset: str | None, index: str) -> _Parsed:
+def _from_html(body: bytes, url: str, name: str, charset: str | None, index: str, seen: datetime | None) -> _Parsed:
     from pypi_simple import DistributionPackage, RepositoryPage
 
     repository = RepositoryPage.from_html(body, url, charset)
@@ -219,6 +224,7 @@ def _from_html(body: bytes, url: str, name: str, charset: str | None, index: str
             upload_time=None,
             core_metadata=(metadata_digests or {}) if has_metadata else None,
             provenance=package.provenance_url,
+            seen=seen,
         )
         if file is not None:
             files.append(file)
@@ -260,6 +266,7 @@ def _dist_file(
     upload_time: datetime | None,
     core_metadata: dict[str, Any] | None,
     provenance: object,
+    seen: datetime | None,
 ) -> DistFile | None:
     try:
         filename = check_filename(filename.strip())
@@ -283,6 +290,7 @@ def _dist_file(
         core_metadata=_hashes(core_metadata) if core_metadata is not None else None,
         provenance=provenance,
         source_url=url,
+        first_seen=seen,
     )
 
 
