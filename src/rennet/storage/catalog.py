@@ -221,10 +221,17 @@ class Catalog:
     ) -> tuple[ProjectRecord, PageChanges]:
         """Save a freshly fetched upstream page, keeping what only we know (sizes, cached blobs, metadata)."""
         with self.engine.begin() as conn:
-            project_id, created = self._upsert_project(conn, index_name, page.name, display_name, fetched_at)
-            old_rows = {
-                row.filename: row for row in conn.execute(select(files).where(files.c.project_id == project_id)).all()
-            }
+            current, created = self._upsert_project(conn, index_name, page.name, display_name, fetched_at)
+            project_id = current.id
+            # A project this transaction made has no rows yet: nothing to read (a cold page's store, made short).
+            old_rows = (
+                {}
+                if created
+                else {
+                    row.filename: row
+                    for row in conn.execute(select(files).where(files.c.project_id == project_id)).all()
+                }
+            )
             known = {name: _upstream_view(row, index_name) for name, row in old_rows.items()}
             old = {name: file for name, file in known.items() if not old_rows[name].gone}
             # Gone files count as known too: what we learned holding their bytes is still true when they return.
@@ -253,8 +260,7 @@ class Catalog:
                     .where(files.c.project_id == project_id, files.c.filename.in_(changes.gone))
                     .values(gone=True)
                 )
-            changes.meta_changed = self._store_versions(conn, project_id, page.versions)
-            current = conn.execute(select(projects).where(projects.c.id == project_id)).one()
+            changes.meta_changed = self._store_versions(conn, project_id, page.versions, created)
             status = page.status.value if page.status else None
             if (current.status, current.status_reason) != (status, page.status_reason) or current.missing:
                 changes.meta_changed = True
@@ -269,14 +275,16 @@ class Catalog:
             }
             if changes:
                 values["serial"] = current.serial + 1
-            conn.execute(update(projects).where(projects.c.id == project_id).values(values))
-            record = _project_record(conn.execute(select(projects).where(projects.c.id == project_id)).one())
+            stored = conn.execute(
+                update(projects).where(projects.c.id == project_id).values(values).returning(*projects.c)
+            )
+            record = _project_record(stored.one())
         return record, changes
 
     def store_missing(self, index_name: str, name: str, fetched_at: float) -> ProjectRecord:
         """Remember that the upstream has no such project (a negative cache entry)."""
         with self.engine.begin() as conn:
-            project_id, _ = self._upsert_project(conn, index_name, name, name, fetched_at)
+            project_id = self._upsert_project(conn, index_name, name, name, fetched_at)[0].id
             conn.execute(
                 update(projects)
                 .where(projects.c.id == project_id)
@@ -296,16 +304,18 @@ class Catalog:
 
     def _upsert_project(
         self, conn: Connection, index_name: str, name: str, display: str, now: float
-    ) -> tuple[int, bool]:
-        """The project's id, its row made if need be and held by this transaction (see _lock_project), and
-        whether this transaction made it."""
+    ) -> tuple[Row[Any], bool]:
+        """The project's row, made if need be and held by this transaction (see _lock_project), and whether this
+        transaction made it."""
         project_id, created = self._ensure_project(conn, index_name, name, display, now)
-        if not _lock_project(conn, project_id):
+        row = _lock_project(conn, project_id)
+        if row is None:
             # `rennet gc` dropped the row (an expired "no such project" entry) since it was read: made again,
             # now that this transaction holds the lock.
             project_id, created = self._ensure_project(conn, index_name, name, display, now)
-            _lock_project(conn, project_id)
-        return project_id, created
+            row = _lock_project(conn, project_id)
+            assert row is not None, "a row made in this transaction is there"
+        return row, created
 
     def _ensure_project(
         self, conn: Connection, index_name: str, name: str, display: str, now: float
@@ -329,9 +339,10 @@ class Catalog:
             index_projects(conn, [(project_id, name, None)])
         return project_id, created
 
-    def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str]) -> bool:
+    def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str], created: bool) -> bool:
         wanted_set = set(wanted)
-        held = set(conn.execute(select(versions.c.version).where(versions.c.project_id == project_id)).scalars())
+        query = select(versions.c.version).where(versions.c.project_id == project_id)
+        held = set() if created else set(conn.execute(query).scalars())
         added, removed = wanted_set - held, held - wanted_set
         if added:
             conn.execute(insert(versions), [{"project_id": project_id, "version": v} for v in sorted(added)])
@@ -620,9 +631,9 @@ class Catalog:
                 conn.execute(insert(listings).values(values))
 
 
-def _lock_project(conn: Connection, project_id: int) -> bool:
+def _lock_project(conn: Connection, project_id: int) -> Row[Any] | None:
     """Hold the project's row until the transaction ends, so that its rows are read and written by one writer;
-    False when there is no such row (any more).
+    the row as it is, None when there is no such row (any more).
 
     Two workers (or `rennet refresh` beside a server) may refresh one page at once; each reads the rows it holds
     and writes the difference. Without the lock both would insert the same new file (a unique-constraint error,
@@ -630,9 +641,9 @@ def _lock_project(conn: Connection, project_id: int) -> bool:
     PostgreSQL's row lock (SQLite ignores SELECT ... FOR UPDATE); the rival then reads what this writer stored.
     """
     held = conn.execute(
-        update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial).returning(projects.c.id)
+        update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial).returning(*projects.c)
     )
-    return held.first() is not None
+    return held.first()
 
 
 def _describe(conn: Connection, project_id: int, name: str, summary: str | None) -> None:
