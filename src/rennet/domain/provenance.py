@@ -88,15 +88,16 @@ def check_provenance(body: bytes) -> bytes:
 
 
 def parse_attestations(text: str) -> list[dict[str, Any]]:
-    """The upload form's `attestations` field: a JSON array of attestation objects (PEP 740)."""
+    """The upload form's `attestations` field: a JSON array of attestation objects (PEP 740); an empty one (some
+    clients send it) stands for none."""
     if len(text.encode()) > MAX_PROVENANCE_BYTES:
         raise InvalidProvenance(f"Invalid attestations: larger than {MAX_PROVENANCE_BYTES} bytes")
     try:
         found = json.loads(text)
     except ValueError:
         raise InvalidProvenance("Invalid attestations: the field is not JSON") from None
-    if not isinstance(found, list) or not found:
-        raise InvalidProvenance("Invalid attestations: expected a non-empty JSON array of attestation objects")
+    if not isinstance(found, list):
+        raise InvalidProvenance("Invalid attestations: expected a JSON array of attestation objects")
     if len(found) > MAX_ATTESTATIONS:
         raise InvalidProvenance(f"Invalid attestations: at most {MAX_ATTESTATIONS} are accepted per file")
     if not all(isinstance(item, dict) for item in found):
