@@ -172,3 +172,18 @@ def test_held_provenance_is_served_after_the_upstream_is_gone(
         assert response.content == PROVENANCE
     with pytest.raises(httpx.ConnectError):
         httpx.get(upstream.provenance_url(ATTESTED.filename), timeout=2)
+
+
+def test_a_snapshot_serves_the_provenance_of_the_files_it_lists_only(env: Env) -> None:
+    server = env.server
+    page = json.loads(
+        server.get("/default/snapshot/2025-01-01/simple/attested/", headers={"accept": JSON_V1}).content
+    )
+    files = {entry["filename"]: entry for entry in page["files"]}
+    url = files[ATTESTED.filename]["provenance"]
+    assert url == server.url + "/default/snapshot/2025-01-01T00:00:00Z" + integrity("", ATTESTED.filename)
+    assert server.get(url.removeprefix(server.url)).content == PROVENANCE
+    before = server.get("/default/snapshot/2020-01-01" + integrity("", ATTESTED.filename))
+    # Refused as the file is there: a later file is not in the snapshot.
+    assert before.status_code == 403
+    assert before.text.startswith(f"{ATTESTED.filename} is not in the snapshot of index 'default' at 2020-01-01")
