@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -187,3 +188,20 @@ def test_a_snapshot_serves_the_provenance_of_the_files_it_lists_only(env: Env) -
     # Refused as the file is there: a later file is not in the snapshot.
     assert before.status_code == 403
     assert before.text.startswith(f"{ATTESTED.filename} is not in the snapshot of index 'default' at 2020-01-01")
+
+
+def test_another_provenance_named_upstream_is_fetched_again(
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream
+) -> None:
+    upstream.add(ATTESTED)
+    upstream.attest(ATTESTED.filename, PROVENANCE)
+    server = rennet_factory(upstream_url=upstream.url, config=proxy_config("pypi", page_ttl="0s"))
+    assert server.get(integrity("pypi", ATTESTED.filename)).content == PROVENANCE
+    assert server.get(integrity("pypi", ATTESTED.filename)).content == PROVENANCE
+    assert upstream.count("/integrity/") == 1
+    # The upstream's page now names another provenance (a new attestation was added, say).
+    renewed = provenance_object("example/renewed")
+    upstream.attest(ATTESTED.filename, renewed)
+    upstream.replace(replace(ATTESTED, extra={"provenance": upstream.provenance_url(ATTESTED.filename) + "?2"}))
+    assert server.get(integrity("pypi", ATTESTED.filename)).content == renewed
+    assert upstream.count("/integrity/") == 2
