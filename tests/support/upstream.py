@@ -6,7 +6,8 @@ core-metadata and every file field. Faults are set per path prefix: "500", "404"
 (no answer until the fault is cleared), "stall" (half a file, the rest once the fault is cleared). A key
 ending in "$" is an exact path rather than a prefix.
 `raw_pages` serves any bytes at a path, for hostile pages; `redirects` sends a path elsewhere.
-Beside /simple/ it serves PyPI's JSON API (/pypi/<project>/json, /pypi/<project>/<version>/json) of the same files.
+Beside /simple/ it serves PyPI's JSON API (/pypi/<project>/json, /pypi/<project>/<version>/json) of the same files,
+and PEP 740's Integrity API (/integrity/<project>/<version>/<filename>/provenance) for the files given provenance.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class FakeUpstream:
         self.raw_pages: dict[str, tuple[bytes, str]] = {}  # path -> (body, content type), served as is
         self.redirects: dict[str, str] = {}  # path -> Location, answered with 302
         self.files_base: str | None = None  # where file URLs point; default this server's /files/
+        self.provenances: dict[str, bytes] = {}  # filename -> provenance object served by the Integrity API
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = _free_port()
@@ -69,6 +71,16 @@ class FakeUpstream:
 
     def replace(self, dist: Dist) -> None:
         self.projects[dist.project][dist.filename] = dist
+
+    def attest(self, filename: str, provenance: bytes) -> None:
+        """Give a file provenance: its page entry names it, the Integrity API serves these bytes."""
+        self.provenances[filename] = provenance
+
+    def provenance_url(self, filename: str) -> str:
+        dist = self.find(filename)
+        assert dist is not None
+        version = _release(filename)
+        return f"http://{self.address}:{self.port}/integrity/{dist.project}/{version}/{filename}/provenance"
 
     def fault(self, prefix: str, kind: str | None) -> None:
         if kind is None:
@@ -134,6 +146,8 @@ class FakeUpstream:
             }
             if self.metadata and dist.metadata is not None:
                 entry["core-metadata"] = {"sha256": hashlib.sha256(dist.metadata).hexdigest()}
+            if dist.filename in self.provenances:
+                entry["provenance"] = self.provenance_url(dist.filename)
             entry.update(dist.extra)
             files.append(entry)
         versions = sorted({d.filename.split("-")[1].removesuffix(".tar.gz") for d in self.projects[name].values()})
@@ -153,6 +167,8 @@ class FakeUpstream:
                 attrs += f' data-yanked="{escape(dist.yanked if isinstance(dist.yanked, str) else "")}"'
             if self.metadata and dist.metadata is not None:
                 attrs += f' data-dist-info-metadata="sha256={hashlib.sha256(dist.metadata).hexdigest()}"'
+            if dist.filename in self.provenances:
+                attrs += f' data-provenance="{escape(self.provenance_url(dist.filename))}"'
             for key, value in dist.extra.items():
                 if isinstance(value, str):  # JSON-only fields (dicts, numbers) have no HTML form
                     attrs += f' data-{key}="{escape(value)}"'
@@ -278,6 +294,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._page(path)
         if path.startswith("/files/"):
             return self._file(path.removeprefix("/files/"), fault)
+        if path.startswith("/integrity/") and path.endswith("/provenance"):
+            provenance = up.provenances.get(path.split("/")[-2])
+            if provenance is None:
+                return self._send(404, b"no provenance", "text/plain")
+            return self._send(200, provenance, "application/vnd.pypi.integrity.v1+json")
         if path.startswith("/pypi/") and path.endswith("/json"):
             return self._json_api(path.removeprefix("/pypi/").removesuffix("/json").split("/"))
         self._send(404, b"no route", "text/plain")

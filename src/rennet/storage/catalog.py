@@ -75,6 +75,8 @@ class FileRecord:
     metadata_sha256: str | None
     blob_sha256: str | None
     upload_time: float | None
+    provenance: str | None = None  # the upstream's URL of the file's provenance
+    provenance_sha256: str | None = None  # the provenance object held
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class HostedUpload:
     uploaded_by: str
     upload_time: float
     summary: str | None = None  # from the file's metadata
+    provenance_sha256: str | None = None  # the provenance object made of the upload's attestations
 
 
 class DuplicateFile(Exception):
@@ -253,6 +256,9 @@ class Catalog:
                     if _replaced(known[filename], file, row.blob_sha256):
                         # Same name, other bytes: what we hold would fail every client's hash check.
                         file_values |= {"blob_sha256": None, "metadata_sha256": None, "cached_at": None}
+                        file_values |= {"provenance_sha256": None}
+                    elif file.provenance != row.provenance:
+                        file_values |= {"provenance_sha256": None}  # the upstream names another provenance
                     conn.execute(update(files).where(files.c.id == row.id).values(file_values))
             if changes.gone:
                 conn.execute(
@@ -375,6 +381,8 @@ class Catalog:
             metadata_sha256=row.metadata_sha256,
             blob_sha256=row.blob_sha256,
             upload_time=row.upload_time,
+            provenance=row.provenance,
+            provenance_sha256=row.provenance_sha256,
         )
 
     def record_blob(self, file: FileRecord, sha256: str, size: int, upload_time: float | None) -> None:
@@ -385,6 +393,16 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(update(files).where(files.c.id == file.id).values(values))
             self._bump(conn, file.project_id)
+
+    def record_provenance(self, file: FileRecord, sha256: str) -> None:
+        """The file's provenance is held from now on. Its page does not change (it named the provenance already),
+        so no serial is bumped; unless the upstream meanwhile named another provenance for the file."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(files)
+                .where(files.c.id == file.id, files.c.provenance.is_not_distinct_from(file.provenance))
+                .values(provenance_sha256=sha256)
+            )
 
     def record_metadata(self, file: FileRecord, sha256: str) -> None:
         with self.engine.begin() as conn:
@@ -426,6 +444,7 @@ class Catalog:
                 "size": upload.size,
                 "upload_time": upload.upload_time,
                 "metadata_sha256": upload.metadata_sha256,
+                "provenance_sha256": upload.provenance_sha256,
                 "blob_sha256": upload.sha256,
                 "cached_at": upload.upload_time,
                 "gone": False,
@@ -740,6 +759,7 @@ def _file_from_row(row: Row[Any], index_name: str, completed: bool) -> DistFile:
         upload_time=datetime.fromtimestamp(row.upload_time, UTC) if row.upload_time is not None else None,
         core_metadata=core_metadata,
         provenance=row.provenance,
+        provenance_sha256=row.provenance_sha256 if completed else None,
         source_url=row.source_url,
         first_seen=datetime.fromtimestamp(row.created_at, UTC) if completed else None,
     )

@@ -107,7 +107,8 @@ async def project_page(request: Request) -> Response | BytesResponse:
     if page.page is None:
         return error_response(request, 404, page.message or f"no project named {project!r}")
     representation = _representation(request)
-    rendered = await page.render_off_loop(representation.format, _prefix(request), _wants_gzip(request))
+    prefix = page.variant(_prefix(request), lambda: str(request.base_url))
+    rendered = await page.render_off_loop(representation.format, prefix, _wants_gzip(request))
     headers = [
         (b"content-type", representation.content_type.encode()),
         (b"etag", rendered.etag.encode()),

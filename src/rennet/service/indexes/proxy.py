@@ -27,6 +27,7 @@ from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import listed_file
 from rennet.service.indexes.listing import WithoutDenied, write_listing
+from rennet.service.indexes.provenance import fetch_provenance, held_provenance, no_provenance
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.policing import PolicyGate
@@ -96,6 +97,7 @@ class ProxyService:
         self._documents: OrderedDict[str, _Document] = OrderedDict()
         self._refreshes: dict[str, asyncio.Task[CachedPage]] = {}  # page refreshes under way, per project
         self._document_flights: SingleFlight[bytes | None] = SingleFlight()
+        self._provenance_flights: SingleFlight[bytes] = SingleFlight()
 
     # -- pages ---------------------------------------------------------------------------------------------------
 
@@ -480,6 +482,19 @@ class ProxyService:
         finally:
             answer.release()
         return await asyncio.to_thread(self.shared.blobs.put_bytes, data)
+
+    async def provenance(self, project: str, filename: str) -> bytes:
+        """The provenance held, or the upstream's fetched once and kept (service/indexes/provenance.py)."""
+        record = await self._file_record(project, filename)
+        if (found := await held_provenance(self.shared, record)) is not None:
+            return found
+        if record.provenance is None:
+            raise no_provenance(self.name, filename)
+        if self.shared.offline:
+            raise NotFound(f"the provenance of {filename} is not cached and rennet is offline")
+        return await self._provenance_flights.run(
+            (project, filename), lambda: fetch_provenance(self.shared, self.client, self.name, record)
+        )
 
     # -- PyPI's JSON API ---------------------------------------------------------------------------------------------
 
