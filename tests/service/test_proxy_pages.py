@@ -218,6 +218,7 @@ def test_a_first_page_is_not_read_back_yet_renders_as_the_catalogs_copy(
         make_wheel("first-page", "2.0rc1"),
     )
     up.statuses["first-page"] = ("deprecated", "use second-page")
+    up.attest(make_wheel("first-page", "1.0").filename, b'{"version": 1, "attestation_bundles": []}')
     rendered: dict[tuple[Format, bool], tuple[bytes, str]] = {}
 
     def renders(page: CachedPage) -> dict[tuple[Format, bool], tuple[bytes, str]]:
