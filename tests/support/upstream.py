@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import random
 import socket
 import sys
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Iterable
 from email.utils import formatdate
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from packaging.metadata import parse_email
@@ -440,9 +442,29 @@ def _release(filename: str) -> str:
 
 
 def _free_port() -> int:
+    """A loopback port nothing listens on, for a server about to start. Drawn at random below the kernel's
+    ephemeral range: a port the kernel hands out for binding to 0 is also one it hands to outgoing connections,
+    so that between this probe and the server's bind any client (of any test process) could take it."""
+    lowest_ephemeral = _lowest_ephemeral_port()
+    for _ in range(100):
+        port = random.randrange(10_000, lowest_ephemeral)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _lowest_ephemeral_port() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, 10_001)
 
 
 def names(dists: Iterable[Dist]) -> list[str]:
