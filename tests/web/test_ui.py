@@ -4,6 +4,7 @@ recent uploads, the read rules of private indexes, hostile metadata, login, toke
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.support.accounts import add_user, elsewhere
 from tests.support.dists import make_wheel
 from tests.support.hosting import ALICE, hosted_server, upload
 from tests.support.server import LocalServer
+from tests.support.store import wait_until
 
 BOB = ("bob", "bob-password")
 DAVE = ("dave", "dave-password")  # may read nothing private
@@ -59,11 +61,14 @@ hostile = make_wheel(
     description=HOSTILE,
 )
 upstream_dist = make_wheel("cached-thing", "2.0", description="A thing from upstream.")
+# Proxy projects that nobody looks at in the UI: search learns their summaries from the metadata clients fetch.
+fetched_wheel = make_wheel("quiet-lib", "2.0", summary="Frobnicates quaternions")
+fetched_metadata = make_wheel("shy-lib", "1.0", summary="Untangles hypergraphs")
 server = hosted_server(
     CONFIG,
     (ALICE, BOB, DAVE, ("root", "root-password")),
     admins=("root",),
-    upstream=(upstream_dist,),
+    upstream=(upstream_dist, fetched_wheel, fetched_metadata),
     uploads=(old_widgets, widgets, hostile),
 )
 
@@ -114,6 +119,27 @@ def test_the_project_page_shows_the_readme_versions_files_uploader_and_commands(
     assert "poetry source add" in html
     assert 'href="https://git.example.test/acme/widgets"' in html
     assert "javascript:" not in html
+
+
+def test_search_learns_a_proxy_project_s_summary_from_what_clients_fetch(server: LocalServer) -> None:
+    def hits(query: str) -> str:
+        return server.get("/search", params={"q": query}).text
+
+    page = server.get("/pypi/simple/quiet-lib/")
+    assert page.status_code == 200
+    assert "/-/project/pypi/quiet-lib/" in hits("quiet")  # its name, as soon as the page is cached
+    assert "/-/project/pypi/quiet-lib/" not in hits("quaternions")
+    href = re.search(r'href="([^"#]+)#sha256=[0-9a-f]+"', page.text)
+    assert href is not None, page.text
+    assert server.get(urljoin("/pypi/simple/quiet-lib/", href.group(1))).content == fetched_wheel.data
+    wait_until(lambda: "/-/project/pypi/quiet-lib/" in hits("quaternions"), "the summary of the wheel is searchable")
+    shy = server.get("/pypi/simple/shy-lib/")
+    metadata = re.search(r'href="([^"#]+)#sha256=[0-9a-f]+"', shy.text)
+    assert metadata is not None and "data-dist-info-metadata" in shy.text
+    answer = server.get(urljoin("/pypi/simple/shy-lib/", metadata.group(1) + ".metadata"))
+    assert answer.content == fetched_metadata.metadata  # what uv and pip read before choosing a wheel
+    wait_until(lambda: "/-/project/pypi/shy-lib/" in hits("hypergraph"), "the summary of the .metadata is searchable")
+    assert server.get("/-/project/pypi/quiet-lib/").status_code == 200  # viewed now: the same summary stays
 
 
 def test_a_cached_project_is_described_by_its_upstream(server: LocalServer) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from rennet.domain.files import DistFile, ProjectStatus
 from rennet.domain.pypi_json import ReleaseFile, choose_release, releases_of
+from rennet.domain.search import MAX_SUMMARY, Described
 from rennet.service.errors import NotFound, ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.indexes.proxy import ProxyService
@@ -23,7 +24,6 @@ from rennet.service.runtime.resources import WorkerResources
 __all__ = ["FileView", "ProjectView", "ReleaseView", "project_view"]
 
 log = logging.getLogger("rennet.ui")
-MAX_SUMMARY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +91,10 @@ async def _description(shared: WorkerResources, service: IndexService, project: 
     info = answer.document.get("info")
     if not isinstance(info, dict):
         return {}
-    summary = info.get("summary")
+    summary, version = info.get("summary"), info.get("version")
     # Only a proxy's own document: through a group, the description may be a hosted project's (a private one).
-    if isinstance(service, ProxyService) and isinstance(summary, str) and summary.strip():
-        await shared.db(shared.catalog.set_summary, service.name, project, summary.strip()[:MAX_SUMMARY])
+    if isinstance(service, ProxyService) and isinstance(summary, str) and isinstance(version, str):
+        words = " ".join(summary.split())[:MAX_SUMMARY]
+        if words:
+            await shared.db(shared.catalog.learn_summary, service.name, project, Described(version, words))
     return info
