@@ -4,13 +4,14 @@ recent uploads, the read rules of private indexes, hostile metadata, login, toke
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
 
+from rennet.service import projectview
 from rennet.web.ui import browse
 from tests.support.accounts import add_user, elsewhere
 from tests.support.dists import make_wheel
@@ -190,6 +191,39 @@ def test_an_index_page_lists_its_projects_a_page_at_a_time(
     assert "acme-secret" in server.get("/-/index/secret/", auth=BOB).text
     group = server.get("/-/index/open/")
     assert group.status_code == 200 and 'href="/-/index/pypi/"' in group.text and "acme-secret" not in group.text
+
+
+def test_a_project_page_shows_its_releases_a_page_at_a_time(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(server, *(make_wheel("many-releases", f"{n}.0") for n in range(1, 6)))
+    monkeypatch.setattr(projectview, "RELEASES_PER_PAGE", 2)
+
+    def versions(html: str) -> list[str]:
+        return re.findall(r"<summary><strong>([^<]+)</strong>", html)
+
+    first = server.get("/-/project/local/many-releases/")
+    assert first.status_code == 200 and versions(first.text) == ["5.0", "4.0"]
+    assert 'href="?page=2#releases" rel="next"' in first.text and 'rel="prev"' not in first.text
+    assert "Releases 5, page 1 of 3" in text_of(first.text)
+    last = server.get("/-/project/local/many-releases/", params={"page": "3"})
+    assert last.status_code == 200 and versions(last.text) == ["1.0"]
+    assert 'href="?page=2#releases" rel="prev"' in last.text and 'rel="next"' not in last.text
+    assert "many-releases 5.0" in text_of(last.text)  # the latest release heads every page
+    beyond = server.get("/-/project/local/many-releases/", params={"page": "4"})
+    assert beyond.status_code == 404 and "there is no page 4" in beyond.text
+    for bad in ("0", "-1", "two", "1.5", "", "9" * 20, "\u0663"):  # "\u0663": an Arabic-Indic three
+        refused = server.get("/-/project/local/many-releases/", params={"page": bad})
+        assert refused.status_code == 400 and "whole number, 1 or more" in refused.text, bad
+    client = login(server, ROOT)
+    second = client.get("/-/project/local/many-releases/", params={"page": "2"})
+    yanked = client.post(
+        "/-/manage/local/many-releases/release",
+        data={"csrf": csrf_of(second.text), "version": "3.0", "action": "yank", "page": "2"},
+    )
+    assert yanked.status_code == 303 and yanked.headers["location"].startswith(
+        "/-/project/local/many-releases/?page=2&done="
+    )
 
 
 def test_hostile_metadata_cannot_inject_markup(server: LocalServer) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -578,8 +578,9 @@ class Catalog:
             return [r.filename for r in rows]
         return [r.filename for r in rows if r.version is not None and same_version(r.version, version)]
 
-    def release_details(self, index_name: str, project: str) -> list[ReleaseFile]:
-        """Every file of a hosted project with what PyPI's JSON API reports about it."""
+    def release_details(self, index_name: str, project: str, version: str | None = None) -> list[ReleaseFile]:
+        """Every file of a hosted project with what PyPI's JSON API reports about it; with `version`, the files
+        recorded under exactly that version if there are any (a project may have thousands of files), else all."""
         query = (
             select(files)
             .join(projects, files.c.project_id == projects.c.id)
@@ -587,7 +588,9 @@ class Catalog:
             .order_by(files.c.filename)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query.where(files.c.version == version)).all() if version is not None else []
+            if not rows:  # no version asked, or spelled otherwise (1.0 for 1.0.0): the caller compares them all
+                rows = conn.execute(query).all()
         from rennet.domain.pypi_json import ReleaseFile
 
         return [
@@ -596,12 +599,17 @@ class Catalog:
             if not row.gone or row.blob_sha256
         ]
 
-    def uploaders(self, index_name: str, project: str) -> dict[str, str]:
-        """Filename -> who uploaded it, for the files of a hosted project that say so."""
+    def uploaders(self, index_name: str, project: str, filenames: Collection[str]) -> dict[str, str]:
+        """Filename -> who uploaded it, for these files of a hosted project (those that say so)."""
         query = (
             select(files.c.filename, files.c.uploaded_by)
             .join(projects, files.c.project_id == projects.c.id)
-            .where(projects.c.index_name == index_name, projects.c.name == project, files.c.uploaded_by.is_not(None))
+            .where(
+                projects.c.index_name == index_name,
+                projects.c.name == project,
+                files.c.filename.in_(list(filenames)),
+                files.c.uploaded_by.is_not(None),
+            )
         )
         with self.engine.connect() as conn:
             return {row.filename: row.uploaded_by for row in conn.execute(query)}
