@@ -237,11 +237,20 @@ def test_hostile_metadata_cannot_inject_markup(server: LocalServer) -> None:
 
 def login(server: LocalServer, user: tuple[str, str]) -> httpx.Client:
     client = httpx.Client(base_url=server.url)
-    response = client.post("/-/login", data={"username": user[0], "password": user[1], "next": "/-/account"})
+    response = post_login(client, server, {"username": user[0], "password": user[1], "next": "/-/account"})
     assert response.status_code == 303 and response.headers["location"] == "/-/account"
-    cookie = response.headers["set-cookie"]
+    cookie = response.headers.get_list("set-cookie")[0]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http here
     return client
+
+
+def post_login(
+    client: httpx.Client, server: LocalServer, form: dict[str, str], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """What a browser does: open the login form (its token and cookie), then send it."""
+    shown = client.get(f"{server.url}/-/login", headers=headers)
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    return client.post(f"{server.url}/-/login", data=form | {"csrf": csrf_of(shown.text)}, headers=headers)
 
 
 def csrf_of(html: str) -> str:
@@ -303,7 +312,7 @@ def test_a_read_only_token_cannot_mint_an_upload_token(server: LocalServer) -> N
 
 
 def test_wrong_passwords_and_logging_out(server: LocalServer) -> None:
-    wrong = httpx.post(f"{server.url}/-/login", data={"username": "alice", "password": "nope"})
+    wrong = post_login(httpx.Client(), server, {"username": "alice", "password": "nope"})
     assert wrong.status_code == 401 and "invalid credentials" in wrong.text
     client = login(server, BOB)
     page = client.get("/-/account")
@@ -333,10 +342,32 @@ def test_changing_the_password(server: LocalServer) -> None:
 
 
 def test_login_sends_people_to_this_server_only(server: LocalServer) -> None:
-    response = httpx.post(
-        f"{server.url}/-/login", data={"username": "alice", "password": ALICE[1], "next": "//evil.test/"}
-    )
+    response = post_login(httpx.Client(), server, {"username": "alice", "password": ALICE[1], "next": "//evil.test/"})
     assert response.headers["location"] == "/"
+
+
+def test_the_login_form_has_a_token_of_its_own(server: LocalServer) -> None:
+    """Login CSRF: a page of another site must not log a browser into an account of its choosing."""
+    form = {"username": "alice", "password": ALICE[1]}
+    browser = httpx.Client(base_url=server.url)
+    shown = browser.get("/-/login")
+    cookie = shown.headers["set-cookie"]
+    assert "rennet_login=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Path=/-/login" in cookie
+    token = csrf_of(shown.text)
+    for sent in ({}, {"csrf": ""}, {"csrf": "0" * 32}):
+        refused = browser.post("/-/login", data=form | sent)
+        assert refused.status_code == 403 and "login form has expired" in refused.text
+        assert "rennet_session" not in refused.headers.get("set-cookie", "")
+        assert csrf_of(refused.text) == token  # a form to try again with
+    elsewhere_token = csrf_of(httpx.get(f"{server.url}/-/login").text)  # another browser's token
+    assert browser.post("/-/login", data=form | {"csrf": elsewhere_token}).status_code == 403
+    without_cookie = httpx.post(f"{server.url}/-/login", data=form | {"csrf": token})
+    assert without_cookie.status_code == 403
+    done = browser.post("/-/login", data=form | {"csrf": token})
+    assert done.status_code == 303 and "rennet_session=" in done.headers["set-cookie"]
+    assert "rennet_login" not in browser.cookies  # used up
+    assert server.get("/-/account", auth=ALICE).status_code == 200  # HTTP Basic needs no form
 
 
 def test_the_stylesheet_and_script_are_served_by_rennet(server: LocalServer) -> None:
@@ -416,7 +447,7 @@ def test_admins_add_promote_and_remove_users(server: LocalServer) -> None:
     asked = client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "remove"})
     assert "Remove user erin?" in asked.text
     client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "remove", "confirmed": "yes"})
-    gone = httpx.post(f"{server.url}/-/login", data={"username": "erin", "password": "erin-password"})
+    gone = post_login(httpx.Client(), server, {"username": "erin", "password": "erin-password"})
     assert gone.status_code == 401
 
 
@@ -424,19 +455,25 @@ def test_the_session_cookie_is_secure_behind_tls(rennet_factory: Callable[..., L
     behind_tls = rennet_factory(env={"RENNET_FORWARDED_ALLOW_IPS": "127.0.0.1"})
     add_user(behind_tls, *ALICE)
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "packages.example.com"}
-    response = httpx.post(
-        f"{behind_tls.url}/-/login", data={"username": ALICE[0], "password": ALICE[1]}, headers=headers
-    )
+    shown = httpx.get(f"{behind_tls.url}/-/login", headers=headers)
+    assert "Secure" in shown.headers["set-cookie"]
+    # httpx sends no Secure cookie over plain http: sent by hand, as a browser behind TLS would send it
+    form = {"username": ALICE[0], "password": ALICE[1], "csrf": csrf_of(shown.text)}
+    nonce = {"Cookie": f"rennet_login={shown.cookies['rennet_login']}"}
+    response = httpx.post(f"{behind_tls.url}/-/login", data=form, headers=headers | nonce)
     assert response.status_code == 303
-    cookie = response.headers["set-cookie"]
+    cookie = response.headers.get_list("set-cookie")[0]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
 
 
 def test_the_login_form_is_limited_like_the_api(server: LocalServer) -> None:
+    # A user of its own: a password proven right within the last minute (by another test) is let in unthrottled.
+    gina = ("gina", "gina-password")
+    add_user(server, *gina)
     with elsewhere() as client:
         for _ in range(10):
-            failed = client.post(f"{server.url}/-/login", data={"username": "bob", "password": "guess"})
+            failed = post_login(client, server, {"username": gina[0], "password": "guess"})
             assert failed.status_code == 401
-        limited = client.post(f"{server.url}/-/login", data={"username": "bob", "password": BOB[1]})
+        limited = post_login(client, server, {"username": gina[0], "password": gina[1]})
         assert limited.status_code == 429 and "too many failed logins" in limited.text
-    login(server, BOB)  # from another address: bob is not locked out
+    login(server, gina)  # from another address: gina is not locked out
