@@ -237,6 +237,16 @@ def test_keyboard_reaches_search_and_every_field_is_labelled(page: Page) -> None
         assert unlabelled == [], f"fields without a label on {path}: {unlabelled}"
 
 
+def test_pages_fit_a_phone_s_width(page: Page) -> None:
+    """Readable on a phone: at 360 CSS pixels no page is wider than the screen (wide tables scroll in their own
+    box, optional columns are hidden)."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    for path in ("/", "/search?q=acme", "/-/project/local/acme-widgets/", "/-/index/local/", "/-/login"):
+        page.goto(path)
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{path} is {width[0]} px wide on a {width[1]} px screen"
+
+
 def test_hostile_metadata_runs_nothing(page: Page, js: bool) -> None:
     dialogs: list[str] = []
 

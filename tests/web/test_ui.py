@@ -88,6 +88,12 @@ def test_the_landing_page_lists_the_indexes_a_viewer_may_read(server: LocalServe
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'name="q"' in page.text
     assert "/local/simple/" in page.text and "secret" not in page.text
+    row = re.search(
+        r'href="/-/index/local/">local</a>.*?</td>\s*<td>hosted</td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>',
+        page.text,
+        re.S,
+    )
+    assert row is not None and int(row.group(1)) >= 2 and int(row.group(2)) >= 3  # projects and files
     assert widgets.filename in page.text  # recent uploads
     assert "secret" in server.get("/", auth=BOB).text
     assert "default-src 'none'" in page.headers["content-security-policy"]
