@@ -14,7 +14,7 @@ import pytest
 from rennet.service import projectview
 from rennet.web.ui import browse
 from tests.support.accounts import add_user, elsewhere
-from tests.support.dists import make_wheel
+from tests.support.dists import Dist, make_wheel, metadata_text, wheel_file
 from tests.support.hosting import ALICE, hosted_server, upload
 from tests.support.server import LocalServer
 from tests.support.store import wait_until
@@ -65,11 +65,15 @@ upstream_dist = make_wheel("cached-thing", "2.0", description="A thing from upst
 # Proxy projects that nobody looks at in the UI: search learns their summaries from the metadata clients fetch.
 fetched_wheel = make_wheel("quiet-lib", "2.0", summary="Frobnicates quaternions")
 fetched_metadata = make_wheel("shy-lib", "1.0", summary="Untangles hypergraphs")
+# An upstream's metadata is anybody's: its name and summary too.
+EVIL = '<img src=x onerror="alert(1)">'
+evil_metadata = metadata_text(EVIL, "1.0", summary=f"{EVIL} evil summary").encode()
+evil_upstream = Dist(*wheel_file("evil-name", "1.0", evil_metadata), evil_metadata)
 server = hosted_server(
     CONFIG,
     (ALICE, BOB, DAVE, ("root", "root-password")),
     admins=("root",),
-    upstream=(upstream_dist, fetched_wheel, fetched_metadata),
+    upstream=(upstream_dist, fetched_wheel, fetched_metadata, evil_upstream),
     uploads=(old_widgets, widgets, hostile),
 )
 
@@ -239,6 +243,16 @@ def test_hostile_metadata_cannot_inject_markup(server: LocalServer) -> None:
     assert "&lt;script&gt;" in html or "alert('readme')" not in html
     found = server.get("/search", params={"q": "<script>alert(1)</script>"})
     assert found.status_code == 200 and "<script>alert(1)" not in found.text
+
+
+def test_a_hostile_name_and_summary_from_an_upstream_cannot_inject_markup(server: LocalServer) -> None:
+    page = server.get("/pypi/simple/evil-name/")
+    href = re.search(r'href="([^"#]+)#sha256=[0-9a-f]+"', page.text)
+    assert href is not None
+    assert server.get(urljoin("/pypi/simple/evil-name/", href.group(1) + ".metadata")).status_code == 200
+    wait_until(lambda: "evil summary" in server.get("/search", params={"q": "evil"}).text, "the summary is learned")
+    for html in (server.get("/search", params={"q": "evil"}).text, server.get("/-/project/pypi/evil-name/").text):
+        assert "<img src=x" not in html and "&lt;img src=x onerror=" in html
 
 
 def login(server: LocalServer, user: tuple[str, str]) -> httpx.Client:
