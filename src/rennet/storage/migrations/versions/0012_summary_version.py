@@ -1,8 +1,8 @@
 """Which release a project's summary describes: a proxy learns summaries from the metadata of whatever wheels
 clients fetch, old releases too, and keeps the newest release's (storage/catalog.py, learn_summary).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
