@@ -1,7 +1,8 @@
 """The web UI in a real browser (Debian's Chromium driven by Playwright) against a real `rennet serve`, each
 journey with JavaScript on and off: find a hosted and a cached package from the landing page, read its README,
-see versions, files and uploader, copy an install command, log in, create and revoke a token, yank and delete a
-release; keyboard navigation and labelled fields; hostile metadata that must run nothing.
+see versions, files and uploader, copy an install command, log in (and a login form sent without its cookie),
+create and revoke a token, yank and delete a release; keyboard navigation and labelled fields; pages at a phone's
+width; hostile metadata that must run nothing.
 
 Playwright's own browser download does not work on these machines: scripts/system-packages installs Debian's
 chromium, and the tests launch /usr/bin/chromium."""
