@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.names import file_identity, same_version, version_or_none
-from rennet.domain.search import SearchHit, SearchQuery
+from rennet.domain.search import Described, SearchHit, SearchQuery
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.schema import files, listings, projects, versions
 from rennet.storage.search import find_projects, forget_projects, index_projects
@@ -468,7 +481,7 @@ class Catalog:
             _insert_unless_present(conn, versions, version, ("project_id", "version"))
             self._bump(conn, project_id)
             if self._is_latest(conn, project_id, upload.version):
-                _describe(conn, project_id, project, upload.summary)
+                _describe(conn, project_id, project, upload.summary, upload.version)
         return created
 
     def _is_latest(self, conn: Connection, project_id: int, version: str) -> bool:
@@ -479,18 +492,21 @@ class Catalog:
         held = conn.execute(select(versions.c.version).where(versions.c.project_id == project_id)).scalars()
         return all(other is None or other <= parsed for other in map(version_or_none, held))
 
-    def set_summary(self, index_name: str, project: str, summary: str | None) -> bool:
-        """Record a project's summary as its upstream describes it; False when it was known already (or the
-        project is not in the catalog)."""
+    def learn_summary(self, index_name: str, project: str, described: Described) -> bool:
+        """Record a proxy project's summary, unless the catalog knows one of a newer release already (clients
+        fetch old releases too); True when it changed. Reads first, and writes (a write lock) only what is new."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_summary_of(index_name, project)).first()
+        if row is None or not _newer(described, row.summary_version, row.summary):
+            return False
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(projects.c.id, projects.c.summary).where(
-                    projects.c.index_name == index_name, projects.c.name == project
-                )
-            ).first()
-            if row is None or row.summary == summary:
+            row = conn.execute(_summary_of(index_name, project)).first()
+            if row is None or not _lock_project(conn, row.id):
                 return False
-            _describe(conn, row.id, project, summary)
+            row = conn.execute(_summary_of(index_name, project)).one()  # another writer may have been first
+            if not _newer(described, row.summary_version, row.summary):
+                return False
+            _describe(conn, row.id, project, described.summary, described.version)
         return True
 
     def search(self, query: SearchQuery, indexes: Iterable[str], limit: int) -> list[SearchHit]:
@@ -562,8 +578,9 @@ class Catalog:
             return [r.filename for r in rows]
         return [r.filename for r in rows if r.version is not None and same_version(r.version, version)]
 
-    def release_details(self, index_name: str, project: str) -> list[ReleaseFile]:
-        """Every file of a hosted project with what PyPI's JSON API reports about it."""
+    def release_details(self, index_name: str, project: str, version: str | None = None) -> list[ReleaseFile]:
+        """Every file of a hosted project with what PyPI's JSON API reports about it; with `version`, the files
+        recorded under exactly that version if there are any (a project may have thousands of files), else all."""
         query = (
             select(files)
             .join(projects, files.c.project_id == projects.c.id)
@@ -571,7 +588,9 @@ class Catalog:
             .order_by(files.c.filename)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query.where(files.c.version == version)).all() if version is not None else []
+            if not rows:  # no version asked, or spelled otherwise (1.0 for 1.0.0): the caller compares them all
+                rows = conn.execute(query).all()
         from rennet.domain.pypi_json import ReleaseFile
 
         return [
@@ -580,12 +599,17 @@ class Catalog:
             if not row.gone or row.blob_sha256
         ]
 
-    def uploaders(self, index_name: str, project: str) -> dict[str, str]:
-        """Filename -> who uploaded it, for the files of a hosted project that say so."""
+    def uploaders(self, index_name: str, project: str, filenames: Collection[str]) -> dict[str, str]:
+        """Filename -> who uploaded it, for these files of a hosted project (those that say so)."""
         query = (
             select(files.c.filename, files.c.uploaded_by)
             .join(projects, files.c.project_id == projects.c.id)
-            .where(projects.c.index_name == index_name, projects.c.name == project, files.c.uploaded_by.is_not(None))
+            .where(
+                projects.c.index_name == index_name,
+                projects.c.name == project,
+                files.c.filename.in_(list(filenames)),
+                files.c.uploaded_by.is_not(None),
+            )
         )
         with self.engine.connect() as conn:
             return {row.filename: row.uploaded_by for row in conn.execute(query)}
@@ -665,10 +689,27 @@ def _lock_project(conn: Connection, project_id: int) -> Row[Any] | None:
     return held.first()
 
 
-def _describe(conn: Connection, project_id: int, name: str, summary: str | None) -> None:
-    """Set the project's summary, and what the search index holds of it, in the caller's transaction."""
-    conn.execute(update(projects).where(projects.c.id == project_id).values(summary=summary))
+def _describe(conn: Connection, project_id: int, name: str, summary: str | None, version: str) -> None:
+    """Set the project's summary (of release `version`), and what the search index holds of it, in the caller's
+    transaction."""
+    values = {"summary": summary, "summary_version": version}
+    conn.execute(update(projects).where(projects.c.id == project_id).values(values))
     index_projects(conn, [(project_id, name, summary)])
+
+
+def _summary_of(index_name: str, project: str) -> Select[Any]:
+    where = (projects.c.index_name == index_name, projects.c.name == project)
+    return select(projects.c.id, projects.c.summary, projects.c.summary_version).where(*where)
+
+
+def _newer(described: Described, known_version: str | None, known_summary: str | None) -> bool:
+    """Whether `described` should replace what the catalog knows: it describes a release at least as new (a
+    summary of unknown release yields to any), and says something else."""
+    if (described.version, described.summary) == (known_version, known_summary):
+        return False
+    known = version_or_none(known_version) if known_version is not None else None
+    new = version_or_none(described.version)
+    return known is None or (new is not None and new >= known)
 
 
 def _insert_unless_present(

@@ -38,8 +38,10 @@ projects = Table(
     Column("missing", Boolean, nullable=False, default=False),  # the upstream answered 404
     Column("serial", Integer, nullable=False, default=0),  # bumped on every change of the page
     Column("created_at", Float, nullable=False),
-    # The latest release's summary, for search (hosted: from its upload; proxies: from the upstream's JSON API).
+    # The latest release's summary, for search (hosted: from its upload; proxies: from the metadata of the files
+    # clients fetch, or the upstream's JSON API), and the release it describes (None: not known).
     Column("summary", Text),
+    Column("summary_version", Text),
     UniqueConstraint("index_name", "name", name="uq_projects_index_name"),
 )
 

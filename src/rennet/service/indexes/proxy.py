@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +21,7 @@ from rennet.domain.changes import PageChanges
 from rennet.domain.files import ProjectPage
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
+from rennet.domain.search import described_release
 from rennet.domain.validators import UpstreamValidators
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing, LocalFile, StreamingFile, on_disk
 from rennet.service.archives import NoMetadata, read_wheel_metadata
@@ -389,6 +390,9 @@ class ProxyService:
             await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
             if advertises_metadata:
                 await self._keep_wheel_metadata(record, sha256)
+            elif record.filename.endswith(".whl"):
+                path = self.shared.blobs.path_for(sha256)
+                self._learn_summary(record, lambda: read_wheel_metadata(path, record.filename))
             self.shared.changed(self.name, record.project)
         finally:
             download.finish(None)  # the bytes are good, even if recording them failed
@@ -405,6 +409,22 @@ class ProxyService:
             return
         metadata_sha256 = await asyncio.to_thread(self.shared.blobs.put_bytes, data)
         await self.shared.db(self.shared.catalog.record_metadata, record, metadata_sha256)
+        self._learn_summary(record, lambda: data)
+
+    def _learn_summary(self, record: FileRecord, read: Callable[[], bytes]) -> None:
+        """Search learns the project's summary from the metadata of a wheel a client fetched (`read` in a thread),
+        unless the catalog knows that of a newer release. In the background: the client never waits for it, and
+        nothing on the path of a cached page or file does it."""
+
+        async def learn() -> None:
+            try:
+                described = described_release(await asyncio.to_thread(read))
+                if described is not None:
+                    await self.shared.db(self.shared.catalog.learn_summary, self.name, record.project, described)
+            except (NoMetadata, OSError, ServiceError) as error:  # search only misses a summary
+                log.info("no summary of %s learned from %s: %s", record.project, record.filename, error)
+
+        self.shared.spawn(learn())
 
     async def open_metadata(self, project: str, filename: str) -> FileAnswer:
         name = filename + ".metadata"
@@ -435,13 +455,15 @@ class ProxyService:
             # The page advertised this metadata already and stays as it is: no worker need re-read it (an
             # installer asks for the wheel next, which would otherwise meet a page to reload).
             await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
-            return sha256
-        parsed = parse_dist_filename(record.filename)
-        if parsed is None or parsed.kind != "wheel":
-            raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
-        sha256 = await self._extract_metadata(record)
-        await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
-        self.shared.changed(self.name, record.project)  # the page advertises the metadata from now on
+        else:
+            parsed = parse_dist_filename(record.filename)
+            if parsed is None or parsed.kind != "wheel":
+                raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
+            sha256 = await self._extract_metadata(record)
+            await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
+            self.shared.changed(self.name, record.project)  # the page advertises the metadata from now on
+        path = self.shared.blobs.path_for(sha256)
+        self._learn_summary(record, path.read_bytes)
         return sha256
 
     async def _have(self, sha256: str) -> bool:
