@@ -150,6 +150,10 @@ class CachedPage:
         plain = self._variants.get((fmt, prefix, False))
         return self._keep(fmt, prefix, _render(self.page, self.via, fmt, prefix, compressed, plain))
 
+    def rendered(self, fmt: Format, prefix: str, compressed: bool) -> Rendered | None:
+        """The representation if it was rendered before: the hot path's answer, with no coroutine to await."""
+        return self._variants.get((fmt, prefix, compressed))
+
     async def render_off_loop(self, fmt: Format, prefix: str, compressed: bool) -> Rendered:
         """As render(), but a large page is rendered in a worker thread, once however many ask for it at once:
         the event loop goes on serving everyone else meanwhile."""
