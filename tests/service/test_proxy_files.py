@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from rennet.domain.search import Described
 from rennet.service.answers import LocalFile, StreamingFile
 from rennet.service.errors import ServiceError
 from rennet.service.runtime.downloads import DownloadFailed
@@ -226,5 +227,37 @@ def test_metadata_recorded_while_a_caller_looked_the_file_up_is_not_fetched_agai
             go_on.set()
         assert await read_answer(await late) == metadata
         assert up.requests[f"/files/{wheel.filename}.metadata"] == 1
+
+    services.run(scenario)
+
+
+def test_a_release_whose_summary_was_learned_is_not_read_again(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search learns a proxy project's summary from the metadata clients fetch (.metadata, then the wheel): once
+    per release in a worker, and never from an older release than one learned from."""
+    up = services.upstream
+    old, new = make_wheel("summed", "1.0"), make_wheel("summed", "2.0")
+    up.add(old, new)
+
+    async def scenario(w: Worker) -> None:
+        learned: list[str] = []
+        catalog = w.shared.catalog
+        original = catalog.learn_summary
+
+        def counting(index: str, project: str, described: Described) -> bool:
+            learned.append(described.version)
+            return original(index, project, described)
+
+        monkeypatch.setattr(catalog, "learn_summary", counting)
+        proxy = w.proxy()
+        await read_answer(await proxy.open_metadata("summed", new.filename))
+        await until(lambda: learned == ["2.0"], "the summary of 2.0 learned")
+        for answer in (await proxy.open_file("summed", new.filename), await proxy.open_file("summed", old.filename)):
+            await read_answer(answer)
+            if isinstance(answer, StreamingFile):
+                await answer.download.settled()
+        await asyncio.sleep(0.2)  # what a learning task would take, had one started
+        assert learned == ["2.0"]
 
     services.run(scenario)

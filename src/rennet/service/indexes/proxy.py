@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
+from packaging.version import Version
+
 from rennet.domain.changes import PageChanges
 from rennet.domain.files import ProjectPage
 from rennet.domain.indexes import IndexKind, ProxyIndex
@@ -53,6 +55,7 @@ MAX_METADATA_FETCH = 16 << 20
 
 
 MAX_DOCUMENTS = 512  # JSON API documents kept per proxy and worker (a large one is a few hundred KiB)
+MAX_LEARNED = 4096  # projects whose newest summary this worker remembers learning
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class ProxyService:
         self._refreshes: dict[str, asyncio.Task[CachedPage]] = {}  # page refreshes under way, per project
         self._document_flights: SingleFlight[bytes | None] = SingleFlight()
         self._provenance_flights: SingleFlight[bytes] = SingleFlight()
+        self._learned: OrderedDict[str, Version] = OrderedDict()  # the newest release learned from, per project
 
     # -- pages ---------------------------------------------------------------------------------------------------
 
@@ -414,7 +418,17 @@ class ProxyService:
     def _learn_summary(self, record: FileRecord, read: Callable[[], bytes]) -> None:
         """Search learns the project's summary from the metadata of a wheel a client fetched (`read` in a thread),
         unless the catalog knows that of a newer release. In the background: the client never waits for it, and
-        nothing on the path of a cached page or file does it."""
+        nothing on the path of a cached page or file does it. A release this worker learned from already (its
+        .metadata, then its wheel) or an older one is not read again."""
+        parsed = parse_dist_filename(record.filename)
+        if parsed is not None and parsed.version is not None:
+            learned = self._learned.get(record.project)
+            if learned is not None and parsed.version <= learned:
+                return
+            self._learned[record.project] = parsed.version
+            self._learned.move_to_end(record.project)
+            while len(self._learned) > MAX_LEARNED:
+                self._learned.popitem(last=False)
 
         async def learn() -> None:
             try:
