@@ -7,7 +7,9 @@ The upstream is bench/run.py's: nginx serving the fixture behind the 20 ms laten
 with an empty data directory is started, and one tree of 42 projects is fetched as pip fetches it: the project page
 (JSON), the newest wheel's `.metadata`, the wheel, one project after the other on one keep-alive connection. A
 second tree is then fetched by 8 threads at once, as uv does. The same two fetches straight from the upstream are
-the baseline. Printed: the median milliseconds per kind of request, and the parallel fetch's wall time.
+the baseline. Printed: the median milliseconds per kind of request, the parallel fetch's wall time, and the CPU
+the server's processes spent per request over both fetches (which another load on the machine does not inflate
+as much as times).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import (
+    _CLK,
     JSON_TYPE,
     LEAVES,
     MIDS,
@@ -36,6 +39,7 @@ from run import (
     build_fixture,
     free_port,
     hermetic_env,
+    process_tree,
     start_latency_proxy,
     start_nginx,
     wait_http,
@@ -97,6 +101,15 @@ def parallel(base: str, tree: str, threads: int) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU the process tree of root has used (user and system)."""
+    ticks = 0
+    for pid in process_tree(root):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / _CLK
+
+
 def start(rennet: str, upstream: str, data: Path) -> tuple[Process, str]:
     port = free_port()
     command = [rennet, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)]
@@ -120,18 +133,23 @@ def main() -> int:
     upstream = f"http://127.0.0.1:{proxy_port}/simple/"
     try:
         for round_ in range(1, args.rounds + 1):
-            results = {"direct": (sequential(upstream, "p1"), parallel(upstream, "u1", args.threads))}
+            results = {"direct": (sequential(upstream, "p1"), parallel(upstream, "u1", args.threads), None)}
             for label, path in builds.items():
                 with tempfile.TemporaryDirectory(dir=WORK) as data:
                     process, base = start(path, upstream, Path(data))
                     try:
-                        results[label] = (sequential(base, "p1"), parallel(base, "u1", args.threads))
+                        Client(base).get(f"{base}bigwheel/", PIP_ACCEPT)  # what a first request loads, not counted
+                        before = cpu_seconds(process.pid)
+                        medians, wall = sequential(base, "p1"), parallel(base, "u1", args.threads)
+                        requests = 2 * len(tree_projects("p1")) * len(KINDS)
+                        results[label] = (medians, wall, (cpu_seconds(process.pid) - before) / requests * 1000)
                     finally:
                         process.stop()
             print(f"round {round_}: median ms per request (pip-like), wall s of {args.threads} threads (uv-like)")
-            for label, (medians, wall) in results.items():
+            for label, (medians, wall, cpu) in results.items():
                 cells = "  ".join(f"{kind} {medians[kind]:6.1f}" for kind in KINDS)
-                print(f"  {label:12s} {cells}  parallel {wall:5.2f} s")
+                spent = f"  CPU {cpu:4.1f} ms/request" if cpu is not None else ""
+                print(f"  {label:12s} {cells}  parallel {wall:5.2f} s{spent}")
     finally:
         proxy.stop()
         nginx.stop()
