@@ -8,6 +8,7 @@ installing from an export of such a mirror with pip and uv: tests/e2e/test_full_
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from rennet.service.offline.fetching import FileOutcome
 from rennet.service.offline.fullmirror import MirrorSync, ProjectOutcome, SyncOptions, SyncReport
 from rennet.storage.mirrorstate import MirrorStates
 from tests.support.dists import Dist, make_sdist, make_wheel
-from tests.support.services import Services, Worker, filenames
+from tests.support.services import Services, Worker
 from tests.support.upstream import FakeUpstream
 
 LINUX_312 = make_targets(["3.12"], ["manylinux_2_28_x86_64"])
@@ -68,13 +69,13 @@ def transfers(upstream: FakeUpstream) -> int:
 
 
 def held(services: Services) -> set[str]:
-    """Filenames whose bytes the proxy holds."""
+    """Filenames whose bytes the proxy holds (whatever its policy shows)."""
 
     async def scenario(w: Worker) -> set[str]:
         found = set()
         for project in w.upstream.projects | {"gone-c": {}}:
             page = await w.proxy().project_page(project)
-            for name in filenames(page):
+            for name in [f.filename for f in page.source.files] if page.source is not None else []:
                 record = w.catalog.file("pypi", project, name)
                 if record is not None and record.blob_sha256:
                     found.add(name)
@@ -243,3 +244,21 @@ def test_too_little_disk_stops_with_a_sentence_before_fetching(services: Service
     assert report.stopped is not None and "free some space" in report.stopped
     assert report.files == {}
     assert transfers(services.upstream) == 0
+
+
+def test_what_a_cooldown_hides_is_fetched_by_a_sync_after_it_passed(services: Services) -> None:
+    fresh = replace(make_wheel("cooling", "1.0"), upload_time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z"))
+    services.upstream.add(fresh)
+    services.configure('[index.pypi]\nmin_age = "1h"\n')
+    heard = Heard()
+
+    async def scenario(w: Worker) -> tuple[SyncReport, SyncReport]:
+        first = await MirrorSync(w.proxy(), SyncOptions(MirrorScope(), min_free=0), heard).run()
+        w.clock.advance(2 * 3600)
+        return first, await MirrorSync(w.proxy(), SyncOptions(MirrorScope(), min_free=0), heard).run()
+
+    first, second = services.run(scenario)
+
+    assert first.ok and first.withheld == 1 and first.files == {}
+    assert second.withheld == 0 and second.files == {"fetched": 1}  # the serial did not move
+    assert held(services) == {fresh.filename}

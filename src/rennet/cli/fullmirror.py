@@ -219,6 +219,8 @@ def summary(index: str, report: SyncReport) -> str:
         f"{report.pruned} pruned; {report.seconds:.1f} s ({fetched / seconds:.1f} files/s, "
         f"{human_bytes(report.bytes_fetched / seconds)}/s)"
     )
+    if report.withheld:
+        line += f"; {report.withheld} file(s) withheld by the index's policy (looked at again next time)"
     if report.stopped:
         line += f"; {report.stopped}"
     return line

@@ -65,6 +65,7 @@ class ProjectOutcome:
     pruned: int = 0
     yanked: int = 0
     error: str | None = None
+    withheld: int = 0  # files in scope the index's policy hides for now
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class SyncReport:
     bytes_fetched: int = 0
     pruned: int = 0
     yanked: int = 0
+    withheld: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped before the end (the disk)
     seconds: float = 0.0
@@ -90,6 +92,7 @@ class SyncReport:
                 self.bytes_fetched += file.size
         self.pruned += outcome.pruned
         self.yanked += outcome.yanked
+        self.withheld += outcome.withheld
         if outcome.error is not None and len(self.failures) < MAX_FAILURES_KEPT:
             self.failures.append((outcome.name, outcome.error))
 
@@ -211,10 +214,15 @@ class MirrorSync:
         # A page gone upstream still lists the files held of it, marked gone (as pep381client): pruned here.
         pruned = await self._prune(name) if self._options.remove else 0
         cached = await self._proxy.project_page(name)
-        if changes is None or cached.page is None:  # listed, yet its page is gone: a removal on its way
+        if changes is None or cached.page is None or cached.source is None:  # listed, yet its page is gone
             return await self._removed(name, pruned) if self._options.remove else ProjectOutcome(name, "unchanged")
-        files = self._options.scope.files(cached.page)
-        missing = await self._shared.db(self._not_held, name, files)
+        files = self._options.scope.files(cached.source)
+        # What the index's policy hides now (a cooldown, a deny rule) is not fetched; the project is looked at
+        # again next time (no serial kept), when a cooldown may have passed.
+        withheld = [f for f in files if f.filename in cached.hidden]
+        if withheld:
+            serial = None
+        missing = await self._shared.db(self._not_held, name, [f for f in files if f.filename not in cached.hidden])
         await asyncio.to_thread(self._check_disk, name, missing)
         self._progress.planned(len(missing), sum(f.size or 0 for f in missing))
         outcomes = await asyncio.gather(*(self._fetcher.fetch(name, f) for f in missing))
@@ -225,7 +233,7 @@ class MirrorSync:
             return await self._failed(name, error, tuple(outcomes), pruned, yanked)
         await self._shared.db(self._states.synced, self._proxy.name, name, serial, self._scope_key, time.time())
         state: ProjectState = "synced" if changes or outcomes or pruned else "unchanged"
-        return ProjectOutcome(name, state, tuple(outcomes), pruned, yanked)
+        return ProjectOutcome(name, state, tuple(outcomes), pruned, yanked, withheld=len(withheld))
 
     async def _failed(
         self, name: str, error: str, files: tuple[FileOutcome, ...] = (), pruned: int = 0, yanked: int = 0
@@ -236,7 +244,7 @@ class MirrorSync:
             error += f" (and it could not be recorded: {unrecorded.message})"
         return ProjectOutcome(name, "failed", files, pruned, yanked, error)
 
-    def _not_held(self, name: str, files: tuple[DistFile, ...]) -> list[DistFile]:
+    def _not_held(self, name: str, files: list[DistFile]) -> list[DistFile]:
         catalog = self._shared.catalog
         missing = []
         for file in files:

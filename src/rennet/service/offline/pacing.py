@@ -25,7 +25,7 @@ class Pacer:
         self._rate = bytes_per_second
         self._clock = clock
         self._sleep = sleep
-        self._booked_until = clock()
+        self._booked_until = clock() - 1.0  # a second's burst at the start too
 
     async def __call__(self, size: int) -> None:
         now = self._clock()
