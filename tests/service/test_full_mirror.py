@@ -7,6 +7,7 @@ installing from an export of such a mirror with pip and uv: tests/e2e/test_full_
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,19 +144,23 @@ def test_a_sync_with_nothing_changed_asks_for_the_listing_only(services: Service
     assert services.upstream.count("/simple/") == pages_before + 1  # the root
 
 
-def test_a_sync_applies_new_versions_yanks_and_removals(services: Services, dists: dict[str, Dist]) -> None:
+def test_a_sync_applies_new_versions_yanks_status_changes_and_removals(
+    services: Services, dists: dict[str, Dist]
+) -> None:
     up = services.upstream
     sync(services, SyncOptions(SCOPE, min_free=0))
     new = make_wheel("keep-a", "5.0")
     up.add(new)
     up.replace(replace(dists["b-linux"], yanked="broken build"))
     up.drop_project("gone-c")
+    up.statuses["keep-big"] = ("archived", "no longer maintained")
+    up.touch("keep-big")
     files_before = transfers(up)
 
     report, heard = sync(services, SyncOptions(SCOPE, remove=True, min_free=0))
 
     assert report.ok, report.failures
-    assert report.projects == {"synced": 2, "removed": 1, "unchanged": 1}
+    assert report.projects == {"synced": 3, "removed": 1}
     assert report.yanked == 1
     assert report.pruned == 1  # gone-c's wheel
     assert transfers(up) == files_before + 1  # the new version only
@@ -166,6 +171,9 @@ def test_a_sync_applies_new_versions_yanks_and_removals(services: Services, dist
         assert page.page is not None
         (linux,) = [f for f in page.page.files if f.filename == dists["b-linux"].filename]
         assert linux.yanked and linux.yanked_reason == "broken build"
+        archived = await w.proxy().project_page("keep-big")
+        assert archived.page is not None and archived.page.status == "archived"
+        assert archived.page.status_reason == "no longer maintained"
         assert w.catalog.file("pypi", "gone-c", dists["c"].filename) is None
         assert w.catalog.file("pypi", "keep-a", new.filename) is not None
         states = [s.name for batch in MirrorStates(w.catalog.engine).batches("pypi") for s in batch]
@@ -262,3 +270,41 @@ def test_what_a_cooldown_hides_is_fetched_by_a_sync_after_it_passed(services: Se
     assert first.ok and first.withheld == 1 and first.files == {}
     assert second.withheld == 0 and second.files == {"fetched": 1}  # the serial did not move
     assert held(services) == {fresh.filename}
+
+
+def test_an_interrupted_sync_resumes_where_it_stopped(services: Services, dists: dict[str, Dist]) -> None:
+    up = services.upstream
+
+    class Interrupting(Heard):
+        def __init__(self, task: asyncio.Task[SyncReport]) -> None:
+            super().__init__()
+            self.task = task
+
+        def project_done(self, outcome: ProjectOutcome) -> None:
+            super().project_done(outcome)
+            if len(self.projects) == 2:
+                self.task.cancel()  # as Ctrl-C does to the command's event loop
+
+    async def interrupted(w: Worker) -> list[str]:
+        holder: list[asyncio.Task[SyncReport]] = []
+
+        async def run() -> SyncReport:
+            heard = Interrupting(holder[0])
+            return await MirrorSync(w.proxy(), SyncOptions(SCOPE, concurrency=1, min_free=0), heard).run()
+
+        holder.append(asyncio.ensure_future(run()))
+        with pytest.raises(asyncio.CancelledError):
+            await holder[0]
+        return [s.name for batch in MirrorStates(w.catalog.engine).batches("pypi") for s in batch]
+
+    done_first = services.run(interrupted)
+    assert len(done_first) == 2
+    pages = {p: up.count(f"/simple/{p}/") for p in ("gone-c", "keep-a", "keep-b", "keep-big")}
+
+    report, _ = sync(services, SyncOptions(SCOPE, min_free=0))
+
+    assert report.ok, report.failures
+    assert report.projects == {"unchanged": 2, "synced": 2}
+    for project, count in pages.items():
+        assert up.count(f"/simple/{project}/") == count + (project not in done_first), project
+    assert not list((services.data_dir).glob(".mirror-*")), "the work files are removed"

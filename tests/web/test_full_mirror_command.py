@@ -64,7 +64,7 @@ def test_a_group_names_its_proxy_and_serves_what_was_mirrored(
     upstream.add(wheel)
     server = rennet_factory(upstream_url=upstream.url)
 
-    done = cli(server, "mirror", "--all", "default", "--min-free", "0")
+    done = cli(server, "mirror", "--all", "default", "--min-free", "0", "--bandwidth", "10M")
 
     assert done.returncode == 0, done.stderr
     assert last_line(done.stdout).startswith("pypi: 1 projects listed, 1 in scope: 1 synced")

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["add_arguments", "run_full_mirror"]
 
+MIRROR_PAGE_MEMORY = 16 << 20  # pages kept in memory by the command (a server's default is 256 MiB)
+MIRROR_HELD_FILES = 10_000  # files remembered as held (a server's: 200,000)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     whole = parser.add_argument_group(
@@ -139,11 +142,16 @@ async def _run(
     from rennet.service.indexes.proxy import ProxyService
     from rennet.service.offline.fullmirror import MirrorSync
     from rennet.service.offline.pacing import Pacer
+    from rennet.service.runtime.heldfiles import HeldFiles
     from rennet.storage.mirrorstate import MirrorStates
 
     reports = []
     pace = Pacer(bandwidth) if bandwidth else None
+    # A sync touches each project once: what a server keeps in memory to answer again would only grow with the
+    # upstream's size here.
+    settings = replace(settings, page_memory_bytes=min(settings.page_memory_bytes, MIRROR_PAGE_MEMORY))
     async with open_registry(settings) as registry:
+        registry.shared.held = HeldFiles(MIRROR_HELD_FILES)
         for name in proxies:
             proxy = registry.indexes[name]
             assert isinstance(proxy, ProxyService)

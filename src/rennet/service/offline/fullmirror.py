@@ -208,6 +208,9 @@ class MirrorSync:
             return await self._failed(name, error.message if isinstance(error, ServiceError) else str(error))
         except Exception as error:  # one project's trouble (a bug, the database) must not end the run
             return await self._failed(name, f"{type(error).__name__}: {error}")
+        finally:
+            # Each project is synced once a run: its page in memory would only add up over the upstream's size.
+            self._shared.pages.discard((self._proxy.name, name))
 
     async def _sync_or_raise(self, name: NormalizedName, serial: int | None) -> ProjectOutcome:
         changes = await self._proxy.refresh(name)
