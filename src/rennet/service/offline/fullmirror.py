@@ -158,9 +158,12 @@ class MirrorSync:
                 normalized = canonical_name(name)
                 yield normalized, serial, scope.wants(normalized)
 
+        def remembered() -> None:
+            for batch in self._states.batches(self._proxy.name):
+                work.add_stored(batch)
+
         self._report.listed = await asyncio.to_thread(work.add_listed, entries())
-        for batch in await asyncio.to_thread(lambda: list(self._states.batches(self._proxy.name))):
-            work.add_stored(batch)
+        await self._shared.db(remembered)
         self._report.in_scope = await asyncio.to_thread(work.wanted)
         listing.unlink()
         return work
