@@ -113,8 +113,8 @@ def _options(args: argparse.Namespace, config: object) -> SyncOptions:
         if args.latest < 1:
             raise CommandError("--latest takes 1 or more")
         changes["latest"] = args.latest
-    if args.no_pre:
-        changes["prereleases"] = False
+    if args.no_pre or args.pre:
+        changes["prereleases"] = bool(args.pre)
     if args.python_version or args.platform:
         if not (args.python_version and args.platform):
             raise CommandError("--python-version and --platform go together with --all and --sync")
