@@ -7,6 +7,7 @@ tests/service/test_full_mirror.py.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable
 
 from tests.support.dists import make_sdist, make_wheel
@@ -116,3 +117,20 @@ def test_too_little_disk_stops_with_a_sentence(
     assert done.returncode == 1
     assert "stopped before roomy" in done.stdout and "free some space" in done.stdout
     assert upstream.count("/files/") == 0
+
+
+def test_a_second_run_on_the_same_index_is_refused_while_one_runs(
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream
+) -> None:
+    upstream.add(make_wheel("locked", "1.0"))
+    server = rennet_factory(upstream_url=upstream.url)
+    lock_path = server.data_dir / "run" / "mirror-pypi.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a run in progress holds it
+
+        done = cli(server, "mirror", "--all", "--min-free", "0")
+
+        assert done.returncode == 2
+        assert "another `rennet mirror --all` or `--sync` of pypi is running" in done.stderr
+    assert cli(server, "mirror", "--all", "--min-free", "0").returncode == 0

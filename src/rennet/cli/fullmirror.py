@@ -7,6 +7,8 @@ flags keeps the scope the settings give). Works while a server runs on the same 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -159,9 +161,28 @@ async def _run(
             if sync and not await registry.shared.db(states.count, name):
                 raise CommandError(f"{name} has no mirror to sync yet: make one with `rennet mirror --all {name}`")
             proxy.client.pace = pace
-            with _progress(console) as display:
+            with _one_at_a_time(settings, name), _progress(console) as display:
                 reports.append((name, await MirrorSync(proxy, options, display).run()))
     return reports
+
+
+@contextmanager
+def _one_at_a_time(settings: Settings, index: str) -> Iterator[None]:
+    """One mirror run per index and data directory: a sync started by a timer while the last one still runs
+    would do the same work twice."""
+    import fcntl
+
+    path = settings.data_dir / "run" / f"mirror-{index}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CommandError(
+                f"another `rennet mirror --all` or `--sync` of {index} is running on this data directory; "
+                "let it finish (it carries on where the last one stopped)"
+            ) from None
+        yield  # the lock goes with the file's closing, whatever ends the run
 
 
 def _progress(console: Console) -> _Display:
