@@ -134,3 +134,15 @@ def test_a_second_run_on_the_same_index_is_refused_while_one_runs(
         assert done.returncode == 2
         assert "another `rennet mirror --all` or `--sync` of pypi is running" in done.stderr
     assert cli(server, "mirror", "--all", "--min-free", "0").returncode == 0
+
+
+def test_an_upstream_without_a_project_list_is_said(
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream
+) -> None:
+    server = rennet_factory(upstream_url=upstream.url)
+    upstream.fault("/simple/$", "500")
+
+    done = cli(server, "mirror", "--all", "--min-free", "0")
+
+    assert done.returncode == 1
+    assert "the upstream's project list could not be read: the upstream answered 500" in done.stdout

@@ -130,7 +130,12 @@ class MirrorSync:
         started = time.monotonic()
         # The work files go in the data directory: it has room for the store, so for a list of names too.
         with tempfile.TemporaryDirectory(dir=self._shared.listings_dir.parent, prefix=".mirror-") as temp:
-            work = await self._work_list(Path(temp))
+            try:
+                work = await self._work_list(Path(temp))
+            except (UpstreamError, ServiceError) as error:
+                reason = error.message if isinstance(error, ServiceError) else str(error)
+                self._report.stopped = f"the upstream's project list could not be read: {reason}"
+                return self._report
             try:
                 await self._sync_listed(work)
                 if self._options.remove and not self._stop.is_set():
@@ -149,7 +154,7 @@ class MirrorSync:
                 self._proxy.client.base_url, None, sink, self._shared.max_listing_bytes
             )
         if fetched.status != "ok":
-            raise UpstreamError(f"{self._proxy.name}: the upstream has no project list")
+            raise UpstreamError(f"{self._proxy.client.base_url} answered 404")
         work = WorkList(temp / "work.sqlite")
         scope = self._options.scope
 
