@@ -8,7 +8,9 @@ tests/service/test_full_mirror.py.
 from __future__ import annotations
 
 import fcntl
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.server import LocalServer
@@ -146,3 +148,27 @@ def test_an_upstream_without_a_project_list_is_said(
 
     assert done.returncode == 1
     assert "the upstream's project list could not be read: the upstream answered 500" in done.stdout
+
+
+def test_a_file_reported_malicious_is_not_mirrored(
+    rennet_factory: Callable[..., LocalServer], upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    bad, good = make_wheel("adv-thing", "1.0"), make_wheel("adv-thing", "0.9")
+    upstream.add(bad, good)
+    server = rennet_factory(upstream_url=upstream.url)
+    record = {
+        "id": "MAL-2026-0001",
+        "modified": "2026-12-01T12:00:00Z",
+        "summary": "malicious code",
+        "details": "",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "adv-thing"}, "versions": ["1.0"]}],
+    }
+    (tmp_path / "mal.json").write_text(json.dumps(record))
+    assert cli(server, "advisories", "import", str(tmp_path / "mal.json")).returncode == 0
+
+    done = cli(server, "mirror", "--all", "--min-free", "0")
+
+    assert done.returncode == 0, done.stderr
+    assert "files: 1 fetched" in last_line(done.stdout)
+    assert "1 file(s) withheld by the index's policy" in last_line(done.stdout)
+    assert blob_path(server, good.sha256).is_file() and not blob_path(server, bad.sha256).is_file()
