@@ -18,7 +18,8 @@ from rennet.domain.mirror.scope import MirrorScope
 from rennet.domain.mirror.targets import make_targets
 from rennet.service.offline.fetching import FileOutcome
 from rennet.service.offline.fullmirror import MirrorSync, ProjectOutcome, SyncOptions, SyncReport
-from rennet.storage.mirrorstate import MirrorStates
+from rennet.storage.mirrorstate import MirrorStates, StoredState
+from rennet.storage.mirrorwork import WorkList
 from tests.support.dists import Dist, make_sdist, make_wheel
 from tests.support.services import Services, Worker
 from tests.support.upstream import FakeUpstream
@@ -314,3 +315,27 @@ def test_an_interrupted_sync_resumes_where_it_stopped(services: Services, dists:
     for project, count in pages.items():
         assert up.count(f"/simple/{project}/") == count + (project not in done_first), project
     assert not list((services.data_dir).glob(".mirror-*")), "the work files are removed"
+
+
+def test_the_work_list_joins_the_listing_and_the_catalog_rows_on_disk(tmp_path: Path) -> None:
+    remembered = [
+        StoredState("kept", 5, "s", None),
+        StoredState("moved", 5, "s", None),
+        StoredState("broken", 5, "s", "500"),
+        StoredState("gone", 1, "s", None),
+        StoredState("out-of-scope", 1, "s", None),
+    ]
+    listed = [("kept", 5, True), ("moved", 6, True), ("broken", 5, True), ("new", 1, True), ("new", 2, True)]
+    listed.append(("out-of-scope", 1, False))
+    with WorkList(tmp_path / "work.sqlite") as work:
+        assert work.add_listed(iter(listed)) == 6
+        work.add_stored(remembered)
+        assert work.wanted() == 4  # "new" listed twice counts once, with its last serial
+        assert list(work.in_scope()) == [
+            ("broken", 5, (5, "s", True)),
+            ("kept", 5, (5, "s", False)),
+            ("moved", 6, (5, "s", False)),
+            ("new", 2, None),
+        ]
+        assert work.gone() == ["gone"]  # out of scope is not gone: it is still listed
+    assert not (tmp_path / "work.sqlite").exists()
