@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.dists import canonical, metadata_text, sdist_file, wheel_file
 
-__all__ = ["Fixture", "build_fixture", "canonical", "trees_for"]
+__all__ = ["Built", "Fixture", "build_fixture", "canonical", "trees_for", "write_project", "write_root"]
 
 MIDS = 8
 LEAVES = 32
@@ -159,8 +159,8 @@ def build_fixture(root: Path, repeats: int = 3, large_mb: int = 64) -> Fixture:
                     Built(filename, len(data), hashlib.sha256(data).hexdigest(), None, requires_python, upload_time)
                 )
         count += len(built)
-        _write_project(simple / project, project, built, [_version(i) for i in range(releases)])
-    _write_root(simple, sorted(plan))
+        write_project(simple / project, project, built, [_version(i) for i in range(releases)])
+    write_root(simple, sorted(plan))
     fixture = {
         "top_level": {tree: f"app-{tree}" for tree in trees},
         "installed_per_tree": 1 + MIDS + LEAVES + 1,
@@ -175,7 +175,7 @@ def build_fixture(root: Path, repeats: int = 3, large_mb: int = 64) -> Fixture:
     return Fixture(root=root, **fixture)  # type: ignore[arg-type]
 
 
-def _write_project(directory: Path, name: str, built: list[Built], versions: list[str]) -> None:
+def write_project(directory: Path, name: str, built: list[Built], versions: list[str]) -> None:
     directory.mkdir()
     entries = []
     links = []
@@ -214,7 +214,7 @@ def _write_project(directory: Path, name: str, built: list[Built], versions: lis
     )
 
 
-def _write_root(simple: Path, names: list[str]) -> None:
+def write_root(simple: Path, names: list[str]) -> None:
     (simple / "index.json").write_text(
         json.dumps({"meta": {"api-version": "1.1", "_last-serial": 1000}, "projects": [{"name": n} for n in names]})
     )

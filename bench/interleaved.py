@@ -69,10 +69,11 @@ def main() -> None:
             )
         for name, found in samples.items():
             # Runs that other processes disturbed only ever look slower: the quiet ones count, if there are any.
-            quiet = [sample for sample in found if sample[2] <= QUIET] or found
-            rates, cpu, _ = zip(*quiet, strict=True)
+            quiet = [sample for sample in found if sample[2] <= QUIET]
+            rates, cpu, _ = zip(*(quiet or found), strict=True)
+            counted = f"{len(quiet)} of {len(found)} runs quiet" if quiet else f"no quiet run: all {len(found)} count"
             run.log(
-                f"{name}: {len(quiet)} of {len(found)} runs quiet; page req/s best {max(rates):,.0f} median "
+                f"{name}: {counted}; page req/s best {max(rates):,.0f} median "
                 f"{statistics.median(rates):,.0f}; server CPU per request min {min(cpu):.1f} median "
                 f"{statistics.median(cpu):.1f} µs"
             )

@@ -36,12 +36,14 @@ from rennet.domain.names import InvalidName, check_project_name
 from rennet.domain.policy import Denial, Exemption, parse_denial, parse_exemption
 
 __all__ = [
+    "DEFAULT_UPSTREAM_VARIABLE",
     "InvalidConfig",
     "Option",
     "Settings",
     "default_upstream",
     "holds_rennet_data",
     "load_settings",
+    "needs_default_upstream",
     "parse_duration",
     "parse_size",
     "remember_served",
@@ -432,13 +434,25 @@ def _option(declared: Field[Any]) -> Option:
     return Option(declared.name, convert, help, **flag)
 
 
+# `rennet serve` reads PyPI's address once and hands it to its workers in this variable: a worker then need not
+# import pypi_simple (and requests with it: 12 MiB of every worker) for one constant.
+DEFAULT_UPSTREAM_VARIABLE = "_RENNET_DEFAULT_UPSTREAM"
+
+
 def default_upstream() -> str:
     """PyPI's simple index. Imported here, when needed: pypi_simple brings requests with it (a sixth of a
     second at every command's start)."""
+    if handed_down := os.environ.get(DEFAULT_UPSTREAM_VARIABLE):
+        return handed_down
     from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
     endpoint: str = PYPI_SIMPLE_ENDPOINT
     return endpoint
+
+
+def needs_default_upstream(settings: Settings) -> bool:
+    """Whether a proxy of these settings keeps the default upstream."""
+    return any(isinstance(i, ProxyIndex) and not i.upstream for i in settings.indexes.values())
 
 
 def default_indexes() -> dict[str, IndexConfig]:
@@ -517,7 +531,7 @@ def holds_rennet_data(data_dir: Path) -> bool:
 
 def with_default_upstreams(settings: Settings) -> Settings:
     """The settings with PyPI's address where a proxy keeps the default upstream: for what talks to upstreams."""
-    if not any(isinstance(i, ProxyIndex) and not i.upstream for i in settings.indexes.values()):
+    if not needs_default_upstream(settings):
         return settings
     endpoint = default_upstream()
     indexes = {

@@ -1,7 +1,8 @@
 """The web UI in a real browser (Debian's Chromium driven by Playwright) against a real `rennet serve`, each
 journey with JavaScript on and off: find a hosted and a cached package from the landing page, read its README,
-see versions, files and uploader, copy an install command, log in, create and revoke a token, yank and delete a
-release; keyboard navigation and labelled fields; hostile metadata that must run nothing.
+see versions, files and uploader, copy an install command, log in (and a login form sent without its cookie),
+create and revoke a token, yank and delete a release; keyboard navigation and labelled fields; pages at a phone's
+width; hostile metadata that must run nothing.
 
 Playwright's own browser download does not work on these machines: scripts/system-packages installs Debian's
 chromium, and the tests launch /usr/bin/chromium."""
@@ -146,6 +147,23 @@ def log_in(page: Page, user: tuple[str, str]) -> None:
     expect(page.get_by_role("link", name=user[0])).to_be_visible()
 
 
+def test_a_login_form_without_its_cookie_is_refused_and_the_next_one_works(page: Page) -> None:
+    """The login form's token is checked against a cookie of its own (login CSRF): a form sent without it, as
+    another site's page would send it, logs nobody in and says why; the form it answers with works."""
+    page.goto("/-/login")
+    page.context.clear_cookies()
+    page.get_by_label("User name").fill(ALICE[0])
+    page.get_by_label("Password").fill(ALICE[1])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("this login form has expired")
+    expect(page.get_by_role("link", name=ALICE[0])).to_have_count(0)
+    expect(page.get_by_label("User name")).to_have_value(ALICE[0])
+    page.get_by_label("Password").fill(ALICE[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.get_by_role("link", name=ALICE[0])).to_be_visible()
+
+
 def test_logging_in_and_making_and_revoking_a_token(page: Page) -> None:
     log_in(page, ALICE)
     page.get_by_role("link", name="alice").click()
@@ -218,6 +236,16 @@ def test_keyboard_reaches_search_and_every_field_is_labelled(page: Page) -> None
                  .map(f => f.name || f.id)"""
         )
         assert unlabelled == [], f"fields without a label on {path}: {unlabelled}"
+
+
+def test_pages_fit_a_phone_s_width(page: Page) -> None:
+    """Readable on a phone: at 360 CSS pixels no page is wider than the screen (wide tables scroll in their own
+    box, optional columns are hidden)."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    for path in ("/", "/search?q=acme", "/-/project/local/acme-widgets/", "/-/index/local/", "/-/login"):
+        page.goto(path)
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{path} is {width[0]} px wide on a {width[1]} px screen"
 
 
 def test_hostile_metadata_runs_nothing(page: Page, js: bool) -> None:

@@ -62,6 +62,9 @@ class CountingIndex:
     async def open_metadata(self, project: str, filename: str) -> FileAnswer:
         raise AssertionError(f"{filename}: the page offers no .metadata, so none may be asked for")
 
+    async def provenance(self, project: str, filename: str) -> bytes:
+        raise AssertionError("a mirror never reads provenance")
+
     async def listing(self) -> Listing:
         raise AssertionError("a mirror never reads the project list")
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
+from rennet.domain.files import ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.service.errors import ServiceError
+from rennet.service.runtime.pagecache import CachedPage
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.services import Services, Worker, filenames
 
@@ -199,3 +203,46 @@ def test_concurrent_requests_for_one_page_make_one_upstream_request(services: Se
         assert up.count("/simple/crowded/") == 2
 
     services.run(scenario)
+
+
+def test_a_first_page_is_not_read_back_yet_renders_as_the_catalogs_copy(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project's first page is served as parsed, without reading it back from the catalog: it must render to
+    the bytes (and ETag) every later worker renders from the catalog."""
+    up = services.upstream
+    up.add(
+        make_wheel("first-page", "1.0", requires_python=">=3.9"),
+        replace(make_sdist("first-page", "1.0"), yanked="broken build", upload_time="2024-05-01T10:20:30.123457Z"),
+        replace(make_wheel("first-page", "0.9"), upload_time=None),
+        make_wheel("first-page", "2.0rc1"),
+    )
+    up.statuses["first-page"] = ("deprecated", "use second-page")
+    up.attest(make_wheel("first-page", "1.0").filename, b'{"version": 1, "attestation_bundles": []}')
+    rendered: dict[tuple[Format, bool], tuple[bytes, str]] = {}
+
+    def renders(page: CachedPage) -> dict[tuple[Format, bool], tuple[bytes, str]]:
+        return {(fmt, gz): ((r := page.render(fmt, "/", gz)).body, r.etag) for fmt in Format for gz in (False, True)}
+
+    async def first(w: Worker) -> None:
+        read_back: list[object] = []
+        catalog = w.shared.catalog
+        original = catalog.page
+
+        def page_read(*args: Any, **kwargs: Any) -> ProjectPage:
+            read_back.append(args)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(catalog, "page", page_read)
+        page = await w.proxy().project_page("first-page")
+        assert page.state == "miss"
+        assert not read_back, "the first page was read back from the catalog"
+        rendered.update(renders(page))
+
+    async def later(w: Worker) -> None:
+        page = await w.proxy().project_page("first-page")
+        assert page.state == "hit"
+        assert renders(page) == rendered
+
+    services.run(first)
+    services.run(later)

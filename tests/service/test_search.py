@@ -15,7 +15,7 @@ import rennet.storage.database
 from rennet.domain.access import Identity
 from rennet.domain.files import ProjectPage
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex
-from rennet.domain.search import parse_query
+from rennet.domain.search import Described, parse_query
 from rennet.domain.validators import UpstreamValidators
 from rennet.service.search import readable_sources
 from rennet.storage.catalog import Catalog
@@ -90,10 +90,22 @@ def test_the_summary_is_the_newest_release_s(catalog: Catalog) -> None:
 def test_a_proxy_project_s_summary_is_indexed_when_learned(catalog: Catalog) -> None:
     cache(catalog, "pypi", "numpy")
     assert found(catalog, "array") == []
-    assert catalog.set_summary("pypi", "numpy", "Fundamental package for array computing") is True
-    assert catalog.set_summary("pypi", "numpy", "Fundamental package for array computing") is False
+    described = Described("2.0", "Fundamental package for array computing")
+    assert catalog.learn_summary("pypi", "numpy", described) is True
+    assert catalog.learn_summary("pypi", "numpy", described) is False
     assert found(catalog, "array comp") == [("pypi", "numpy")]
-    assert catalog.set_summary("pypi", "nothing-here", "x") is False
+    assert catalog.learn_summary("pypi", "nothing-here", described) is False
+
+
+def test_a_proxy_project_is_described_by_the_newest_release_seen(catalog: Catalog) -> None:
+    """Clients fetch old releases too: their metadata must not replace the summary of a newer one."""
+    cache(catalog, "pypi", "evolving")
+    assert catalog.learn_summary("pypi", "evolving", Described("2.0", "the second")) is True
+    assert catalog.learn_summary("pypi", "evolving", Described("1.9", "an older fix")) is False
+    assert catalog.learn_summary("pypi", "evolving", Described("10.0rc1", "the tenth")) is True
+    assert found(catalog, "second") == [] and found(catalog, "tenth") == [("pypi", "evolving")]
+    record = catalog.project("pypi", "evolving")
+    assert record is not None and record.summary == "the tenth"
 
 
 def test_deleted_projects_and_missing_ones_are_not_found(catalog: Catalog, engine: Engine) -> None:

@@ -72,9 +72,11 @@ def make_wheel(
     tag: str = "py3-none-any",
     extra_metadata: tuple[str, ...] = (),
     description: str = "",
+    summary: str | None = None,
 ) -> Dist:
     """A pure-Python wheel that pip and uv install: one module `<name>` with __version__."""
-    metadata = metadata_text(name, version, requires, requires_python, extra_metadata, description).encode()
+    text = metadata_text(name, version, requires, requires_python, extra_metadata, description, summary)
+    metadata = text.encode()
     filename, data = wheel_file(name, version, metadata, padding, tag)
     return Dist(filename, data, metadata, requires_python)
 

@@ -13,13 +13,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
+
+from tests.support.upstream import _free_port
 
 __all__ = ["PostgresServer", "find_binaries"]
 
@@ -172,10 +173,3 @@ def _as_user(user: pwd.struct_passwd | None) -> Callable[[], None] | None:
         os.chdir("/")  # our working directory may be closed to that user
 
     return switch
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

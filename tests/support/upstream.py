@@ -6,7 +6,8 @@ core-metadata and every file field. Faults are set per path prefix: "500", "404"
 (no answer until the fault is cleared), "stall" (half a file, the rest once the fault is cleared). A key
 ending in "$" is an exact path rather than a prefix.
 `raw_pages` serves any bytes at a path, for hostile pages; `redirects` sends a path elsewhere.
-Beside /simple/ it serves PyPI's JSON API (/pypi/<project>/json, /pypi/<project>/<version>/json) of the same files.
+Beside /simple/ it serves PyPI's JSON API (/pypi/<project>/json, /pypi/<project>/<version>/json) of the same files,
+and PEP 740's Integrity API (/integrity/<project>/<version>/<filename>/provenance) for the files given provenance.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import random
 import socket
 import sys
 import threading
@@ -23,6 +25,7 @@ from collections.abc import Iterable
 from email.utils import formatdate
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from packaging.metadata import parse_email
@@ -53,6 +56,7 @@ class FakeUpstream:
         self.serial = 0  # PyPI's event serial: bumped by every change to a project
         self.serials: dict[str, int] = {}  # project -> its last serial, in the JSON root when root_serials
         self.root_serials = True
+        self.provenances: dict[str, bytes] = {}  # filename -> provenance object served by the Integrity API
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = _free_port()
@@ -85,6 +89,16 @@ class FakeUpstream:
         """A change to the project (PyPI bumps its serial): the JSON root's `_last-serial` for it moves."""
         self.serial += 1
         self.serials[project] = self.serial
+
+    def attest(self, filename: str, provenance: bytes) -> None:
+        """Give a file provenance: its page entry names it, the Integrity API serves these bytes."""
+        self.provenances[filename] = provenance
+
+    def provenance_url(self, filename: str) -> str:
+        dist = self.find(filename)
+        assert dist is not None
+        version = _release(filename)
+        return f"http://{self.address}:{self.port}/integrity/{dist.project}/{version}/{filename}/provenance"
 
     def fault(self, prefix: str, kind: str | None) -> None:
         if kind is None:
@@ -150,6 +164,8 @@ class FakeUpstream:
             }
             if self.metadata and dist.metadata is not None:
                 entry["core-metadata"] = {"sha256": hashlib.sha256(dist.metadata).hexdigest()}
+            if dist.filename in self.provenances:
+                entry["provenance"] = self.provenance_url(dist.filename)
             entry.update(dist.extra)
             files.append(entry)
         versions = sorted({d.filename.split("-")[1].removesuffix(".tar.gz") for d in self.projects[name].values()})
@@ -169,6 +185,8 @@ class FakeUpstream:
                 attrs += f' data-yanked="{escape(dist.yanked if isinstance(dist.yanked, str) else "")}"'
             if self.metadata and dist.metadata is not None:
                 attrs += f' data-dist-info-metadata="sha256={hashlib.sha256(dist.metadata).hexdigest()}"'
+            if dist.filename in self.provenances:
+                attrs += f' data-provenance="{escape(self.provenance_url(dist.filename))}"'
             for key, value in dist.extra.items():
                 if isinstance(value, str):  # JSON-only fields (dicts, numbers) have no HTML form
                     attrs += f' data-{key}="{escape(value)}"'
@@ -301,6 +319,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._page(path)
         if path.startswith("/files/"):
             return self._file(path.removeprefix("/files/"), fault)
+        if path.startswith("/integrity/") and path.endswith("/provenance"):
+            provenance = up.provenances.get(path.split("/")[-2])
+            if provenance is None:
+                return self._send(404, b"no provenance", "text/plain")
+            return self._send(200, provenance, "application/vnd.pypi.integrity.v1+json")
         if path.startswith("/pypi/") and path.endswith("/json"):
             return self._json_api(path.removeprefix("/pypi/").removesuffix("/json").split("/"))
         self._send(404, b"no route", "text/plain")
@@ -442,9 +465,29 @@ def _release(filename: str) -> str:
 
 
 def _free_port() -> int:
+    """A loopback port nothing listens on, for a server about to start. Drawn at random below the kernel's
+    ephemeral range: a port the kernel hands out for binding to 0 is also one it hands to outgoing connections,
+    so that between this probe and the server's bind any client (of any test process) could take it."""
+    lowest_ephemeral = _lowest_ephemeral_port()
+    for _ in range(100):
+        port = random.randrange(10_000, lowest_ephemeral)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _lowest_ephemeral_port() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, 10_001)
 
 
 def names(dists: Iterable[Dist]) -> list[str]:

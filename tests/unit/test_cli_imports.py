@@ -78,3 +78,22 @@ def test_stats_on_a_current_database_imports_no_index_service(tmp_path: Path) ->
     )
     unwanted = {"alembic", "granian", "jinja2", "pypi_simple", "rich", "starlette", "uvloop"}
     assert loaded.isdisjoint(unwanted), sorted(loaded & unwanted)
+
+
+def test_a_worker_that_reads_json_pages_loads_no_html_parser() -> None:
+    """pypi-simple (with pydantic, bs4 and requests: 15 MiB) is read only for HTML pages: a worker gets PyPI's
+    address from `rennet serve` and reads PEP 691 JSON itself."""
+    code = f"""
+import os
+from rennet.config import DEFAULT_UPSTREAM_VARIABLE, load_settings, with_default_upstreams
+del os.environ["RENNET_UPSTREAM"]
+os.environ[DEFAULT_UPSTREAM_VARIABLE] = {NOWHERE!r}
+assert with_default_upstreams(load_settings()).indexes["pypi"].upstream == {NOWHERE!r}
+import rennet.web.app
+from rennet.upstream.parse import JSON_TYPE, parse_project_page
+body = b'{{"meta": {{"api-version": "1.1"}}, "name": "a", "files": [{{"filename": "a-1.0.tar.gz", "url": "a-1.0.tar.gz", "hashes": {{}}}}]}}'
+assert parse_project_page(body, JSON_TYPE, {NOWHERE!r} + "a/", "a", "pypi").files
+"""
+    loaded = _modules_after(code)
+    assert "starlette" in loaded  # the application was loaded
+    assert loaded.isdisjoint({"pypi_simple", "pydantic", "bs4", "requests"}), sorted(loaded)

@@ -278,9 +278,9 @@ def test_a_large_page_is_rendered_once_in_a_worker_thread(monkeypatch: pytest.Mo
     serving everyone else; concurrent requests for it share one rendering."""
     threads: list[int] = []
 
-    def recording(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
+    def recording(page: ProjectPage, prefix: str, via: str | None = None, origin: str = "") -> bytes:
         threads.append(threading.get_ident())
-        return render_project_json(page, prefix, via)
+        return render_project_json(page, prefix, via, origin=origin)
 
     monkeypatch.setattr(pagecache, "render_project_json", recording)
     page = cached(files=pagecache.LARGE_PAGE_FILES)
@@ -301,9 +301,9 @@ def test_a_large_page_is_rendered_once_in_a_worker_thread(monkeypatch: pytest.Mo
 def test_a_small_page_is_rendered_where_it_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[int] = []
 
-    def recording(page: ProjectPage, prefix: str, via: str | None = None) -> bytes:
+    def recording(page: ProjectPage, prefix: str, via: str | None = None, origin: str = "") -> bytes:
         threads.append(threading.get_ident())
-        return render_project_html(page, prefix, via)
+        return render_project_html(page, prefix, via, origin=origin)
 
     monkeypatch.setattr(pagecache, "render_project_html", recording)
     page = cached(files=3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,44 @@ def test_root_entries_are_read_across_chunks(tmp_path: Path) -> None:
     path = tmp_path / "root.json"
     path.write_text(json.dumps(body))
     assert list(iter_listing_entries(path, "application/json")) == [(n, i) for i, n in enumerate(names)]
+
+
+def test_json_fields_are_read_as_pep_691_states_them() -> None:
+    body = _json_page(
+        _entry(
+            "thing-1.0-py3-none-any.whl",
+            yanked="broken build",
+            size="1234",
+            **{
+                "upload-time": "2024-05-01T10:20:30.123456Z",
+                "dist-info-metadata": {"sha256": SHA},
+                "requires-python": " >=3.9 ",
+                "provenance": "https://upstream.test/integrity/thing/1.0/x/provenance",
+            },
+        ),
+        _entry(
+            "thing-1.0.tar.gz", url="https://files.test/p/thing-1.0.tar.gz", yanked=False, **{"core-metadata": True}
+        ),
+        _entry("thing-0.9.tar.gz", **{"upload-time": "2024-05-01T10:20:30", "provenance": "file:///etc/passwd"}),
+    )
+    wheel, sdist, older = parse_project_page(body, JSON, URL, NormalizedName("thing"), "pypi").files
+    assert wheel.source_url == "https://upstream.test/files/thing-1.0-py3-none-any.whl"
+    assert (wheel.yanked, wheel.yanked_reason, wheel.size) == (True, "broken build", 1234)
+    assert wheel.upload_time == datetime(2024, 5, 1, 10, 20, 30, 123456, tzinfo=UTC)
+    assert wheel.core_metadata == {"sha256": SHA}
+    assert wheel.requires_python == ">=3.9"
+    assert wheel.provenance == "https://upstream.test/integrity/thing/1.0/x/provenance"
+    assert (sdist.source_url, sdist.yanked, sdist.core_metadata) == (
+        "https://files.test/p/thing-1.0.tar.gz",
+        False,
+        {},
+    )
+    assert older.upload_time == datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)  # PEP 700 times are UTC
+    assert older.provenance is None  # only http(s) addresses are kept
+
+
+def test_a_json_page_of_a_newer_major_api_version_is_unreadable() -> None:
+    with pytest.raises(UnreadablePage, match=r"unsupported API version '2\.0'"):
+        _parse(json.dumps({"meta": {"api-version": "2.0"}, "name": "thing", "files": []}).encode())
+    with pytest.raises(UnreadablePage, match="api-version"):
+        _parse(json.dumps({"name": "thing", "files": []}).encode())

@@ -28,6 +28,7 @@ SHA = "a" * 64
 META_SHA = "b" * 64
 PAGE_URL = "http://rennet.test/simple/foo/"
 PREFIX = "../../"
+ORIGIN = "http://rennet.test/"
 PEP_700_TIME = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z\Z")
 
 
@@ -42,11 +43,12 @@ def page(*files: DistFile, **fields: Any) -> ProjectPage:
 
 
 def html_of(project: ProjectPage, prefix: str = PREFIX) -> pypi_simple.ProjectPage:
-    return pypi_simple.ProjectPage.from_html(project.name, render_project_html(project, prefix), base_url=PAGE_URL)
+    body = render_project_html(project, prefix, origin=ORIGIN)
+    return pypi_simple.ProjectPage.from_html(project.name, body, base_url=PAGE_URL)
 
 
 def json_data(project: ProjectPage, prefix: str = PREFIX) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(render_project_json(project, prefix))
+    data: dict[str, Any] = json.loads(render_project_json(project, prefix, origin=ORIGIN))
     return data
 
 
@@ -92,7 +94,8 @@ def test_clients_read_every_field_back() -> None:
         assert wheel.requires_python == ">=3.8,<4"
         assert wheel.has_metadata is True
         assert wheel.metadata_digests == {"sha256": META_SHA}
-        assert wheel.provenance_url == "https://provenance.test/foo-1.0.json"
+        # rennet's own Integrity API, never the upstream's URL (rennet fetches and keeps the provenance).
+        assert wheel.provenance_url == "http://rennet.test/pypi/integrity/foo/1.0/foo-1.0-py3-none-any.whl/provenance"
         assert wheel.is_yanked is False
         assert wheel.version == "1.0"
         assert sdist.is_yanked is True
@@ -130,6 +133,28 @@ def test_json_page_shape() -> None:
     assert "project-status" not in data
 
 
+def test_provenance_url_names_the_serving_index_and_the_file() -> None:
+    uploaded = dist("foo-1.0+local-py3-none-any.whl", provenance_sha256="c" * 64)
+    for parsed in both(page(uploaded)):
+        (wheel,) = parsed.packages
+        assert wheel.provenance_url == (
+            "http://rennet.test/pypi/integrity/foo/1.0%2Blocal/foo-1.0%2Blocal-py3-none-any.whl/provenance"
+        )
+    # A group serves its members' provenance under its own name, as it serves their files.
+    (entry,) = json.loads(render_project_json(page(uploaded), PREFIX, "default"))["files"]
+    assert (
+        entry["provenance"] == "../../default/integrity/foo/1.0%2Blocal/foo-1.0%2Blocal-py3-none-any.whl/provenance"
+    )
+
+
+def test_static_pages_name_no_provenance() -> None:
+    # An exported tree has no Integrity API to point at.
+    project = page(dist(provenance="https://provenance.test/x", provenance_sha256="c" * 64))
+    (entry,) = json.loads(render_project_json(project, PREFIX, static=True))["files"]
+    assert "provenance" not in entry
+    assert "data-provenance" not in render_project_html(project, PREFIX, static=True).decode()
+
+
 # -- escaping -----------------------------------------------------------------------------------------------------
 
 NASTY = "\"'><script>alert(1)</script>&amp;"
@@ -156,7 +181,7 @@ def test_every_html_attribute_is_escaped() -> None:
     (parsed,) = html_of(project).packages
     assert parsed.requires_python == "<3.12,>=3.8"
     assert parsed.yanked_reason == NASTY
-    assert parsed.provenance_url == 'https://p.test/"><u>'
+    assert parsed.provenance_url == "http://rennet.test/pypi/integrity/foo/1.0/foo-1.0-py3-none-any.whl/provenance"
     assert html_of(project).status_reason == NASTY
 
 

@@ -274,6 +274,8 @@ def test_a_tree_seeds_a_fresh_proxy_that_then_serves_offline(
         gamma = laptop.get("/pypi/simple/gamma/", headers={"accept": JSON_V1}).json()["files"][0]
         metadata = laptop.get(f"/pypi/files/gamma/{GAMMA.filename}.metadata").content
         assert gamma["core-metadata"] == {"sha256": hashlib.sha256(metadata).hexdigest()}
+        found = laptop.get("/search", params={"q": "tests"}).text  # "gamma for tests": a summary of seeded metadata
+        assert "/-/project/pypi/gamma/" in found
         status = laptop.get("/pypi/simple/acme-old/", headers={"accept": JSON_V1}).json()["project-status"]
         assert status == {"status": "deprecated", "reason": "use acme-secret"}
         assert "delta" in laptop.get("/pypi/simple/").text

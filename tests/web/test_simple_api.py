@@ -198,7 +198,8 @@ def test_html_page_carries_every_field(rennet: LocalServer, index: str) -> None:
     expected_metadata = "sha256=" + hashlib.sha256(wheel.metadata).hexdigest()
     assert anchor.attrs["data-core-metadata"] == expected_metadata
     assert anchor.attrs["data-dist-info-metadata"] == expected_metadata
-    assert anchor.attrs["data-provenance"] == PROVENANCE
+    # rennet's own Integrity API, never the upstream's URL (rennet fetches and keeps the provenance).
+    assert anchor.attrs["data-provenance"] == f"{rennet.url}/{index}/integrity/rich/1.0/{wheel.filename}/provenance"
     assert "data-yanked" not in anchor.attrs
 
     assert page.anchor(yanked.filename).attrs["data-yanked"] == "broken <build>"
@@ -229,7 +230,7 @@ def test_json_page_carries_every_field(rennet: LocalServer, index: str) -> None:
     assert entry["yanked"] is False
     assert wheel.metadata is not None
     assert entry["core-metadata"] == {"sha256": hashlib.sha256(wheel.metadata).hexdigest()}
-    assert entry["provenance"] == PROVENANCE
+    assert entry["provenance"] == f"{rennet.url}/{index}/integrity/rich/1.0/{wheel.filename}/provenance"
     assert entry["size"] == len(wheel.data)
     assert UPLOAD_TIME.match(str(entry["upload-time"]))
     assert str(entry["upload-time"]).startswith("2024-01-02T03:04:05")
@@ -247,7 +248,9 @@ def test_html_upstream_fields_and_size_after_caching(rennet: LocalServer, env: F
     data = json.loads(httpx.get(page_url, headers={"accept": JSON_V1}).content)
     files = _by_name(data["files"])
     assert files[yanked.filename]["yanked"] == "broken <build>"
-    assert files[wheel.filename]["provenance"] == PROVENANCE
+    assert (
+        files[wheel.filename]["provenance"] == f"{rennet.url}/htmlup/integrity/rich/1.0/{wheel.filename}/provenance"
+    )
     assert data["project-status"]["status"] == "archived"
     assert "dist-info-metadata" not in all_keys(data)
     assert files[wheel.filename]["core-metadata"] == {"sha256": hashlib.sha256(wheel.metadata or b"").hexdigest()}

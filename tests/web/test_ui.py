@@ -6,15 +6,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
 
+from rennet.service import projectview
 from rennet.web.ui import browse
 from tests.support.accounts import add_user, elsewhere
-from tests.support.dists import make_wheel
+from tests.support.dists import Dist, make_wheel, metadata_text, wheel_file
 from tests.support.hosting import ALICE, hosted_server, upload
 from tests.support.server import LocalServer
+from tests.support.store import wait_until
 
 BOB = ("bob", "bob-password")
 DAVE = ("dave", "dave-password")  # may read nothing private
@@ -59,11 +62,18 @@ hostile = make_wheel(
     description=HOSTILE,
 )
 upstream_dist = make_wheel("cached-thing", "2.0", description="A thing from upstream.")
+# Proxy projects that nobody looks at in the UI: search learns their summaries from the metadata clients fetch.
+fetched_wheel = make_wheel("quiet-lib", "2.0", summary="Frobnicates quaternions")
+fetched_metadata = make_wheel("shy-lib", "1.0", summary="Untangles hypergraphs")
+# An upstream's metadata is anybody's: its name and summary too.
+EVIL = '<img src=x onerror="alert(1)">'
+evil_metadata = metadata_text(EVIL, "1.0", summary=f"{EVIL} evil summary").encode()
+evil_upstream = Dist(*wheel_file("evil-name", "1.0", evil_metadata), evil_metadata)
 server = hosted_server(
     CONFIG,
     (ALICE, BOB, DAVE, ("root", "root-password")),
     admins=("root",),
-    upstream=(upstream_dist,),
+    upstream=(upstream_dist, fetched_wheel, fetched_metadata, evil_upstream),
     uploads=(old_widgets, widgets, hostile),
 )
 
@@ -82,6 +92,12 @@ def test_the_landing_page_lists_the_indexes_a_viewer_may_read(server: LocalServe
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'name="q"' in page.text
     assert "/local/simple/" in page.text and "secret" not in page.text
+    row = re.search(
+        r'href="/-/index/local/">local</a>.*?</td>\s*<td>hosted</td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>',
+        page.text,
+        re.S,
+    )
+    assert row is not None and int(row.group(1)) >= 2 and int(row.group(2)) >= 3  # projects and files
     assert widgets.filename in page.text  # recent uploads
     assert "secret" in server.get("/", auth=BOB).text
     assert "default-src 'none'" in page.headers["content-security-policy"]
@@ -114,6 +130,27 @@ def test_the_project_page_shows_the_readme_versions_files_uploader_and_commands(
     assert "poetry source add" in html
     assert 'href="https://git.example.test/acme/widgets"' in html
     assert "javascript:" not in html
+
+
+def test_search_learns_a_proxy_project_s_summary_from_what_clients_fetch(server: LocalServer) -> None:
+    def hits(query: str) -> str:
+        return server.get("/search", params={"q": query}).text
+
+    page = server.get("/pypi/simple/quiet-lib/")
+    assert page.status_code == 200
+    assert "/-/project/pypi/quiet-lib/" in hits("quiet")  # its name, as soon as the page is cached
+    assert "/-/project/pypi/quiet-lib/" not in hits("quaternions")
+    href = re.search(r'href="([^"#]+)#sha256=[0-9a-f]+"', page.text)
+    assert href is not None, page.text
+    assert server.get(urljoin("/pypi/simple/quiet-lib/", href.group(1))).content == fetched_wheel.data
+    wait_until(lambda: "/-/project/pypi/quiet-lib/" in hits("quaternions"), "the summary of the wheel is searchable")
+    shy = server.get("/pypi/simple/shy-lib/")
+    metadata = re.search(r'href="([^"#]+)#sha256=[0-9a-f]+"', shy.text)
+    assert metadata is not None and "data-dist-info-metadata" in shy.text
+    answer = server.get(urljoin("/pypi/simple/shy-lib/", metadata.group(1) + ".metadata"))
+    assert answer.content == fetched_metadata.metadata  # what uv and pip read before choosing a wheel
+    wait_until(lambda: "/-/project/pypi/shy-lib/" in hits("hypergraph"), "the summary of the .metadata is searchable")
+    assert server.get("/-/project/pypi/quiet-lib/").status_code == 200  # viewed now: the same summary stays
 
 
 def test_a_cached_project_is_described_by_its_upstream(server: LocalServer) -> None:
@@ -166,6 +203,39 @@ def test_an_index_page_lists_its_projects_a_page_at_a_time(
     assert group.status_code == 200 and 'href="/-/index/pypi/"' in group.text and "acme-secret" not in group.text
 
 
+def test_a_project_page_shows_its_releases_a_page_at_a_time(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(server, *(make_wheel("many-releases", f"{n}.0") for n in range(1, 6)))
+    monkeypatch.setattr(projectview, "RELEASES_PER_PAGE", 2)
+
+    def versions(html: str) -> list[str]:
+        return re.findall(r"<summary><strong>([^<]+)</strong>", html)
+
+    first = server.get("/-/project/local/many-releases/")
+    assert first.status_code == 200 and versions(first.text) == ["5.0", "4.0"]
+    assert 'href="?page=2#releases" rel="next"' in first.text and 'rel="prev"' not in first.text
+    assert "Releases 5, page 1 of 3" in text_of(first.text)
+    last = server.get("/-/project/local/many-releases/", params={"page": "3"})
+    assert last.status_code == 200 and versions(last.text) == ["1.0"]
+    assert 'href="?page=2#releases" rel="prev"' in last.text and 'rel="next"' not in last.text
+    assert "many-releases 5.0" in text_of(last.text)  # the latest release heads every page
+    beyond = server.get("/-/project/local/many-releases/", params={"page": "4"})
+    assert beyond.status_code == 404 and "there is no page 4" in beyond.text
+    for bad in ("0", "-1", "two", "1.5", "", "9" * 20, "\u0663"):  # "\u0663": an Arabic-Indic three
+        refused = server.get("/-/project/local/many-releases/", params={"page": bad})
+        assert refused.status_code == 400 and "whole number, 1 or more" in refused.text, bad
+    client = login(server, ROOT)
+    second = client.get("/-/project/local/many-releases/", params={"page": "2"})
+    yanked = client.post(
+        "/-/manage/local/many-releases/release",
+        data={"csrf": csrf_of(second.text), "version": "3.0", "action": "yank", "page": "2"},
+    )
+    assert yanked.status_code == 303 and yanked.headers["location"].startswith(
+        "/-/project/local/many-releases/?page=2&done="
+    )
+
+
 def test_hostile_metadata_cannot_inject_markup(server: LocalServer) -> None:
     html = server.get("/-/project/local/hostile/").text
     assert "<script>alert" not in html and "onerror" not in html and "<iframe" not in html
@@ -175,13 +245,32 @@ def test_hostile_metadata_cannot_inject_markup(server: LocalServer) -> None:
     assert found.status_code == 200 and "<script>alert(1)" not in found.text
 
 
+def test_a_hostile_name_and_summary_from_an_upstream_cannot_inject_markup(server: LocalServer) -> None:
+    page = server.get("/pypi/simple/evil-name/")
+    href = re.search(r'href="([^"#]+)#sha256=[0-9a-f]+"', page.text)
+    assert href is not None
+    assert server.get(urljoin("/pypi/simple/evil-name/", href.group(1) + ".metadata")).status_code == 200
+    wait_until(lambda: "evil summary" in server.get("/search", params={"q": "evil"}).text, "the summary is learned")
+    for html in (server.get("/search", params={"q": "evil"}).text, server.get("/-/project/pypi/evil-name/").text):
+        assert "<img src=x" not in html and "&lt;img src=x onerror=" in html
+
+
 def login(server: LocalServer, user: tuple[str, str]) -> httpx.Client:
     client = httpx.Client(base_url=server.url)
-    response = client.post("/-/login", data={"username": user[0], "password": user[1], "next": "/-/account"})
+    response = post_login(client, server, {"username": user[0], "password": user[1], "next": "/-/account"})
     assert response.status_code == 303 and response.headers["location"] == "/-/account"
-    cookie = response.headers["set-cookie"]
+    cookie = response.headers.get_list("set-cookie")[0]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http here
     return client
+
+
+def post_login(
+    client: httpx.Client, server: LocalServer, form: dict[str, str], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """What a browser does: open the login form (its token and cookie), then send it."""
+    shown = client.get(f"{server.url}/-/login", headers=headers)
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    return client.post(f"{server.url}/-/login", data=form | {"csrf": csrf_of(shown.text)}, headers=headers)
 
 
 def csrf_of(html: str) -> str:
@@ -243,7 +332,7 @@ def test_a_read_only_token_cannot_mint_an_upload_token(server: LocalServer) -> N
 
 
 def test_wrong_passwords_and_logging_out(server: LocalServer) -> None:
-    wrong = httpx.post(f"{server.url}/-/login", data={"username": "alice", "password": "nope"})
+    wrong = post_login(httpx.Client(), server, {"username": "alice", "password": "nope"})
     assert wrong.status_code == 401 and "invalid credentials" in wrong.text
     client = login(server, BOB)
     page = client.get("/-/account")
@@ -273,10 +362,32 @@ def test_changing_the_password(server: LocalServer) -> None:
 
 
 def test_login_sends_people_to_this_server_only(server: LocalServer) -> None:
-    response = httpx.post(
-        f"{server.url}/-/login", data={"username": "alice", "password": ALICE[1], "next": "//evil.test/"}
-    )
+    response = post_login(httpx.Client(), server, {"username": "alice", "password": ALICE[1], "next": "//evil.test/"})
     assert response.headers["location"] == "/"
+
+
+def test_the_login_form_has_a_token_of_its_own(server: LocalServer) -> None:
+    """Login CSRF: a page of another site must not log a browser into an account of its choosing."""
+    form = {"username": "alice", "password": ALICE[1]}
+    browser = httpx.Client(base_url=server.url)
+    shown = browser.get("/-/login")
+    cookie = shown.headers["set-cookie"]
+    assert "rennet_login=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Path=/-/login" in cookie
+    token = csrf_of(shown.text)
+    for sent in ({}, {"csrf": ""}, {"csrf": "0" * 32}):
+        refused = browser.post("/-/login", data=form | sent)
+        assert refused.status_code == 403 and "login form has expired" in refused.text
+        assert "rennet_session" not in refused.headers.get("set-cookie", "")
+        assert csrf_of(refused.text) == token  # a form to try again with
+    elsewhere_token = csrf_of(httpx.get(f"{server.url}/-/login").text)  # another browser's token
+    assert browser.post("/-/login", data=form | {"csrf": elsewhere_token}).status_code == 403
+    without_cookie = httpx.post(f"{server.url}/-/login", data=form | {"csrf": token})
+    assert without_cookie.status_code == 403
+    done = browser.post("/-/login", data=form | {"csrf": token})
+    assert done.status_code == 303 and "rennet_session=" in done.headers["set-cookie"]
+    assert "rennet_login" not in browser.cookies  # used up
+    assert server.get("/-/account", auth=ALICE).status_code == 200  # HTTP Basic needs no form
 
 
 def test_the_stylesheet_and_script_are_served_by_rennet(server: LocalServer) -> None:
@@ -356,7 +467,7 @@ def test_admins_add_promote_and_remove_users(server: LocalServer) -> None:
     asked = client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "remove"})
     assert "Remove user erin?" in asked.text
     client.post("/-/admin/users/change", data={"csrf": csrf, "name": "erin", "action": "remove", "confirmed": "yes"})
-    gone = httpx.post(f"{server.url}/-/login", data={"username": "erin", "password": "erin-password"})
+    gone = post_login(httpx.Client(), server, {"username": "erin", "password": "erin-password"})
     assert gone.status_code == 401
 
 
@@ -364,19 +475,25 @@ def test_the_session_cookie_is_secure_behind_tls(rennet_factory: Callable[..., L
     behind_tls = rennet_factory(env={"RENNET_FORWARDED_ALLOW_IPS": "127.0.0.1"})
     add_user(behind_tls, *ALICE)
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "packages.example.com"}
-    response = httpx.post(
-        f"{behind_tls.url}/-/login", data={"username": ALICE[0], "password": ALICE[1]}, headers=headers
-    )
+    shown = httpx.get(f"{behind_tls.url}/-/login", headers=headers)
+    assert "Secure" in shown.headers["set-cookie"]
+    # httpx sends no Secure cookie over plain http: sent by hand, as a browser behind TLS would send it
+    form = {"username": ALICE[0], "password": ALICE[1], "csrf": csrf_of(shown.text)}
+    nonce = {"Cookie": f"rennet_login={shown.cookies['rennet_login']}"}
+    response = httpx.post(f"{behind_tls.url}/-/login", data=form, headers=headers | nonce)
     assert response.status_code == 303
-    cookie = response.headers["set-cookie"]
+    cookie = response.headers.get_list("set-cookie")[0]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
 
 
 def test_the_login_form_is_limited_like_the_api(server: LocalServer) -> None:
+    # A user of its own: a password proven right within the last minute (by another test) is let in unthrottled.
+    gina = ("gina", "gina-password")
+    add_user(server, *gina)
     with elsewhere() as client:
         for _ in range(10):
-            failed = client.post(f"{server.url}/-/login", data={"username": "bob", "password": "guess"})
+            failed = post_login(client, server, {"username": gina[0], "password": "guess"})
             assert failed.status_code == 401
-        limited = client.post(f"{server.url}/-/login", data={"username": "bob", "password": BOB[1]})
+        limited = post_login(client, server, {"username": gina[0], "password": gina[1]})
         assert limited.status_code == 429 and "too many failed logins" in limited.text
-    login(server, BOB)  # from another address: bob is not locked out
+    login(server, gina)  # from another address: gina is not locked out

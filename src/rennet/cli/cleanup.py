@@ -149,7 +149,8 @@ def _bad_report(bad: BadBlob, indexes: Mapping[str, IndexConfig]) -> str:
 
 
 def _use_name(use: BlobUse) -> str:
-    return f"{use.index}/{use.project}/{use.filename}" + (".metadata" if use.metadata else "")
+    suffix = ".metadata" if use.metadata else " (its provenance)" if use.provenance else ""
+    return f"{use.index}/{use.project}/{use.filename}{suffix}"
 
 
 def _consequence(use: BlobUse, index: IndexConfig | None) -> str:
@@ -158,6 +159,8 @@ def _consequence(use: BlobUse, index: IndexConfig | None) -> str:
     if isinstance(index, HostedIndex):
         if use.metadata:
             return "its .metadata is no longer offered (installers read the wheel instead)"
+        if use.provenance:
+            return "its provenance is no longer served"
         return "UNAVAILABLE until it is uploaded again"
     return "no such index is configured now"
 

@@ -10,7 +10,13 @@ import socket
 import sys
 
 from rennet.cli._command import Subcommands, command, fail
-from rennet.config import Settings, remember_served
+from rennet.config import (
+    DEFAULT_UPSTREAM_VARIABLE,
+    Settings,
+    default_upstream,
+    needs_default_upstream,
+    remember_served,
+)
 
 __all__ = ["register", "serve"]
 
@@ -69,6 +75,8 @@ def serve(settings: Settings) -> int:
             PREPARED_VARIABLE: "1",
         }
     )
+    if needs_default_upstream(settings):
+        os.environ[DEFAULT_UPSTREAM_VARIABLE] = default_upstream()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, "-m", "rennet.cli.launch"])  # noqa: S606 - our own interpreter
     return 0  # not reached: execv replaces this process

@@ -18,6 +18,7 @@ class PageChanges:
     unyanked: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     meta_changed: bool = False
+    first: bool = False  # the project was listed for the first time: every file is new
 
     def __bool__(self) -> bool:
         return bool(self.added or self.gone or self.yanked or self.unyanked or self.updated or self.meta_changed)

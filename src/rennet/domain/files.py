@@ -33,6 +33,8 @@ class DistFile:
     `index` names the index that holds the file; its URL lives under that index.
     `core_metadata` is None when no .metadata file exists, else the hashes of it (possibly none known).
     `source_url` is where a proxy fetches the bytes from; it never appears in a rendered page.
+    `provenance` is the upstream's URL of the file's PEP 740 provenance and `provenance_sha256` the provenance
+    object rennet holds (an upload's); either makes the page name rennet's own Integrity API URL.
     `first_seen` is when rennet first listed the file (policy reads it when the index states no upload time);
     it never appears in a rendered page either.
     """
@@ -47,6 +49,7 @@ class DistFile:
     upload_time: datetime | None = None
     core_metadata: Mapping[str, str] | None = None
     provenance: str | None = None
+    provenance_sha256: str | None = None
     source_url: str | None = None
     first_seen: datetime | None = field(default=None, compare=False)  # bookkeeping, not what the index states
 
@@ -58,6 +61,10 @@ class DistFile:
     @property
     def sha256(self) -> str | None:
         return self.hashes.get("sha256")
+
+    @property
+    def has_provenance(self) -> bool:
+        return bool(self.provenance or self.provenance_sha256)
 
 
 def best_hash(hashes: Mapping[str, str]) -> tuple[str, str] | None:

@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.parser import HeaderParser
 
-from rennet.domain.names import canonical_name
+from rennet.domain.names import canonical_name, version_or_none
 
-__all__ = ["MAX_QUERY_LENGTH", "SearchHit", "SearchQuery", "name_words", "parse_query"]
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "MAX_SUMMARY",
+    "Described",
+    "SearchHit",
+    "SearchQuery",
+    "described_release",
+    "name_words",
+    "parse_query",
+]
 
 MAX_QUERY_LENGTH = 200
+MAX_SUMMARY = 500  # characters of a summary kept for search: metadata may state any amount
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 64
 _WORD_SEPARATORS = re.compile(r"[\W_]+")
@@ -54,3 +65,24 @@ def parse_query(text: str) -> SearchQuery:
 def name_words(name: str) -> str:
     """What the index holds of a project's name: its words, so that each one is found by its beginning."""
     return " ".join(word for word in _WORD_SEPARATORS.split(name.lower()) if word)
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """A release's summary, and the release it describes: a project is described by its newest release."""
+
+    version: str
+    summary: str
+
+
+def described_release(metadata: bytes) -> Described | None:
+    """The version and summary that core metadata states (None when it states no valid version or no summary):
+    what search learns of a proxy's project from the metadata of a file a client fetched. Only the headers are
+    read, not the description below them."""
+    headers = metadata.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    message = HeaderParser().parsestr(headers.decode("utf-8", "replace"), headersonly=True)
+    version, summary = message.get("Version"), message.get("Summary")
+    if not isinstance(version, str) or not isinstance(summary, str) or version_or_none(version.strip()) is None:
+        return None
+    words = " ".join(summary.split())[:MAX_SUMMARY]
+    return Described(version.strip(), words) if words else None

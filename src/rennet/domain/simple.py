@@ -3,6 +3,9 @@
 File URLs are relative: `prefix` leads from the page to the server root, so the same page works behind a reverse
 proxy mounted at any path. A file lives at `<index>/files/<project>/<filename>` under that root; in a static copy
 (`static`, written by `rennet export`) the tree holds one index, and a file lives at `files/<project>/<filename>`.
+A file with provenance (PEP 740) names rennet's own Integrity API beside it, never the upstream's, by a fully
+qualified URL as PEP 740 asks (pypi-simple refuses a page whose JSON names a relative one): `origin` is the
+server root's absolute URL. A static copy has no Integrity API and names none.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from urllib.parse import quote
 
 from rennet.domain.files import DistFile, ProjectPage, best_hash
 from rennet.domain.names import canonical_name
+from rennet.domain.provenance import provenance_path
 
 __all__ = [
     "API_VERSION",
     "file_path",
     "format_upload_time",
+    "names_provenance",
     "render_project_html",
     "render_project_json",
     "root_html_chunks",
@@ -45,7 +50,9 @@ def format_upload_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds") + "Z"
 
 
-def render_project_html(page: ProjectPage, prefix: str, via: str | None = None, *, static: bool = False) -> bytes:
+def render_project_html(
+    page: ProjectPage, prefix: str, via: str | None = None, *, static: bool = False, origin: str = ""
+) -> bytes:
     """`via` names the index whose URLs the files get (a group serves its members' files itself)."""
     name = escape(page.name)
     parts = [_HTML_HEAD]
@@ -55,7 +62,7 @@ def render_project_html(page: ProjectPage, prefix: str, via: str | None = None, 
             parts.append(f'    <meta name="pypi:project-status-reason" content="{escape(page.status_reason)}">\n')
     parts.append(f"    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n")
     for file in page.listed_files:
-        parts.append(_html_link(page.name, file, prefix, _url_index(file, via, static)))
+        parts.append(_html_link(page.name, file, prefix, _url_index(file, via, static), origin))
     parts.append("  </body>\n</html>\n")
     return "".join(parts).encode()
 
@@ -64,7 +71,7 @@ def _url_index(file: DistFile, via: str | None, static: bool) -> str | None:
     return None if static else via or file.index
 
 
-def _html_link(project: str, file: DistFile, prefix: str, index: str | None) -> str:
+def _html_link(project: str, file: DistFile, prefix: str, index: str | None, origin: str) -> str:
     href = prefix + file_path(index, project, file.filename)
     if chosen := best_hash(file.hashes):
         href += f"#{chosen[0]}={chosen[1]}"
@@ -77,16 +84,19 @@ def _html_link(project: str, file: DistFile, prefix: str, index: str | None) -> 
         chosen = best_hash(file.core_metadata)
         value = escape(f"{chosen[0]}={chosen[1]}") if chosen else "true"
         attrs.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
-    if file.provenance:
-        attrs.append(f'data-provenance="{escape(file.provenance)}"')
+    if (provenance := _provenance_url(project, file, origin or prefix, index)) is not None:
+        attrs.append(f'data-provenance="{escape(provenance)}"')
     return f"    <a {' '.join(attrs)}>{escape(file.filename)}</a><br>\n"
 
 
-def render_project_json(page: ProjectPage, prefix: str, via: str | None = None, *, static: bool = False) -> bytes:
+def render_project_json(
+    page: ProjectPage, prefix: str, via: str | None = None, *, static: bool = False, origin: str = ""
+) -> bytes:
+    files = [_json_file(page.name, file, prefix, _url_index(file, via, static), origin) for file in page.listed_files]
     data: dict[str, Any] = {
         "meta": {"api-version": API_VERSION},
         "name": page.name,
-        "files": [_json_file(page.name, file, prefix, _url_index(file, via, static)) for file in page.listed_files],
+        "files": files,
         "versions": list(page.all_versions),
     }
     if page.status is not None:
@@ -97,7 +107,7 @@ def render_project_json(page: ProjectPage, prefix: str, via: str | None = None, 
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _json_file(project: str, file: DistFile, prefix: str, index: str | None) -> dict[str, Any]:
+def _json_file(project: str, file: DistFile, prefix: str, index: str | None, origin: str) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "filename": file.filename,
         "url": prefix + file_path(index, project, file.filename),
@@ -111,9 +121,21 @@ def _json_file(project: str, file: DistFile, prefix: str, index: str | None) -> 
         entry["size"] = file.size
     if file.upload_time is not None:
         entry["upload-time"] = format_upload_time(file.upload_time)
-    if file.provenance is not None:
-        entry["provenance"] = file.provenance
+    if (provenance := _provenance_url(project, file, origin or prefix, index)) is not None:
+        entry["provenance"] = provenance
     return entry
+
+
+def _provenance_url(project: str, file: DistFile, root: str, index: str | None) -> str | None:
+    if index is None or not file.has_provenance:
+        return None
+    path = provenance_path(index, project, file.filename)
+    return root + path if path is not None else None
+
+
+def names_provenance(page: ProjectPage) -> bool:
+    """Whether the page's rendering depends on the server's absolute URL (a file names its provenance)."""
+    return any(file.has_provenance for file in page.listed_files)
 
 
 def root_html_chunks(names: Iterable[str]) -> Iterator[str]:

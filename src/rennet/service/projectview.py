@@ -14,16 +14,17 @@ from typing import Any
 
 from rennet.domain.files import DistFile, ProjectStatus
 from rennet.domain.pypi_json import ReleaseFile, choose_release, releases_of
+from rennet.domain.search import MAX_SUMMARY, Described
 from rennet.service.errors import NotFound, ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.indexes.proxy import ProxyService
 from rennet.service.indexes.pypi_json import json_answer
 from rennet.service.runtime.resources import WorkerResources
 
-__all__ = ["FileView", "ProjectView", "ReleaseView", "project_view"]
+__all__ = ["RELEASES_PER_PAGE", "FileView", "ProjectView", "ReleaseView", "project_view"]
 
 log = logging.getLogger("rennet.ui")
-MAX_SUMMARY = 500
+RELEASES_PER_PAGE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,46 +54,82 @@ class ProjectView:
     name: str
     status: ProjectStatus | None
     status_reason: str | None
-    releases: tuple[ReleaseView, ...]  # newest first
+    releases: tuple[ReleaseView, ...]  # this page's, newest first
     latest: str | None
     sources: tuple[str, ...]  # the hosted or proxy indexes whose files the index serves, in order
     info: dict[str, Any]  # `info` of PyPI's JSON API for the latest release; {} when unknown
+    page: int = 1  # which page of releases, from 1
+    pages: int = 1
+    release_count: int = 0
 
 
-async def project_view(shared: WorkerResources, service: IndexService, project: str, root: str) -> ProjectView:
-    """The project as `service` serves it; NotFound when it has no such project."""
+async def project_view(
+    shared: WorkerResources, service: IndexService, project: str, root: str, page: int = 1
+) -> ProjectView:
+    """The project as `service` serves it, one page of RELEASES_PER_PAGE releases (the newest first): a project
+    may have thousands. NotFound when the index has no such project, or the project no such page."""
     cached = await service.project_page(project)
-    page = cached.page
-    if page is None:
+    if cached.page is None:
         raise NotFound(cached.message or f"no project named {project!r} in {service.name}")
-    sources = tuple(dict.fromkeys(file.index for file in page.files))
+    files = cached.page.files
+    sources = tuple(dict.fromkeys(file.index for file in files))
+    releases = releases_of(ReleaseFile(file, str(file.version) if file.version else "?") for file in files)
+    pages = max(1, -(-len(releases) // RELEASES_PER_PAGE))
+    if page > pages:
+        raise NotFound(f"{project} has {len(releases)} release(s), {pages} page(s) of them: there is no page {page}")
+    newest_first = list(reversed(releases.items()))
+    shown = newest_first[(page - 1) * RELEASES_PER_PAGE : page * RELEASES_PER_PAGE]
     uploaders: dict[str, str] = {}
     for source in sources:
-        uploaders |= await shared.db(shared.catalog.uploaders, source, project)
-    items = [ReleaseFile(file, str(file.version) if file.version else "?") for file in page.files]
-    releases = releases_of(items)
-    latest = choose_release(releases, None)
+        filenames = [item.file.filename for _, items in shown for item in items if item.file.index == source]
+        if filenames:
+            uploaders |= await shared.db(shared.catalog.uploaders, source, project, filenames)
     views = tuple(
-        ReleaseView(version, tuple(FileView(item.file, uploaders.get(item.file.filename)) for item in files))
-        for version, files in reversed(releases.items())
+        ReleaseView(version, tuple(FileView(item.file, uploaders.get(item.file.filename)) for item in items))
+        for version, items in shown
     )
-    info = await _description(shared, service, project, root)
-    return ProjectView(service.name, page.name, page.status, page.status_reason, views, latest, sources, info)
+    latest = choose_release(releases, None)
+    info = await _description(shared, service, project, latest, root)
+    listed = cached.page
+    return ProjectView(
+        service.name,
+        listed.name,
+        listed.status,
+        listed.status_reason,
+        views,
+        latest,
+        sources,
+        info,
+        page=page,
+        pages=pages,
+        release_count=len(releases),
+    )
 
 
-async def _description(shared: WorkerResources, service: IndexService, project: str, root: str) -> dict[str, Any]:
+async def _description(
+    shared: WorkerResources, service: IndexService, project: str, latest: str | None, root: str
+) -> dict[str, Any]:
     """The latest release's `info`; {} when there is none to be had (a proxy offline, or whose upstream has no
-    JSON API, or fails): the files are shown all the same. A proxy project's summary is kept, for search."""
+    JSON API, or fails): the files are shown all the same. The document of that release alone, not the whole
+    project's (every release's files). A proxy project's summary is kept, for search."""
     try:
-        answer = await json_answer(service, project, None, root)
+        try:
+            answer = await json_answer(service, project, latest, root)
+        except NotFound:
+            if latest is None:
+                raise
+            # An upstream may spell the release otherwise (1.0 for 1.0.0): its choice of the latest, then.
+            answer = await json_answer(service, project, None, root)
     except (NotFound, ServiceError) as error:
         log.info("no description of %s in %s: %s", project, service.name, error)
         return {}
     info = answer.document.get("info")
     if not isinstance(info, dict):
         return {}
-    summary = info.get("summary")
+    summary, version = info.get("summary"), info.get("version")
     # Only a proxy's own document: through a group, the description may be a hosted project's (a private one).
-    if isinstance(service, ProxyService) and isinstance(summary, str) and summary.strip():
-        await shared.db(shared.catalog.set_summary, service.name, project, summary.strip()[:MAX_SUMMARY])
+    if isinstance(service, ProxyService) and isinstance(summary, str) and isinstance(version, str):
+        words = " ".join(summary.split())[:MAX_SUMMARY]
+        if words:
+            await shared.db(shared.catalog.learn_summary, service.name, project, Described(version, words))
     return info

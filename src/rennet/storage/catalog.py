@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from rennet.domain.changes import PageChanges, diff_files
 from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.names import file_identity, same_version, version_or_none
-from rennet.domain.search import SearchHit, SearchQuery
+from rennet.domain.search import Described, SearchHit, SearchQuery
 from rennet.domain.validators import UpstreamValidators
 from rennet.storage.schema import files, listings, projects, versions
 from rennet.storage.search import find_projects, forget_projects, index_projects
@@ -75,6 +88,8 @@ class FileRecord:
     metadata_sha256: str | None
     blob_sha256: str | None
     upload_time: float | None
+    provenance: str | None = None  # the upstream's URL of the file's provenance
+    provenance_sha256: str | None = None  # the provenance object held
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +119,7 @@ class HostedUpload:
     uploaded_by: str
     upload_time: float
     summary: str | None = None  # from the file's metadata
+    provenance_sha256: str | None = None  # the provenance object made of the upload's attestations
 
 
 class DuplicateFile(Exception):
@@ -221,15 +237,23 @@ class Catalog:
     ) -> tuple[ProjectRecord, PageChanges]:
         """Save a freshly fetched upstream page, keeping what only we know (sizes, cached blobs, metadata)."""
         with self.engine.begin() as conn:
-            project_id = self._upsert_project(conn, index_name, page.name, display_name, fetched_at)
-            old_rows = {
-                row.filename: row for row in conn.execute(select(files).where(files.c.project_id == project_id)).all()
-            }
+            current, created = self._upsert_project(conn, index_name, page.name, display_name, fetched_at)
+            project_id = current.id
+            # A project this transaction made has no rows yet: nothing to read (a cold page's store, made short).
+            old_rows = (
+                {}
+                if created
+                else {
+                    row.filename: row
+                    for row in conn.execute(select(files).where(files.c.project_id == project_id)).all()
+                }
+            )
             known = {name: _upstream_view(row, index_name) for name, row in old_rows.items()}
             old = {name: file for name, file in known.items() if not old_rows[name].gone}
             # Gone files count as known too: what we learned holding their bytes is still true when they return.
             new = {f.filename: _keep_known(f, known.get(f.filename)) for f in page.files}
             changes = diff_files(old, new)
+            changes.first = created
             # When rennet first listed the file, by the clock that reads it (see domain/policy.py, MinAge).
             inserts = [
                 _file_values(f) | {"project_id": project_id, "created_at": fetched_at}
@@ -245,6 +269,9 @@ class Catalog:
                     if _replaced(known[filename], file, row.blob_sha256):
                         # Same name, other bytes: what we hold would fail every client's hash check.
                         file_values |= {"blob_sha256": None, "metadata_sha256": None, "cached_at": None}
+                        file_values |= {"provenance_sha256": None}
+                    elif file.provenance != row.provenance:
+                        file_values |= {"provenance_sha256": None}  # the upstream names another provenance
                     conn.execute(update(files).where(files.c.id == row.id).values(file_values))
             if changes.gone:
                 conn.execute(
@@ -252,8 +279,7 @@ class Catalog:
                     .where(files.c.project_id == project_id, files.c.filename.in_(changes.gone))
                     .values(gone=True)
                 )
-            changes.meta_changed = self._store_versions(conn, project_id, page.versions)
-            current = conn.execute(select(projects).where(projects.c.id == project_id)).one()
+            changes.meta_changed = self._store_versions(conn, project_id, page.versions, created)
             status = page.status.value if page.status else None
             if (current.status, current.status_reason) != (status, page.status_reason) or current.missing:
                 changes.meta_changed = True
@@ -268,14 +294,16 @@ class Catalog:
             }
             if changes:
                 values["serial"] = current.serial + 1
-            conn.execute(update(projects).where(projects.c.id == project_id).values(values))
-            record = _project_record(conn.execute(select(projects).where(projects.c.id == project_id)).one())
+            stored = conn.execute(
+                update(projects).where(projects.c.id == project_id).values(values).returning(*projects.c)
+            )
+            record = _project_record(stored.one())
         return record, changes
 
     def store_missing(self, index_name: str, name: str, fetched_at: float) -> ProjectRecord:
         """Remember that the upstream has no such project (a negative cache entry)."""
         with self.engine.begin() as conn:
-            project_id = self._upsert_project(conn, index_name, name, name, fetched_at)
+            project_id = self._upsert_project(conn, index_name, name, name, fetched_at)[0].id
             conn.execute(
                 update(projects)
                 .where(projects.c.id == project_id)
@@ -293,15 +321,20 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(update(projects).where(projects.c.id == project_id).values(values))
 
-    def _upsert_project(self, conn: Connection, index_name: str, name: str, display: str, now: float) -> int:
-        """The project's id, its row made if need be and held by this transaction (see _lock_project)."""
-        project_id = self._ensure_project(conn, index_name, name, display, now)[0]
-        if not _lock_project(conn, project_id):
+    def _upsert_project(
+        self, conn: Connection, index_name: str, name: str, display: str, now: float
+    ) -> tuple[Row[Any], bool]:
+        """The project's row, made if need be and held by this transaction (see _lock_project), and whether this
+        transaction made it."""
+        project_id, created = self._ensure_project(conn, index_name, name, display, now)
+        row = _lock_project(conn, project_id)
+        if row is None:
             # `rennet gc` dropped the row (an expired "no such project" entry) since it was read: made again,
             # now that this transaction holds the lock.
-            project_id = self._ensure_project(conn, index_name, name, display, now)[0]
-            _lock_project(conn, project_id)
-        return project_id
+            project_id, created = self._ensure_project(conn, index_name, name, display, now)
+            row = _lock_project(conn, project_id)
+            assert row is not None, "a row made in this transaction is there"
+        return row, created
 
     def _ensure_project(
         self, conn: Connection, index_name: str, name: str, display: str, now: float
@@ -325,9 +358,10 @@ class Catalog:
             index_projects(conn, [(project_id, name, None)])
         return project_id, created
 
-    def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str]) -> bool:
+    def _store_versions(self, conn: Connection, project_id: int, wanted: Iterable[str], created: bool) -> bool:
         wanted_set = set(wanted)
-        held = set(conn.execute(select(versions.c.version).where(versions.c.project_id == project_id)).scalars())
+        query = select(versions.c.version).where(versions.c.project_id == project_id)
+        held = set() if created else set(conn.execute(query).scalars())
         added, removed = wanted_set - held, held - wanted_set
         if added:
             conn.execute(insert(versions), [{"project_id": project_id, "version": v} for v in sorted(added)])
@@ -360,6 +394,8 @@ class Catalog:
             metadata_sha256=row.metadata_sha256,
             blob_sha256=row.blob_sha256,
             upload_time=row.upload_time,
+            provenance=row.provenance,
+            provenance_sha256=row.provenance_sha256,
         )
 
     def record_blob(self, file: FileRecord, sha256: str, size: int, upload_time: float | None) -> None:
@@ -370,6 +406,16 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(update(files).where(files.c.id == file.id).values(values))
             self._bump(conn, file.project_id)
+
+    def record_provenance(self, file: FileRecord, sha256: str) -> None:
+        """The file's provenance is held from now on. Its page does not change (it named the provenance already),
+        so no serial is bumped; unless the upstream meanwhile named another provenance for the file."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(files)
+                .where(files.c.id == file.id, files.c.provenance.is_not_distinct_from(file.provenance))
+                .values(provenance_sha256=sha256)
+            )
 
     def record_metadata(self, file: FileRecord, sha256: str) -> None:
         with self.engine.begin() as conn:
@@ -411,6 +457,7 @@ class Catalog:
                 "size": upload.size,
                 "upload_time": upload.upload_time,
                 "metadata_sha256": upload.metadata_sha256,
+                "provenance_sha256": upload.provenance_sha256,
                 "blob_sha256": upload.sha256,
                 "cached_at": upload.upload_time,
                 "gone": False,
@@ -434,7 +481,7 @@ class Catalog:
             _insert_unless_present(conn, versions, version, ("project_id", "version"))
             self._bump(conn, project_id)
             if self._is_latest(conn, project_id, upload.version):
-                _describe(conn, project_id, project, upload.summary)
+                _describe(conn, project_id, project, upload.summary, upload.version)
         return created
 
     def _is_latest(self, conn: Connection, project_id: int, version: str) -> bool:
@@ -445,18 +492,21 @@ class Catalog:
         held = conn.execute(select(versions.c.version).where(versions.c.project_id == project_id)).scalars()
         return all(other is None or other <= parsed for other in map(version_or_none, held))
 
-    def set_summary(self, index_name: str, project: str, summary: str | None) -> bool:
-        """Record a project's summary as its upstream describes it; False when it was known already (or the
-        project is not in the catalog)."""
+    def learn_summary(self, index_name: str, project: str, described: Described) -> bool:
+        """Record a proxy project's summary, unless the catalog knows one of a newer release already (clients
+        fetch old releases too); True when it changed. Reads first, and writes (a write lock) only what is new."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_summary_of(index_name, project)).first()
+        if row is None or not _newer(described, row.summary_version, row.summary):
+            return False
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(projects.c.id, projects.c.summary).where(
-                    projects.c.index_name == index_name, projects.c.name == project
-                )
-            ).first()
-            if row is None or row.summary == summary:
+            row = conn.execute(_summary_of(index_name, project)).first()
+            if row is None or not _lock_project(conn, row.id):
                 return False
-            _describe(conn, row.id, project, summary)
+            row = conn.execute(_summary_of(index_name, project)).one()  # another writer may have been first
+            if not _newer(described, row.summary_version, row.summary):
+                return False
+            _describe(conn, row.id, project, described.summary, described.version)
         return True
 
     def search(self, query: SearchQuery, indexes: Iterable[str], limit: int) -> list[SearchHit]:
@@ -528,8 +578,9 @@ class Catalog:
             return [r.filename for r in rows]
         return [r.filename for r in rows if r.version is not None and same_version(r.version, version)]
 
-    def release_details(self, index_name: str, project: str) -> list[ReleaseFile]:
-        """Every file of a hosted project with what PyPI's JSON API reports about it."""
+    def release_details(self, index_name: str, project: str, version: str | None = None) -> list[ReleaseFile]:
+        """Every file of a hosted project with what PyPI's JSON API reports about it; with `version`, the files
+        recorded under exactly that version if there are any (a project may have thousands of files), else all."""
         query = (
             select(files)
             .join(projects, files.c.project_id == projects.c.id)
@@ -537,7 +588,9 @@ class Catalog:
             .order_by(files.c.filename)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query.where(files.c.version == version)).all() if version is not None else []
+            if not rows:  # no version asked, or spelled otherwise (1.0 for 1.0.0): the caller compares them all
+                rows = conn.execute(query).all()
         from rennet.domain.pypi_json import ReleaseFile
 
         return [
@@ -546,12 +599,17 @@ class Catalog:
             if not row.gone or row.blob_sha256
         ]
 
-    def uploaders(self, index_name: str, project: str) -> dict[str, str]:
-        """Filename -> who uploaded it, for the files of a hosted project that say so."""
+    def uploaders(self, index_name: str, project: str, filenames: Collection[str]) -> dict[str, str]:
+        """Filename -> who uploaded it, for these files of a hosted project (those that say so)."""
         query = (
             select(files.c.filename, files.c.uploaded_by)
             .join(projects, files.c.project_id == projects.c.id)
-            .where(projects.c.index_name == index_name, projects.c.name == project, files.c.uploaded_by.is_not(None))
+            .where(
+                projects.c.index_name == index_name,
+                projects.c.name == project,
+                files.c.filename.in_(list(filenames)),
+                files.c.uploaded_by.is_not(None),
+            )
         )
         with self.engine.connect() as conn:
             return {row.filename: row.uploaded_by for row in conn.execute(query)}
@@ -616,9 +674,9 @@ class Catalog:
                 conn.execute(insert(listings).values(values))
 
 
-def _lock_project(conn: Connection, project_id: int) -> bool:
+def _lock_project(conn: Connection, project_id: int) -> Row[Any] | None:
     """Hold the project's row until the transaction ends, so that its rows are read and written by one writer;
-    False when there is no such row (any more).
+    the row as it is, None when there is no such row (any more).
 
     Two workers (or `rennet refresh` beside a server) may refresh one page at once; each reads the rows it holds
     and writes the difference. Without the lock both would insert the same new file (a unique-constraint error,
@@ -626,15 +684,32 @@ def _lock_project(conn: Connection, project_id: int) -> bool:
     PostgreSQL's row lock (SQLite ignores SELECT ... FOR UPDATE); the rival then reads what this writer stored.
     """
     held = conn.execute(
-        update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial).returning(projects.c.id)
+        update(projects).where(projects.c.id == project_id).values(serial=projects.c.serial).returning(*projects.c)
     )
-    return held.first() is not None
+    return held.first()
 
 
-def _describe(conn: Connection, project_id: int, name: str, summary: str | None) -> None:
-    """Set the project's summary, and what the search index holds of it, in the caller's transaction."""
-    conn.execute(update(projects).where(projects.c.id == project_id).values(summary=summary))
+def _describe(conn: Connection, project_id: int, name: str, summary: str | None, version: str) -> None:
+    """Set the project's summary (of release `version`), and what the search index holds of it, in the caller's
+    transaction."""
+    values = {"summary": summary, "summary_version": version}
+    conn.execute(update(projects).where(projects.c.id == project_id).values(values))
     index_projects(conn, [(project_id, name, summary)])
+
+
+def _summary_of(index_name: str, project: str) -> Select[Any]:
+    where = (projects.c.index_name == index_name, projects.c.name == project)
+    return select(projects.c.id, projects.c.summary, projects.c.summary_version).where(*where)
+
+
+def _newer(described: Described, known_version: str | None, known_summary: str | None) -> bool:
+    """Whether `described` should replace what the catalog knows: it describes a release at least as new (a
+    summary of unknown release yields to any), and says something else."""
+    if (described.version, described.summary) == (known_version, known_summary):
+        return False
+    known = version_or_none(known_version) if known_version is not None else None
+    new = version_or_none(described.version)
+    return known is None or (new is not None and new >= known)
 
 
 def _insert_unless_present(
@@ -725,6 +800,7 @@ def _file_from_row(row: Row[Any], index_name: str, completed: bool) -> DistFile:
         upload_time=datetime.fromtimestamp(row.upload_time, UTC) if row.upload_time is not None else None,
         core_metadata=core_metadata,
         provenance=row.provenance,
+        provenance_sha256=row.provenance_sha256 if completed else None,
         source_url=row.source_url,
         first_seen=datetime.fromtimestamp(row.created_at, UTC) if completed else None,
     )

@@ -18,6 +18,8 @@ from rennet.storage.search import forget_projects
 __all__ = ["BlobUse", "CatalogMaintenance", "HeldFile", "IndexCounts"]
 
 _BATCH = 500  # names per IN (...) list: well below SQLite's limit on bound parameters
+# The columns of a file row that name a blob: the file, its .metadata, its provenance.
+_BLOB_COLUMNS = (files.c.blob_sha256, files.c.metadata_sha256, files.c.provenance_sha256)
 T = TypeVar("T")
 
 
@@ -36,12 +38,13 @@ class HeldFile:
 
 @dataclass(frozen=True, slots=True)
 class BlobUse:
-    """A catalog row that refers to a blob, as the file itself or as its .metadata."""
+    """A catalog row that refers to a blob, as the file itself, as its .metadata or as its provenance."""
 
     index: str
     project: str
     filename: str
     metadata: bool
+    provenance: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,17 +210,13 @@ class CatalogMaintenance:
     # -- references -----------------------------------------------------------------------------------------------
 
     def referenced(self, sha256s: Iterable[str]) -> set[str]:
-        """Which of these blobs a file row or a .metadata refers to."""
+        """Which of these blobs a file row, a .metadata or a provenance refers to."""
         wanted = sorted(set(sha256s))
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(wanted):
-                found.update(
-                    conn.execute(select(files.c.blob_sha256).where(files.c.blob_sha256.in_(chunk))).scalars()
-                )
-                found.update(
-                    conn.execute(select(files.c.metadata_sha256).where(files.c.metadata_sha256.in_(chunk))).scalars()
-                )
+                for column in _BLOB_COLUMNS:
+                    found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
         return found
 
     def next_blobs(self, index: str | None, after: str, limit: int = _BATCH) -> list[str]:
@@ -226,7 +225,7 @@ class CatalogMaintenance:
         Pages through the whole store without holding it: each column is read by an index range scan."""
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for column in (files.c.blob_sha256, files.c.metadata_sha256):
+            for column in _BLOB_COLUMNS:
                 query = select(column).distinct().where(column > after).order_by(column).limit(limit)
                 if index is not None:
                     query = query.join(projects, files.c.project_id == projects.c.id).where(
@@ -243,12 +242,16 @@ class CatalogMaintenance:
         with self.engine.begin() as conn:
             as_file = conn.execute(query.where(files.c.blob_sha256 == sha256)).all()
             as_metadata = conn.execute(query.where(files.c.metadata_sha256 == sha256)).all()
+            as_provenance = conn.execute(query.where(files.c.provenance_sha256 == sha256)).all()
             conn.execute(update(files).where(files.c.blob_sha256 == sha256).values(blob_sha256=None, cached_at=None))
             conn.execute(update(files).where(files.c.metadata_sha256 == sha256).values(metadata_sha256=None))
-            self._bump(conn, {r.project_id for r in [*as_file, *as_metadata]})
-        return [BlobUse(r.index_name, r.name, r.filename, False) for r in as_file] + [
-            BlobUse(r.index_name, r.name, r.filename, True) for r in as_metadata
-        ]
+            conn.execute(update(files).where(files.c.provenance_sha256 == sha256).values(provenance_sha256=None))
+            self._bump(conn, {r.project_id for r in [*as_file, *as_metadata, *as_provenance]})
+        return (
+            [BlobUse(r.index_name, r.name, r.filename, False) for r in as_file]
+            + [BlobUse(r.index_name, r.name, r.filename, True) for r in as_metadata]
+            + [BlobUse(r.index_name, r.name, r.filename, False, True) for r in as_provenance]
+        )
 
     # -- statistics -----------------------------------------------------------------------------------------------
 

@@ -38,8 +38,10 @@ projects = Table(
     Column("missing", Boolean, nullable=False, default=False),  # the upstream answered 404
     Column("serial", Integer, nullable=False, default=0),  # bumped on every change of the page
     Column("created_at", Float, nullable=False),
-    # The latest release's summary, for search (hosted: from its upload; proxies: from the upstream's JSON API).
+    # The latest release's summary, for search (hosted: from its upload; proxies: from the metadata of the files
+    # clients fetch, or the upstream's JSON API), and the release it describes (None: not known).
     Column("summary", Text),
+    Column("summary_version", Text),
     UniqueConstraint("index_name", "name", name="uq_projects_index_name"),
 )
 
@@ -68,7 +70,8 @@ files = Table(
     Column("upload_time", Float),
     Column("core_metadata", Text),  # JSON hashes of the upstream's .metadata; "{}" = exists, no hash; None = none
     Column("metadata_sha256", String(64)),  # the .metadata blob we hold
-    Column("provenance", Text),
+    Column("provenance", Text),  # the upstream's URL of the file's PEP 740 provenance
+    Column("provenance_sha256", String(64)),  # the provenance object we hold (fetched once, or uploaded)
     Column("blob_sha256", String(64)),  # the verified bytes we hold; None until first fetched
     Column("cached_at", Float),
     Column("last_access", Float),
@@ -85,6 +88,7 @@ files = Table(
 Index("ix_files_blob_sha256", files.c.blob_sha256)
 Index("ix_files_last_access", files.c.last_access)
 Index("ix_files_metadata_sha256", files.c.metadata_sha256)  # which rows refer to a blob, for gc and eviction
+Index("ix_files_provenance_sha256", files.c.provenance_sha256)
 Index("uq_files_project_identity", files.c.project_id, files.c.identity, unique=True)
 _uploaded = files.c.uploaded_by.is_not(None)
 Index("ix_files_uploads", files.c.upload_time, sqlite_where=_uploaded, postgresql_where=_uploaded)  # recent uploads

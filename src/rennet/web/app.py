@@ -28,6 +28,7 @@ from rennet.web.context import registry
 from rennet.web.files import distribution_file
 from rennet.web.forwarded import ForwardedHeaders
 from rennet.web.hotpaths import HotPaths
+from rennet.web.integrity import provenance
 from rennet.web.logs import configure_logging
 from rennet.web.manage import manage
 from rennet.web.metrics import PUBLISH_EVERY, Exposition, metrics
@@ -87,6 +88,9 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return error_response(request, 500, "internal error; the server log has the details")
 
 
+_INTEGRITY = "/integrity/{project}/{version}/{filename}/provenance"  # PEP 740
+
+
 def routes(with_metrics: bool = True) -> list[BaseRoute]:
     return [
         Route("/", home, methods=_READ),
@@ -126,6 +130,9 @@ def routes(with_metrics: bool = True) -> list[BaseRoute]:
         Route("/{index}/simple/{project}", project_page, methods=_READ),
         Route("/{index}/simple/{project}/", project_page, methods=_READ),
         Route("/{index}/files/{project}/{filename}", distribution_file, methods=_READ),
+        Route(_INTEGRITY, provenance, methods=_READ),
+        Route("/{index}" + _INTEGRITY, provenance, methods=_READ),
+        Route("/{index}/snapshot/{instant}" + _INTEGRITY, provenance, methods=_READ),
         # An index as it was at an instant (service/indexes/snapshot.py).
         Route("/{index}/snapshot/{instant}/simple", redirect_to_slash, methods=_READ),
         Route("/{index}/snapshot/{instant}/simple/", project_list, methods=_READ),

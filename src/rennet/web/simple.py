@@ -24,13 +24,17 @@ _PREFIX = {True: "../../../", False: "../../"}  # from a project page back to th
 _SNAPSHOT_PREFIX = "../../../../../"  # from /<index>/snapshot/<instant>/simple/<project>/
 
 
-def _representation(request: Request) -> Representation:
+def _representation(request: Request, accept: str | None) -> Representation:
     if request.scope["query_string"]:
         requested = request.query_params.get("format")
         # Query strings decode '+' as a space, and a media type has no spaces: ?format=...v1+json typed by hand.
         if requested and (chosen := representation_for(requested.replace(" ", "+"))):
             return chosen
-    return negotiate(request.headers.get("accept"))
+    return _negotiated(accept)
+
+
+# Installers send the same few Accept headers again and again: each is negotiated once.
+_negotiated = lru_cache(maxsize=256)(negotiate)
 
 
 def _prefix(request: Request) -> str:
@@ -38,8 +42,16 @@ def _prefix(request: Request) -> str:
     return _SNAPSHOT_PREFIX if "instant" in params else _PREFIX[params.get("index") is not None]
 
 
-def _wants_gzip(request: Request) -> bool:
-    return _accepts_gzip(request.headers.get("accept-encoding", ""))
+def _asked(request: Request) -> dict[bytes, bytes]:
+    """The request's headers by name, read in one pass (the first of repeated ones), for the page hot path."""
+    asked: dict[bytes, bytes] = {}
+    for name, value in request.scope["headers"]:
+        asked.setdefault(name, value)
+    return asked
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
 
 
 @lru_cache(maxsize=256)
@@ -106,8 +118,12 @@ async def project_page(request: Request) -> Response | BytesResponse:
     note_cache(request, page.state, counted="page")
     if page.page is None:
         return error_response(request, 404, page.message or f"no project named {project!r}")
-    representation = _representation(request)
-    rendered = await page.render_off_loop(representation.format, _prefix(request), _wants_gzip(request))
+    asked = _asked(request)
+    representation = _representation(request, _text(asked.get(b"accept")))
+    prefix = page.variant(_prefix(request), lambda: str(request.base_url))
+    compressed = _accepts_gzip(_text(asked.get(b"accept-encoding")) or "")
+    fmt = representation.format
+    rendered = page.rendered(fmt, prefix, compressed) or await page.render_off_loop(fmt, prefix, compressed)
     headers = [
         (b"content-type", representation.content_type.encode()),
         (b"etag", rendered.etag.encode()),
@@ -116,7 +132,7 @@ async def project_page(request: Request) -> Response | BytesResponse:
     ]
     if rendered.etag.endswith('-gz"'):
         headers.append((b"content-encoding", b"gzip"))
-    if etag_matches(request.headers.get("if-none-match"), rendered.etag):
+    if etag_matches(_text(asked.get(b"if-none-match")), rendered.etag):
         return BytesResponse(304, headers, b"")
     return BytesResponse(200, headers, rendered.body, head=request.method == "HEAD")
 
@@ -132,9 +148,9 @@ async def project_list(request: Request) -> Response | FileSend:
         note_cache(request, "error")
         return refusal(request, error)
     note_cache(request, listing.cache)
-    representation = _representation(request)
+    representation = _representation(request, request.headers.get("accept"))
     suffix = ".json" if representation.format is Format.JSON else ".html"
-    compressed = _wants_gzip(request)
+    compressed = _accepts_gzip(request.headers.get("accept-encoding", ""))
     path = listing.path(suffix + (".gz" if compressed else ""))
     headers = {
         "content-type": representation.content_type,

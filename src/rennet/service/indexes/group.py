@@ -114,6 +114,9 @@ class GroupService:
     async def open_metadata(self, project: str, filename: str) -> FileAnswer:
         return await (await self._owner(project, filename)).open_metadata(project, filename)
 
+    async def provenance(self, project: str, filename: str) -> bytes:
+        return await (await self._owner(project, filename)).provenance(project, filename)
+
     async def listing(self) -> Listing:
         return await self._without_denied(await self._whole_listing())
 

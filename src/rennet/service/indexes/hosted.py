@@ -14,6 +14,7 @@ from rennet.service.answers import CacheOutcome, FileAnswer, Listing
 from rennet.service.errors import NotFound, Unavailable
 from rennet.service.indexes.interface import listed_file
 from rennet.service.indexes.listing import WithoutDenied, write_listing
+from rennet.service.indexes.provenance import held_provenance, no_provenance
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.policing import PolicyGate
 from rennet.service.runtime.resources import WorkerResources
@@ -77,6 +78,16 @@ class HostedService:
             # PEP 658 metadata is for wheels; an sdist's PKG-INFO is kept for the JSON API only.
             raise NotFound(f"{filename} has no metadata file (only wheels do)")
         return await self._open(project, filename, filename + ".metadata", lambda record: record.metadata_sha256)
+
+    async def provenance(self, project: str, filename: str) -> bytes:
+        """What the upload's attestations made (service/publishing/attestations.py), if it carried any."""
+        record = await listed_file(self.shared, self.name, await self.project_page(project), project, filename)
+        if record is None:
+            raise NotFound(f"{self.name} has no file {filename!r} for project {project!r}")
+        found = await held_provenance(self.shared, record)
+        if found is None:
+            raise no_provenance(self.name, filename)
+        return found
 
     async def _open(
         self, project: str, filename: str, name: str, blob_of: Callable[[FileRecord], str | None]

@@ -28,6 +28,10 @@ class IndexService(Protocol):
 
     async def open_metadata(self, project: str, filename: str) -> FileAnswer: ...
 
+    async def provenance(self, project: str, filename: str) -> bytes:
+        """The file's PEP 740 provenance object (service/indexes/provenance.py)."""
+        ...
+
     async def listing(self) -> Listing: ...
 
 

@@ -12,20 +12,23 @@ import logging
 import os
 import shutil
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from rennet.domain.changes import PageChanges
 from rennet.domain.files import ProjectPage
 from rennet.domain.indexes import IndexKind, ProxyIndex
 from rennet.domain.names import NormalizedName, parse_dist_filename
+from rennet.domain.search import described_release
 from rennet.domain.validators import UpstreamValidators
 from rennet.service.answers import CacheOutcome, FileAnswer, Listing, LocalFile, StreamingFile, on_disk
 from rennet.service.archives import NoMetadata, read_wheel_metadata
 from rennet.service.errors import NotFound, ServiceError, Unavailable
 from rennet.service.indexes.interface import listed_file
 from rennet.service.indexes.listing import WithoutDenied, write_listing
+from rennet.service.indexes.provenance import fetch_provenance, held_provenance, no_provenance
 from rennet.service.runtime.downloads import Download, DownloadFailed, TryAgain
 from rennet.service.runtime.pagecache import CachedPage
 from rennet.service.runtime.policing import PolicyGate
@@ -95,6 +98,7 @@ class ProxyService:
         self._documents: OrderedDict[str, _Document] = OrderedDict()
         self._refreshes: dict[str, asyncio.Task[CachedPage]] = {}  # page refreshes under way, per project
         self._document_flights: SingleFlight[bytes | None] = SingleFlight()
+        self._provenance_flights: SingleFlight[bytes] = SingleFlight()
 
     # -- pages ---------------------------------------------------------------------------------------------------
 
@@ -215,14 +219,20 @@ class ProxyService:
     def _store_fetched(
         self, project: str, fetched: PageFetch, now: float, known: Hashable
     ) -> tuple[ProjectRecord, PageChanges, ProjectPage | None]:
-        """Parse and store the page; read it back unless the page in memory (version `known`) is still current."""
+        """Parse and store the page; read it back unless the page in memory (version `known`) is still current.
+
+        A project stored for the first time reads back as the very files parsed (each first seen now), so its
+        page is not read back at all: a millisecond of every cold page (tests/service/test_proxy_pages.py)."""
+        seen = datetime.fromtimestamp(now, UTC)
         parsed = parse_project_page(
-            fetched.body, fetched.content_type, fetched.url, NormalizedName(project), self.name
+            fetched.body, fetched.content_type, fetched.url, NormalizedName(project), self.name, seen
         )
         catalog = self.shared.catalog
         stored, changes = catalog.store_upstream_page(self.name, project, parsed, fetched.validators, now)
         if stored.serial == known:
             return stored, changes, None
+        if changes.first:
+            return stored, changes, parsed
         return stored, changes, catalog.page(stored, held_only=self.shared.offline)
 
     async def _keep_held(self, project: str, record: ProjectRecord | None, now: float) -> CachedPage | None:
@@ -380,6 +390,9 @@ class ProxyService:
             await self.shared.db(self.shared.catalog.record_blob, record, sha256, writer.size, upload_time)
             if advertises_metadata:
                 await self._keep_wheel_metadata(record, sha256)
+            elif record.filename.endswith(".whl"):
+                path = self.shared.blobs.path_for(sha256)
+                self._learn_summary(record, lambda: read_wheel_metadata(path, record.filename))
             self.shared.changed(self.name, record.project)
         finally:
             download.finish(None)  # the bytes are good, even if recording them failed
@@ -396,6 +409,22 @@ class ProxyService:
             return
         metadata_sha256 = await asyncio.to_thread(self.shared.blobs.put_bytes, data)
         await self.shared.db(self.shared.catalog.record_metadata, record, metadata_sha256)
+        self._learn_summary(record, lambda: data)
+
+    def _learn_summary(self, record: FileRecord, read: Callable[[], bytes]) -> None:
+        """Search learns the project's summary from the metadata of a wheel a client fetched (`read` in a thread),
+        unless the catalog knows that of a newer release. In the background: the client never waits for it, and
+        nothing on the path of a cached page or file does it."""
+
+        async def learn() -> None:
+            try:
+                described = described_release(await asyncio.to_thread(read))
+                if described is not None:
+                    await self.shared.db(self.shared.catalog.learn_summary, self.name, record.project, described)
+            except (NoMetadata, OSError, ServiceError) as error:  # search only misses a summary
+                log.info("no summary of %s learned from %s: %s", record.project, record.filename, error)
+
+        self.shared.spawn(learn())
 
     async def open_metadata(self, project: str, filename: str) -> FileAnswer:
         name = filename + ".metadata"
@@ -426,13 +455,15 @@ class ProxyService:
             # The page advertised this metadata already and stays as it is: no worker need re-read it (an
             # installer asks for the wheel next, which would otherwise meet a page to reload).
             await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
-            return sha256
-        parsed = parse_dist_filename(record.filename)
-        if parsed is None or parsed.kind != "wheel":
-            raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
-        sha256 = await self._extract_metadata(record)
-        await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
-        self.shared.changed(self.name, record.project)  # the page advertises the metadata from now on
+        else:
+            parsed = parse_dist_filename(record.filename)
+            if parsed is None or parsed.kind != "wheel":
+                raise NotFound(f"{record.filename} has no metadata file (only wheels do)")
+            sha256 = await self._extract_metadata(record)
+            await self.shared.db(self.shared.catalog.record_metadata, record, sha256)
+            self.shared.changed(self.name, record.project)  # the page advertises the metadata from now on
+        path = self.shared.blobs.path_for(sha256)
+        self._learn_summary(record, path.read_bytes)
         return sha256
 
     async def _have(self, sha256: str) -> bool:
@@ -473,6 +504,19 @@ class ProxyService:
         finally:
             answer.release()
         return await asyncio.to_thread(self.shared.blobs.put_bytes, data)
+
+    async def provenance(self, project: str, filename: str) -> bytes:
+        """The provenance held, or the upstream's fetched once and kept (service/indexes/provenance.py)."""
+        record = await self._file_record(project, filename)
+        if (found := await held_provenance(self.shared, record)) is not None:
+            return found
+        if record.provenance is None:
+            raise no_provenance(self.name, filename)
+        if self.shared.offline:
+            raise NotFound(f"the provenance of {filename} is not cached and rennet is offline")
+        return await self._provenance_flights.run(
+            (project, filename), lambda: fetch_provenance(self.shared, self.client, self.name, record)
+        )
 
     # -- PyPI's JSON API ---------------------------------------------------------------------------------------------
 

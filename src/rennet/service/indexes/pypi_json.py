@@ -127,7 +127,7 @@ async def _hosted(
         raise NotFound(f"{project} is quarantined in {links.index}: none of its files are offered")
     files: dict[str, ReleaseFile] = {}
     for member, _ in holders:
-        for item in await shared.db(shared.catalog.release_details, member.name, project):
+        for item in await shared.db(shared.catalog.release_details, member.name, project, version):
             if item.file.filename not in hidden:
                 files.setdefault(item.file.filename, item)
     releases = releases_of(files.values())

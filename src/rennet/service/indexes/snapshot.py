@@ -75,6 +75,10 @@ class SnapshotService:
         await self._listed(project, filename)
         return await self.base.open_metadata(project, filename)
 
+    async def provenance(self, project: str, filename: str) -> bytes:
+        await self._listed(project, filename)
+        return await self.base.provenance(project, filename)
+
     async def listing(self) -> Listing:
         """Every project the index has now (one that came later lists no files)."""
         return await self.base.listing()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rennet.domain.files import DistFile, ProjectPage, merge_versions
 from rennet.domain.names import parse_dist_filename
+from rennet.domain.search import described_release
 from rennet.domain.validators import UpstreamValidators
 from rennet.service.archives import NoMetadata, read_metadata
 from rennet.service.indexes.listing import write_listing
@@ -201,7 +202,16 @@ def _record(storage: Storage, index: str, project: str, ready: Iterable[_Ready])
             continue  # removed meanwhile by someone else
         if item.metadata_sha256 is not None:
             catalog.record_metadata(found, item.metadata_sha256)
+            _learn_summary(storage, index, project, item.metadata_sha256)
         catalog.record_blob(found, item.sha256, item.size, None)
+
+
+def _learn_summary(storage: Storage, index: str, project: str, metadata_sha256: str) -> None:
+    """Search learns the project's summary from the metadata, as when a client fetches it (indexes/proxy.py)."""
+    path = storage.blobs.local_path(metadata_sha256)
+    described = described_release(path.read_bytes()) if path is not None else None
+    if described is not None:
+        storage.catalog.learn_summary(index, project, described)
 
 
 def seed_listing(storage: Storage, index: str, listings_dir: Path) -> bool:

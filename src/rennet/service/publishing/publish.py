@@ -1,8 +1,9 @@
 """Publishing a received distribution file into a hosted index: the part that uploads and imports share.
 
 The caller holds the bytes in a blob writer (not yet visible) and has checked what the filename claims. Here
-the file's own metadata is checked against that claim, the project's status and the release rules apply, and
-only then do the blob and the catalog row appear, at once for every worker of every process.
+the file's own metadata is checked against that claim, attestations sent with it are verified for it, the
+project's status and the release rules apply, and only then do the blobs (the file, its metadata, its
+provenance) and the catalog row appear, at once for every worker of every process.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from rennet.domain.files import ProjectStatus
 from rennet.domain.indexes import HostedIndex, policy_of
 from rennet.domain.names import DistName, file_identity
 from rennet.domain.policy import Refusal
+from rennet.domain.provenance import InvalidProvenance
 from rennet.domain.uploads import UploadRejected, check_against_release, check_archive_directory, check_metadata
 from rennet.service.archives import NoMetadata, read_metadata_file
+from rennet.service.publishing.attestations import verified_provenance
 from rennet.service.runtime.resources import Storage, page_changed
 from rennet.storage.blobs import BlobWriter
 from rennet.storage.catalog import DuplicateFile, HostedUpload
@@ -53,8 +56,10 @@ def publish(
     writer: BlobWriter,
     uploader: str,
     upload_time: float | None = None,
+    attestations: str | None = None,
 ) -> UploadOutcome:
     """List the file in `writer` (made with the md5 and blake2b_256 hashes) or raise UploadRejected.
+    `attestations`: the upload's form field of that name (PEP 740), if it has one.
 
     Blocking (archive reading, database, fsync): a server calls it in a worker thread.
     """
@@ -69,6 +74,12 @@ def publish(
     raw = found.data
     metadata = check_metadata(raw, dist, filename)
     check_archive_directory(found.directory, dist, filename)
+    provenance = None
+    if attestations is not None:
+        try:
+            provenance = verified_provenance(attestations, filename, digests["sha256"])
+        except InvalidProvenance as error:
+            raise UploadRejected(str(error)) from None
     project, catalog = dist.project, storage.catalog
     record = catalog.project(index.name, project)
     if record is not None and record.status in CLOSED:
@@ -88,6 +99,7 @@ def publish(
         size=writer.size,
         requires_python=metadata.requires_python,
         metadata_sha256=storage.blobs.put_bytes(raw),
+        provenance_sha256=storage.blobs.put_bytes(provenance) if provenance is not None else None,
         uploaded_by=uploader,
         upload_time=time.time() if upload_time is None else upload_time,
         summary=metadata.summary,

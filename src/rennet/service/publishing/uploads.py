@@ -138,8 +138,11 @@ async def _accept(
 ) -> UploadOutcome:
     dist = check_form(form, filename)
     check_digests(form, writer.hexdigests())
+    # As sent: a JSON array (PEP 740), verified against the file while it is published.
+    values = form.fields.get("attestations")
+    attestations = values[0] if values else None
     try:
-        return await shared.db(publish, shared, index, dist, filename, writer, uploader)
+        return await shared.db(publish, shared, index, dist, filename, writer, uploader, None, attestations)
     except UploadDenied as denied:
         shared.metrics.policy(denied.refusal.index, denied.refusal.rule, "refused")
         raise

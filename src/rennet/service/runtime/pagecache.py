@@ -10,14 +10,14 @@ import asyncio
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from rennet.domain.advisories import Advisory
 from rennet.domain.files import ProjectPage
 from rennet.domain.negotiation import Format
 from rennet.domain.policy import Refusal
-from rennet.domain.simple import render_project_html, render_project_json
+from rennet.domain.simple import names_provenance, render_project_html, render_project_json
 from rennet.service.answers import CacheOutcome
 from rennet.service.runtime.clock import Clock
 from rennet.service.runtime.policing import PolicyGate
@@ -30,6 +30,7 @@ GZIP_MIN_BYTES = 860
 # compress, which on the event loop would hold every other request (health checks included) that long.
 LARGE_PAGE_FILES = 1000
 _BASE_WEIGHT = 512  # the page object itself, roughly
+MAX_ORIGIN_VARIANTS = 16  # renderings kept of a page that names provenance (4 per origin: formats, gzip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +46,12 @@ def _render(
     page: ProjectPage, via: str | None, fmt: Format, prefix: str, compressed: bool, plain: Rendered | None
 ) -> Variants:
     """The plain bytes and ETag of one representation, and the gzipped ones when asked (pure: safe in a worker
-    thread). The gzipped ETag is the plain one's with a suffix, so `plain` is reused when rendered already."""
+    thread). The gzipped ETag is the plain one's with a suffix, so `plain` is reused when rendered already.
+    `prefix` is "<origin> <relative prefix>" for a page that names provenance (see CachedPage.variant)."""
     if plain is None:
         render = render_project_json if fmt is Format.JSON else render_project_html
-        body = render(page, prefix, via)
+        origin, _, relative = prefix.rpartition(" ")
+        body = render(page, relative, via, origin=origin)
         plain = Rendered(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
     if not compressed:
         return plain, None
@@ -69,6 +72,7 @@ class CachedPage:
     """
 
     __slots__ = (
+        "_names_provenance",
         "_owners",
         "_rendering",
         "_variants",
@@ -117,8 +121,22 @@ class CachedPage:
         self._owners: dict[str, str] | None = None
         self.weight = _BASE_WEIGHT
         self.owner: PageCache | None = None
+        self._names_provenance: bool | None = None
         self._variants: dict[tuple[Format, str, bool], Rendered] = {}
         self._rendering: dict[tuple[Format, str, bool], asyncio.Future[Variants]] | None = None
+
+    def variant(self, prefix: str, origin: Callable[[], str]) -> str:
+        """The rendering's `prefix` key: a page that names provenance names it by absolute URL, so its renderings
+        depend on the server's `origin` too (asked only then: building it costs the hot path)."""
+        if self._names_provenance is None:
+            self._names_provenance = self.page is not None and names_provenance(self.page)
+        if not self._names_provenance:
+            return prefix
+        # A Host header is the client's to choose: beyond a few origins, a page is rendered but not kept.
+        return f"{origin()} {prefix}"
+
+    def _keeps(self, prefix: str) -> bool:
+        return " " not in prefix or len(self._variants) < MAX_ORIGIN_VARIANTS
 
     def valid(self, generations: Generations) -> bool:
         return all(generations.get(slot) == value for slot, value in self.deps)
@@ -131,6 +149,10 @@ class CachedPage:
         assert self.page is not None
         plain = self._variants.get((fmt, prefix, False))
         return self._keep(fmt, prefix, _render(self.page, self.via, fmt, prefix, compressed, plain))
+
+    def rendered(self, fmt: Format, prefix: str, compressed: bool) -> Rendered | None:
+        """The representation if it was rendered before: the hot path's answer, with no coroutine to await."""
+        return self._variants.get((fmt, prefix, compressed))
 
     async def render_off_loop(self, fmt: Format, prefix: str, compressed: bool) -> Rendered:
         """As render(), but a large page is rendered in a worker thread, once however many ask for it at once:
@@ -161,7 +183,7 @@ class CachedPage:
         """Keep the variants just rendered (each once); the one asked for."""
         plain, gzipped = rendered
         for compressed, variant in ((False, plain), (True, gzipped)):
-            if variant is not None and (fmt, prefix, compressed) not in self._variants:
+            if variant is not None and (fmt, prefix, compressed) not in self._variants and self._keeps(prefix):
                 self._variants[(fmt, prefix, compressed)] = variant
                 self._grow(len(variant.body))
         return gzipped or plain

@@ -18,7 +18,7 @@ from rennet.service.errors import ServiceError
 from rennet.service.publishing.manage import Releases, Target, hosted_index
 from rennet.storage.errors import AccountError
 from rennet.web.context import registry
-from rennet.web.ui.browse import ui_error
+from rennet.web.ui.browse import page_number, ui_error
 from rennet.web.ui.render import page
 from rennet.web.ui.sessions import check_form, load_viewer
 
@@ -55,14 +55,22 @@ async def _admin_form(request: Request) -> tuple[Identity, dict[str, str]] | Res
 
 
 def _confirm(request: Request, question: str, consequence: str, button: str, fields: dict[str, str]) -> Response:
-    back = f"/-/project/{request.path_params['index']}/{request.path_params['project']}/"
+    back = f"/-/project/{request.path_params['index']}/{request.path_params['project']}/{_page_query(fields)}"
     kept = [(name, value) for name, value in fields.items() if name not in ("csrf", "confirmed")]
     context = {"question": question, "consequence": consequence, "button": button, "back": back}
     return page(request, "confirm.html", context | {"action": request.url.path, "fields": kept})
 
 
-def _done(index: str, project: str, message: str) -> Response:
-    return RedirectResponse(f"/-/project/{index}/{project}/?done={quote(message)}", 303)
+def _done(index: str, project: str, message: str, fields: dict[str, str] | None = None) -> Response:
+    """Back to the project's page (the page of releases the form was on) with what was done."""
+    page = _page_query(fields or {})
+    separator = "&" if page else "?"
+    return RedirectResponse(f"/-/project/{index}/{project}/{page}{separator}done={quote(message)}", 303)
+
+
+def _page_query(fields: dict[str, str]) -> str:
+    number = page_number(fields.get("page", "1"))
+    return f"?page={number}" if number is not None and number > 1 else ""
 
 
 async def release_action(request: Request) -> Response:
@@ -87,7 +95,7 @@ async def release_action(request: Request) -> Response:
     except ServiceError as error:
         return ui_error(request, error.status, error.message)
     log.info("%s: %s %s %s in %s: %s", viewer.user, action, project, version, index.name, changed)
-    return _done(index.name, project, f"{action.capitalize()}: {len(changed)} file(s) of {version}.")
+    return _done(index.name, project, f"{action.capitalize()}: {len(changed)} file(s) of {version}.", fields)
 
 
 async def set_status(request: Request) -> Response:

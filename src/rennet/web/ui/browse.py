@@ -27,7 +27,7 @@ from rennet.web.context import registry
 from rennet.web.ui.render import page
 from rennet.web.ui.sessions import load_viewer
 
-__all__ = ["home", "index_page", "project", "search", "ui_error"]
+__all__ = ["home", "index_page", "page_number", "project", "search", "ui_error"]
 
 COUNTS_SECONDS = 60.0  # the counts scan the files table: asked at most once a minute per worker
 RECENT = 20
@@ -157,14 +157,25 @@ async def project(request: Request) -> Response:
         name = check_project_name(request.path_params["project"])
     except InvalidName as error:
         return ui_error(request, 400, str(error))
+    number = page_number(request.query_params.get("page", "1"))
+    if number is None:
+        return ui_error(request, 400, "the page number is a whole number, 1 or more (?page=2)")
     root = str(request.base_url)
     try:
-        view = await project_view(registry(request).shared, service, name, root)
+        view = await project_view(registry(request).shared, service, name, root, number)
     except NotFound as error:
         return ui_error(request, 404, error.message)
     except ServiceError as error:
         return ui_error(request, error.status, error.message)
     return page(request, "project.html", _project_context(request, service, view, viewer))
+
+
+def page_number(text: str) -> int | None:
+    """A page number from a URL (1, 2, ...); None for anything else."""
+    text = text.strip()
+    if not text.isascii() or not text.isdecimal() or len(text) > 9 or int(text) < 1:
+        return None
+    return int(text)
 
 
 def _project_context(

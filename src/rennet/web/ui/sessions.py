@@ -8,6 +8,10 @@ tokens. Without the cookie, HTTP Basic credentials work as for the API. Read acc
 
 Every form that changes something carries a token derived from the viewer's credential; a page of another site
 can neither read it nor guess it, and requests a browser marks as coming from another site are refused anyway.
+The login form, shown before there is a credential, carries a token derived from a random value in a cookie of
+its own (HttpOnly, SameSite=Strict, for /-/login only): another site's page cannot log a browser into an
+account of the attacker's choosing, even in a browser that sends neither Origin nor Sec-Fetch-Site. (A value
+both in a cookie and in the form needs no secret shared by the hosts of a cluster.)
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import re
+import secrets
 import time
 from urllib.parse import urlsplit
 
@@ -34,6 +40,9 @@ __all__ = ["SESSION_COOKIE", "check_form", "load_viewer", "login", "login_form",
 SESSION_COOKIE = "rennet_session"
 SESSION_SECONDS = 12 * 3600
 SESSION_DESCRIPTION = "browser session"
+LOGIN_COOKIE = "rennet_login"
+LOGIN_PATH = "/-/login"
+_LOGIN_NONCE = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 def _credential(request: Request) -> str | None:
@@ -83,7 +92,31 @@ def _refusal(status: int, message: str) -> dict[str, object]:
 
 async def login_form(request: Request) -> Response:
     await load_viewer(request)
-    return page(request, "login.html", {"next": _local(request.query_params.get("next", "/"))})
+    return _login_page(request, {"next": _local(request.query_params.get("next", "/"))})
+
+
+def _login_page(request: Request, context: dict[str, object], status: int = 200) -> Response:
+    """The login form with its form token, and the cookie the token is checked against (kept while it is well
+    formed, so that two open login forms both work)."""
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not _LOGIN_NONCE.fullmatch(nonce):
+        nonce = secrets.token_urlsafe(24)
+    response = page(request, "login.html", context | {"login_token": _login_token(nonce)}, status)
+    response.headers["Cache-Control"] = "no-store"
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, SESSION_SECONDS, httponly=True, samesite="strict", secure=secure, path=LOGIN_PATH
+    )
+    return response
+
+
+def _login_token(nonce: str) -> str:
+    return hmac.new(nonce.encode(), b"rennet login form", hashlib.sha256).hexdigest()[:32]
+
+
+def _login_form_checked(request: Request, sent: str) -> bool:
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    return bool(_LOGIN_NONCE.fullmatch(nonce)) and hmac.compare_digest(sent, _login_token(nonce))
 
 
 async def login(request: Request) -> Response:
@@ -94,6 +127,9 @@ async def login(request: Request) -> Response:
     user, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     target = _local(str(form.get("next", "/")))
     request.state.viewer, request.state.csrf = None, ""
+    if not _login_form_checked(request, str(form.get("csrf", ""))):
+        message = "this login form has expired or was not sent by this server's page: enter your password again"
+        return _login_failed(request, user, target, message, 403)
     if not user or not password or user == TOKEN_USER:
         return _login_failed(request, user, target, "enter your user name and password")
     basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -117,12 +153,12 @@ async def login(request: Request) -> Response:
         secure=request.url.scheme == "https",
         path="/",
     )
+    response.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
     return response
 
 
 def _login_failed(request: Request, user: str, target: str, message: str, status: int = 401) -> Response:
-    context = {"next": target, "user": user, "error": message}
-    return page(request, "login.html", context, status)
+    return _login_page(request, {"next": target, "user": user, "error": message}, status)
 
 
 async def logout(request: Request) -> Response:
