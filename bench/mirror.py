@@ -3,6 +3,7 @@
 
     python bench/mirror.py                       # every scenario, 3 samples each
     python bench/mirror.py --repeats 5 --concurrency 8 32
+    python bench/mirror.py --full 5000           # a full mirror of a generated upstream (bench/full_mirror.py)
 
 The upstream is the benchmark fixture (bench/fixture.py, the tree bench/run.py uses) served by nginx, behind
 bench/latency_proxy.py (+20 ms per connection and per request). Scenarios:
@@ -283,7 +284,23 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=["lock-small", "lock-large", "resolve"], help="scenarios")
     parser.add_argument("--rennet", help="the rennet executable (default: this checkout's .venv/bin/rennet)")
     parser.add_argument("--large-mb", type=int, default=64, help="size of the fixture's large wheel (64)")
+    parser.add_argument(
+        "--full",
+        type=int,
+        metavar="N",
+        help="instead: a full mirror of a generated upstream of N projects, its "
+        "syncs (nothing changed, 1 %% changed) and nginx's raw rate (bench/full_mirror.py)",
+    )
+    parser.add_argument("--releases", type=int, default=3, help="--full: releases per project (3)")
+    parser.add_argument("--wheel-kb", type=int, default=20, help="--full: size of each wheel in kB (20)")
     args = parser.parse_args()
+    if args.full:
+        from full_mirror import run_full
+
+        result = run_full(args.full, args.releases, args.wheel_kb * 1000, args.concurrency[0])
+        (WORK / "full-mirror-results.md").write_text(result)
+        print(result)
+        return 0
     log("building the fixture (reused when bench/run.py built it already)")
     fixture = build_fixture(WORK / "fixture", large_mb=args.large_mb)
     processes, upstream = start_upstream(fixture, args.delay_ms)

@@ -241,6 +241,33 @@ def _names(where: str, value: Any) -> frozenset[str]:
     return frozenset(str(item) for item in _list(where, value))
 
 
+def _patterns(where: str, value: Any) -> tuple[str, ...]:
+    from rennet.domain.mirror.scope import InvalidPattern, check_pattern
+
+    try:
+        return tuple(check_pattern(str(item)) for item in _list(where, value))
+    except InvalidPattern as error:
+        raise InvalidConfig(f"{where}: {error}") from None
+
+
+def _pythons(where: str, value: Any) -> tuple[str, ...]:
+    from rennet.domain.mirror.targets import InvalidTarget, check_python
+
+    try:
+        return tuple(check_python(str(item)) for item in _list(where, value))
+    except InvalidTarget as error:
+        raise InvalidConfig(f"{where}: {error}") from None
+
+
+def _platforms(where: str, value: Any) -> tuple[str, ...]:
+    from rennet.domain.mirror.targets import InvalidTarget, check_platform
+
+    try:
+        return tuple(check_platform(str(item)) for item in _list(where, value))
+    except InvalidTarget as error:
+        raise InvalidConfig(f"{where}: {error}") from None
+
+
 def _members(where: str, value: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in _list(where, value))
 
@@ -309,6 +336,10 @@ INDEX_KINDS: dict[str, Callable[[str, Any], Any]] = {
     "url": _upstream_url,
     "names": _names,
     "members": _members,
+    "patterns": _patterns,
+    "pythons": _pythons,
+    "platforms": _platforms,
+    "count": _at_least(1),
     "projects": _project_names,
     "hosts": _hosts,
     "exemptions": _exemptions,

@@ -86,7 +86,9 @@ class Database:
 
 
 # Every table of the catalog but alembic_version: what a server writes.
-_TABLES = "projects, versions, files, listings, users, tokens, generations, transfers, login_failures"
+_TABLES = (
+    "projects, versions, files, listings, users, tokens, generations, transfers, login_failures, mirror_projects"
+)
 
 
 class _Pool:

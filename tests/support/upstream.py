@@ -53,6 +53,9 @@ class FakeUpstream:
         self.raw_pages: dict[str, tuple[bytes, str]] = {}  # path -> (body, content type), served as is
         self.redirects: dict[str, str] = {}  # path -> Location, answered with 302
         self.files_base: str | None = None  # where file URLs point; default this server's /files/
+        self.serial = 0  # PyPI's event serial: bumped by every change to a project
+        self.serials: dict[str, int] = {}  # project -> its last serial, in the JSON root when root_serials
+        self.root_serials = True
         self.provenances: dict[str, bytes] = {}  # filename -> provenance object served by the Integrity API
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -65,14 +68,27 @@ class FakeUpstream:
     def add(self, *dists: Dist) -> FakeUpstream:
         for dist in dists:
             self.projects.setdefault(dist.project, {})[dist.filename] = dist
+            self.touch(dist.project)
         return self
 
     def remove(self, filename: str) -> None:
-        for files in self.projects.values():
-            files.pop(filename, None)
+        for project, files in self.projects.items():
+            if files.pop(filename, None) is not None:
+                self.touch(project)
 
     def replace(self, dist: Dist) -> None:
         self.projects[dist.project][dist.filename] = dist
+        self.touch(dist.project)
+
+    def drop_project(self, name: str) -> None:
+        """The project is gone: its page answers 404 and the root no longer lists it."""
+        del self.projects[name]
+        self.serials.pop(name, None)
+
+    def touch(self, project: str) -> None:
+        """A change to the project (PyPI bumps its serial): the JSON root's `_last-serial` for it moves."""
+        self.serial += 1
+        self.serials[project] = self.serial
 
     def attest(self, filename: str, provenance: bytes) -> None:
         """Give a file provenance: its page entry names it, the Integrity API serves these bytes."""
@@ -186,7 +202,14 @@ class FakeUpstream:
     def root(self, as_json: bool) -> bytes:
         names = sorted(self.projects)
         if as_json:
-            return json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]}).encode()
+            entries = [
+                {"name": n, "_last-serial": self.serials[n]}
+                if self.root_serials and n in self.serials
+                else {"name": n}
+                for n in names
+            ]
+            meta = {"api-version": "1.1", "_last-serial": self.serial}
+            return json.dumps({"meta": meta, "projects": entries}).encode()
         return ("<html><body>" + "".join(f'<a href="{n}/">{n}</a>' for n in names) + "</body></html>").encode()
 
     def json_api(self, name: str, version: str | None) -> bytes | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from packaging.utils import NormalizedName
 
-from rennet.upstream.parse import UnreadablePage, parse_project_page
+from rennet.upstream.parse import UnreadablePage, iter_listing_entries, parse_project_page
 
 JSON = "application/vnd.pypi.simple.v1+json"
 URL = "https://upstream.test/simple/thing/"
@@ -76,6 +77,36 @@ def test_a_page_that_is_not_a_page_is_still_unreadable() -> None:
         _parse(b'{"meta": {"api-version": "1.1"}, "name": "thing"}')
     with pytest.raises(UnreadablePage):
         _parse(b"[1, 2")
+
+
+def test_root_entries_carry_serials_from_json_and_none_from_html(tmp_path: Path) -> None:
+    body = {
+        "meta": {"api-version": "1.1", "_last-serial": 99},
+        "projects": [
+            {"name": "Alpha", "_last-serial": 12},
+            {"_last-serial": 7, "name": "beta"},
+            {"name": "gamma"},
+            {"name": "not a name", "_last-serial": 3},
+        ],
+    }
+    as_json = tmp_path / "root.json"
+    as_json.write_text(json.dumps(body))
+    assert list(iter_listing_entries(as_json, "application/vnd.pypi.simple.v1+json")) == [
+        ("Alpha", 12),
+        ("beta", 7),
+        ("gamma", None),
+    ]
+    as_html = tmp_path / "root.html"
+    as_html.write_text('<html><body><a href="alpha/">Alpha</a><a href="beta/">beta</a></body></html>')
+    assert list(iter_listing_entries(as_html, "text/html")) == [("Alpha", None), ("beta", None)]
+
+
+def test_root_entries_are_read_across_chunks(tmp_path: Path) -> None:
+    names = [f"project-{n}" for n in range(60_000)]  # about 2.5 MB: several of the reader's chunks
+    body = {"meta": {"api-version": "1.1"}, "projects": [{"name": n, "_last-serial": i} for i, n in enumerate(names)]}
+    path = tmp_path / "root.json"
+    path.write_text(json.dumps(body))
+    assert list(iter_listing_entries(path, "application/json")) == [(n, i) for i, n in enumerate(names)]
 
 
 def test_json_fields_are_read_as_pep_691_states_them() -> None:

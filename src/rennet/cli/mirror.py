@@ -22,6 +22,8 @@ from rennet.cli._command import (
     open_registry,
     say_upstreams,
 )
+from rennet.cli.fullmirror import add_arguments as add_full_mirror_arguments
+from rennet.cli.fullmirror import run_full_mirror
 from rennet.cli.reporting import bar, quiet_service_logs, say, stderr_console
 from rennet.config import Settings
 from rennet.domain.indexes import GroupIndex, HostedIndex, ProxyIndex, leaf_members
@@ -47,7 +49,8 @@ def register(commands: Subcommands) -> None:
         help="prefetch into a proxy index everything needed to install offline",
         description="Fetch the files that requirements, requirements files, pylock.toml or uv.lock files need "
         "on the target environments into a proxy index (or a group's proxies). Files already held are skipped, "
-        "so a second run resumes. Every problem is reported per item; the exit status is 1 if any item failed.",
+        "so a second run resumes. Every problem is reported per item; the exit status is 1 if any item failed. "
+        "With --all, every project of the index's upstream in scope instead; --sync keeps that up to date.",
     ) as parser:
         parser.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help='e.g. "requests>=2" flask')
         parser.add_argument(
@@ -81,9 +84,9 @@ def register(commands: Subcommands) -> None:
         parser.add_argument(
             "--sdists",
             action=argparse.BooleanOptionalAction,
-            default=True,
+            default=None,
             help="source distributions: a lock file's, and for requirements where no wheel installs "
-            "on a target (default: yes)",
+            "on a target; with --all, sdists at all (default: yes)",
         )
         parser.add_argument("--all-files", action="store_true", help="every file of each chosen version")
         parser.add_argument(
@@ -94,6 +97,7 @@ def register(commands: Subcommands) -> None:
         )
         parser.add_argument("--pre", action="store_true", help="allow pre-releases")
         parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel downloads (default 8)")
+        add_full_mirror_arguments(parser)
 
 
 def _mirror(args: argparse.Namespace, settings: Settings) -> int:
@@ -101,6 +105,10 @@ def _mirror(args: argparse.Namespace, settings: Settings) -> int:
 
     from rennet.domain.mirror import InvalidTarget, MirrorOptions
 
+    if args.all or args.sync:
+        return run_full_mirror(args, settings)
+    if args.sdists is None:
+        args.sdists = True
     try:
         targets = _targets(args)
         index = _index(args, settings)

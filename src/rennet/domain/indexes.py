@@ -95,6 +95,15 @@ class ProxyIndex:
     deny: tuple[Denial, ...] = _option("denials", ())
     block_malicious: bool = _option("bool", True)  # files that reports of malicious packages name (domain/advisories)
     block_vulnerable: bool = _option("bool", False)  # files that any other advisory names
+    # What `rennet mirror --all` and `--sync` keep of the upstream (rennet.domain.mirror.scope); flags override.
+    mirror_allow: tuple[str, ...] = _option("patterns", ())
+    mirror_deny: tuple[str, ...] = _option("patterns", ())
+    mirror_latest: int | None = _option("count", None)
+    mirror_prereleases: bool = _option("bool", True)
+    mirror_python: tuple[str, ...] = _option("pythons", ())
+    mirror_platforms: tuple[str, ...] = _option("platforms", ())
+    mirror_sdists: bool = _option("bool", True)
+    mirror_max_file_size: int | None = _option("size", None)
     kind: IndexKind = IndexKind.PROXY
 
     @property
@@ -149,6 +158,11 @@ def check_indexes(indexes: Mapping[str, IndexConfig], default_group: str) -> Non
             for member in index.members:
                 if member not in indexes:
                     raise InvalidConfig(f"group {name!r} lists unknown index {member!r}")
+        if isinstance(index, ProxyIndex) and bool(index.mirror_python) != bool(index.mirror_platforms):
+            raise InvalidConfig(
+                f"index.{name}: mirror_python and mirror_platforms go together (targets are both: a Python "
+                "version on a platform); set both, or neither for every platform"
+            )
     # Only once every member is known: flattening reaches into groups not checked yet.
     for index in indexes.values():
         if isinstance(index, GroupIndex):

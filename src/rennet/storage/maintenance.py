@@ -102,14 +102,17 @@ class CatalogMaintenance:
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
-    def prune_gone(self, index: str) -> list[tuple[str, str]]:
-        """Remove the rows of files no longer listed upstream; (project, filename) of each. Blobs stay for gc."""
+    def prune_gone(self, index: str, project: str | None = None) -> list[tuple[str, str]]:
+        """Remove the rows of files no longer listed upstream (of one project, or all); (project, filename) of
+        each. Blobs stay for gc."""
         query = (
             select(files.c.id, files.c.project_id, projects.c.name, files.c.filename)
             .join(projects, files.c.project_id == projects.c.id)
             .where(projects.c.index_name == index, files.c.gone.is_(True))
             .order_by(projects.c.name, files.c.filename)
         )
+        if project is not None:
+            query = query.where(projects.c.name == project)
         with self.engine.begin() as conn:
             rows = conn.execute(query).all()
             for ids in _chunks([r.id for r in rows]):

@@ -178,3 +178,16 @@ advisories = Table(
     Column("ranges", Text, nullable=False),
     Index("advisories_project", "project"),
 )
+
+# Full mirrors (`rennet mirror --all` / `--sync`, see storage/mirrorstate.py): one row per project of a proxy's
+# mirror, with the upstream serial and scope it was last synced at, and its last failure (retried next time).
+mirror_projects = Table(
+    "mirror_projects",
+    metadata,
+    Column("index_name", String(64), primary_key=True),
+    Column("name", String(200), primary_key=True),  # normalized
+    Column("serial", BigInteger),  # None: the upstream gives no serials (pages are validated by ETag instead)
+    Column("scope", String(16), nullable=False),
+    Column("synced_at", Float, nullable=False),
+    Column("error", Text),
+)

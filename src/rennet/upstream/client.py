@@ -11,7 +11,7 @@ import asyncio
 import base64
 import errno
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -79,6 +79,9 @@ UNOBSERVED: UpstreamObserver = _Unobserved()
 
 FetchStatus = Literal["ok", "not_modified", "missing"]
 
+# Awaited with each piece of a file received: a bandwidth limit (`rennet mirror --bandwidth`) sleeps in it.
+Pace = Callable[[int], Awaitable[None]]
+
 
 @dataclass(frozen=True, slots=True)
 class PageFetch:
@@ -98,12 +101,15 @@ class FileStream:
     content_length: int | None
     last_modified: float | None
     observer: UpstreamObserver = UNOBSERVED
+    pace: Pace | None = None
 
     async def chunks(self, size: int = 256 << 10) -> AsyncIterator[bytes]:
         """The body as it arrives; a broken or stalled transfer raises UpstreamError."""
         try:
             async for chunk in self.response.content.iter_chunked(size):
                 self.observer.received("file", len(chunk))
+                if self.pace is not None:
+                    await self.pace(len(chunk))
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as error:
             raise _translate(error, self.url) from None
@@ -137,6 +143,7 @@ class UpstreamClient:
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
         self._max_page_bytes = max_page_bytes
         self._observer = observer
+        self.pace: Pace | None = None  # files only: pages are small, and a client waits for them
 
     def project_url(self, name: str) -> str:
         return f"{self.base_url}{name}/"
@@ -207,7 +214,7 @@ class UpstreamClient:
                     )
                 _raise_for_status(response, url)
                 last_modified = _http_date(response.headers.get("Last-Modified"))
-                yield FileStream(response, url, response.content_length, last_modified, self._observer)
+                yield FileStream(response, url, response.content_length, last_modified, self._observer, self.pace)
 
     @contextmanager
     def _failures_counted(self, kind: str) -> Iterator[None]:

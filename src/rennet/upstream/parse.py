@@ -17,7 +17,7 @@ from rennet.domain.files import DistFile, ProjectPage, ProjectStatus
 from rennet.domain.names import InvalidName, NormalizedName, check_filename, check_project_name
 from rennet.upstream.urls import redact
 
-__all__ = ["UnreadablePage", "iter_listing_names", "parse_project_page"]
+__all__ = ["UnreadablePage", "iter_listing_entries", "iter_listing_names", "parse_project_page"]
 
 log = logging.getLogger("rennet.upstream")
 
@@ -336,6 +336,30 @@ def iter_listing_names(path: Path, content_type: str) -> Iterator[str]:
             except (ValueError, InvalidName):
                 continue
             yield text
+
+
+_JSON_PROJECT = re.compile(rb"(\{[^{}]{1,2000}\})")
+_JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d{1,18})\b')
+
+
+def iter_listing_entries(path: Path, content_type: str) -> Iterator[tuple[str, int | None]]:
+    """(name, serial) of each project of a downloaded root page, read in chunks. PEP 691 JSON from PyPI carries
+    each project's `_last-serial`; other upstreams (and every HTML root) give None."""
+    if "json" not in content_type.lower():
+        yield from ((name, None) for name in iter_listing_names(path, content_type))
+        return
+    with path.open("rb") as stream:
+        for entry in _scan(stream, _JSON_PROJECT):
+            found = _JSON_NAME.search(entry)
+            if found is None:
+                continue  # the "meta" object
+            try:
+                name = json.loads(b'"' + found[1] + b'"')
+                check_project_name(name)
+            except (ValueError, InvalidName):
+                continue
+            serial = _JSON_SERIAL.search(entry)
+            yield name, int(serial[1]) if serial else None
 
 
 def _scan(stream: BinaryIO, pattern: re.Pattern[bytes]) -> Iterator[bytes]:

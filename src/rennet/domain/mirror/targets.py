@@ -27,6 +27,8 @@ from packaging.version import InvalidVersion, Version
 __all__ = [
     "InvalidTarget",
     "Target",
+    "check_platform",
+    "check_python",
     "make_targets",
     "marker_environments",
     "parse_target",
@@ -103,6 +105,17 @@ def parse_target(python: str, platform: str, implementation: str = "cpython") ->
     target = Target(version, platform, impl, int(match["patch"] or 0), threaded)
     _expand_platform(platform)  # validates the platform
     return target
+
+
+def check_python(python: str) -> str:
+    """A Python version as a target takes it (3.12, 3.13t); raises InvalidTarget."""
+    parse_target(python, "win_amd64")
+    return python.strip()
+
+
+def check_platform(platform: str) -> str:
+    """A platform tag, normalized as a target takes it; raises InvalidTarget."""
+    return parse_target("3.12", platform).platform
 
 
 def make_targets(

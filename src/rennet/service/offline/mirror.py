@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.mirror import LockedFile, MirrorOptions, Plan, PlanResult, WantedItem
 from rennet.domain.names import NormalizedName
-from rennet.service.answers import LocalFile, StreamingFile, copied
 from rennet.service.archives import NoMetadata, read_metadata
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.interface import IndexService
-from rennet.service.runtime.downloads import DownloadFailed
+from rennet.service.offline.fetching import FetchProgress, FileFetcher, FileOutcome
 
 __all__ = ["FileOutcome", "LockedItem", "Mirror", "MirrorInputs", "MirrorProgress", "MirrorReport"]
 
@@ -50,18 +49,6 @@ class MirrorInputs:
     locked: tuple[LockedItem, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class FileOutcome:
-    """What became of one file: "fetched" now, "cached" already, or "failed" with the reason."""
-
-    filename: str
-    state: str
-    size: int = 0
-    sha256: str | None = None
-    error: str | None = None
-    path: Path | None = field(default=None, compare=False)
-
-
 @dataclass(slots=True)
 class MirrorReport:
     outcomes: dict[str, FileOutcome]
@@ -81,16 +68,8 @@ class MirrorReport:
         return not self.problems and not self.count("failed")
 
 
-class MirrorProgress(Protocol):
+class MirrorProgress(FetchProgress, Protocol):
     """Where a mirror reports as it goes (a progress bar, or nothing)."""
-
-    def planned(self, files: int, size: int) -> None:
-        """More files (and bytes, where the index says their size) are to be handled."""
-
-    def advance(self, size: int) -> None:
-        """Bytes of the planned ones are done: transferred, found cached, or given up."""
-
-    def finished(self, outcome: FileOutcome) -> None: ...
 
     def problem(self, message: str) -> None: ...
 
@@ -132,8 +111,8 @@ class Mirror:
         self._index = index
         self._options = options
         self._lookups = asyncio.Semaphore(concurrency)
-        self._transfers = asyncio.Semaphore(concurrency)
         self._progress: MirrorProgress = progress or _Silent()
+        self._fetcher = FileFetcher(index, concurrency, self._progress)
         self._pages: dict[NormalizedName, asyncio.Task[ProjectPage | str]] = {}
         self._downloads: dict[str, asyncio.Task[FileOutcome]] = {}
         self._listed_in: dict[str, NormalizedName] = {}  # filename -> the project whose page lists it
@@ -219,29 +198,19 @@ class Mirror:
         """
         project = self._listed_in[file.filename]
         if file.filename.endswith(".whl") and file.core_metadata is not None:
-            found = await self._open_metadata(project, file.filename)
+            found = await self._fetcher.open_metadata(project, file.filename)
         else:
             outcome = await self._download(project, file)
             if outcome.path is None:
                 found = f"{file.filename} could not be fetched: {outcome.error}"
             elif file.filename.endswith(".whl"):
-                found = await self._open_metadata(project, file.filename)
+                found = await self._fetcher.open_metadata(project, file.filename)
             else:
                 found = await _sdist_metadata(outcome.path, file.filename)
         if isinstance(found, str):
             plan.metadata_missing(file.filename, found)
         else:
             plan.add_metadata(file.filename, found)
-
-    async def _open_metadata(self, project: NormalizedName, filename: str) -> bytes | str:
-        async with self._lookups:
-            try:
-                answer = await copied(await self._index.open_metadata(project, filename))
-                if isinstance(answer, StreamingFile):
-                    return b"".join([chunk async for chunk in answer.download.stream(answer.fd)])
-                return await asyncio.to_thread(answer.path.read_bytes)
-            except (ServiceError, DownloadFailed, OSError) as error:
-                return _reason(error)
 
     def _take(self, result: PlanResult) -> None:
         """Report what the plan could not settle, and download what it chose."""
@@ -291,48 +260,7 @@ class Mirror:
         return self._downloads[file.filename]
 
     async def _fetch(self, project: NormalizedName, file: DistFile) -> FileOutcome:
-        outcome, moved = await self._transfer(project, file)
-        if outcome.state != "failed" and file.filename.endswith(".whl") and file.core_metadata is not None:
-            outcome = await self._with_metadata(project, outcome)  # a look-up: the transfer slot is free again
-        self._progress.advance(max(0, (file.size or outcome.size) - moved))
-        self._progress.finished(outcome)
-        return outcome
-
-    async def _transfer(self, project: NormalizedName, file: DistFile) -> tuple[FileOutcome, int]:
-        """The file held (fetched now or already), and how many of its bytes were reported as they came."""
-        moved = 0
-        async with self._transfers:
-            try:
-                answer = await copied(await self._index.open_file(project, file.filename))
-                state = "cached" if isinstance(answer, LocalFile) else "fetched"
-                if isinstance(answer, StreamingFile):
-                    if file.size is None and answer.size is not None:
-                        self._progress.planned(0, answer.size)
-                    async for chunk in answer.download.stream(answer.fd):
-                        moved += len(chunk)
-                        self._progress.advance(len(chunk))
-                    await answer.download.settled()
-                    answer = await copied(await self._index.open_file(project, file.filename))
-                return _held(file, answer, state), moved
-            except (ServiceError, DownloadFailed) as error:
-                return FileOutcome(file.filename, "failed", error=_reason(error)), moved
-
-    async def _with_metadata(self, project: NormalizedName, outcome: FileOutcome) -> FileOutcome:
-        """The wheel's PEP 658 metadata, held too: the index advertises it, so installers will ask for it."""
-        found = await self._open_metadata(project, outcome.filename)
-        if isinstance(found, str):
-            return replace(outcome, state="failed", error=f"its .metadata file could not be fetched: {found}")
-        return outcome
-
-
-def _held(file: DistFile, answer: LocalFile | StreamingFile, state: str) -> FileOutcome:
-    """The outcome once the file should be held: its size and sha256, checked against the page once more."""
-    if not isinstance(answer, LocalFile):
-        return FileOutcome(file.filename, "failed", error="the download ended but the file is not held")
-    if file.sha256 is not None and answer.sha256 != file.sha256:
-        error = f"held with sha256 {answer.sha256}, but the index says {file.sha256}"
-        return FileOutcome(file.filename, "failed", error=error)
-    return FileOutcome(file.filename, state, answer.size, answer.sha256, path=answer.path)
+        return await self._fetcher.fetch(project, file)
 
 
 def _lock_mismatch(locked: LockedFile, listed: DistFile) -> str | None:
@@ -349,7 +277,3 @@ async def _sdist_metadata(path: Path, filename: str) -> bytes | str:
         return await asyncio.to_thread(read_metadata, path, filename)
     except NoMetadata as error:
         return str(error)
-
-
-def _reason(error: BaseException) -> str:
-    return error.message if isinstance(error, ServiceError) else str(error) or type(error).__name__
