@@ -10,8 +10,9 @@ from each wheel) is served by nginx behind bench/run.py's latency proxy (20 ms),
 
 Each round installs REQUIREMENTS into an empty `--target` with no client cache: straight from the upstream
 ("direct"), then through a new rennet with an empty data directory (one worker, access log on), once with pip and
-once with uv. The rounds take turns so that a disturbance of the machine meets both alike. Printed: each install's
-seconds, and the ratio of rennet to direct (best of the rounds, and median).
+once with uv. The rounds take turns so that a disturbance of the machine meets both alike, and the disk's writes are
+flushed before each install (an install unpacks hundreds of MB). Printed: each install's seconds, and the ratio of
+rennet to direct (best of the rounds, and median).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import email.parser
 import hashlib
+import os
 import statistics
 import subprocess
 import sys
@@ -108,6 +110,9 @@ def main() -> int:
         for round_ in range(1, args.rounds + 1):
             for tool in tools:
                 for where in ("direct", "rennet"):
+                    # Each install writes hundreds of MB: the one before's writes are flushed first, so that
+                    # neither pays for the other's.
+                    os.sync()
                     if where == "direct":
                         seconds = install(tool, upstream, project, wheels)
                     else:
