@@ -202,6 +202,7 @@ def pip_python() -> str:
 def run_rennet(args: argparse.Namespace, scenario: Scenario, upstream: str, concurrency: int) -> tuple[float, Path]:
     data = RUNS / "data"
     shutil.rmtree(data, ignore_errors=True)
+    (data / "blobs").mkdir(parents=True)  # a new data directory, as `rennet serve` would leave it
     command = [
         *rennet_command(args), "mirror", *scenario.rennet_args, "--data-dir", str(data), "--upstream", upstream,
         "--concurrency", str(concurrency),
