@@ -3,7 +3,7 @@
 
     python bench/mirror.py                       # every scenario, 3 samples each
     python bench/mirror.py --repeats 5 --concurrency 8 32
-    python bench/mirror.py --full 5000           # a full mirror of a generated upstream (bench/full_mirror.py)
+    .venv/bin/python bench/mirror.py --full 5000 # a full mirror of a generated upstream (bench/full_mirror.py)
 
 The upstream is the benchmark fixture (bench/fixture.py, the tree bench/run.py uses) served by nginx, behind
 bench/latency_proxy.py (+20 ms per connection and per request). Scenarios:
