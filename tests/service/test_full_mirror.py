@@ -223,6 +223,23 @@ def test_a_failed_project_is_reported_and_retried_next_time(services: Services, 
     assert dists["a3"].filename in held(services)
 
 
+def test_a_listed_project_without_a_page_is_a_failure_retried_next_time(
+    services: Services, dists: dict[str, Dist]
+) -> None:
+    up = services.upstream
+    up.fault("/simple/keep-b/", "404")  # the upstream lists it, and has no page for it
+
+    report, _ = sync(services, SyncOptions(SCOPE, min_free=0))
+
+    assert not report.ok
+    assert report.failures == [("keep-b", "the upstream lists this project, but has no page for it")]
+
+    up.fault("/simple/keep-b/", None)
+    again, _ = sync(services, SyncOptions(SCOPE, min_free=0))
+    assert again.ok, again.failures
+    assert dists["b-linux"].filename in held(services)
+
+
 @pytest.mark.parametrize("form", ["json", "html"])
 def test_without_serials_each_project_is_asked_conditionally(
     services: Services, dists: dict[str, Dist], form: str

@@ -226,7 +226,10 @@ class MirrorSync:
         pruned = await self._prune(name) if self._options.remove else 0
         cached = await self._proxy.project_page(name)
         if changes is None or cached.page is None or cached.source is None:  # listed, yet its page is gone
-            return await self._removed(name, pruned) if self._options.remove else ProjectOutcome(name, "unchanged")
+            if self._options.remove:
+                return await self._removed(name, pruned)
+            # The upstream's list and its pages disagree: a failure, tried again by the next run.
+            return await self._failed(name, "the upstream lists this project, but has no page for it")
         files = self._options.scope.files(cached.source)
         # What the index's policy hides now (a cooldown, a deny rule) is not fetched; the project is looked at
         # again next time (no serial kept), when a cooldown may have passed.
