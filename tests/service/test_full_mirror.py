@@ -166,6 +166,7 @@ def test_a_sync_applies_new_versions_yanks_status_changes_and_removals(
     assert report.pruned == 1  # gone-c's wheel
     assert transfers(up) == files_before + 1  # the new version only
     assert {outcome.name for outcome in heard.projects if outcome.state == "removed"} == {"gone-c"}
+    assert heard.total == len(heard.projects)  # the progress counts the removed project in its total too
 
     async def check(w: Worker) -> None:
         page = await w.proxy().project_page("keep-b")

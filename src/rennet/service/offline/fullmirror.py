@@ -297,7 +297,10 @@ class MirrorSync:
         """Projects mirrored before that the listing no longer names: removed once their page is gone too."""
         if self._report.listed == 0:
             return  # an empty listing is a broken upstream, not one whose projects all went away
-        for name in await asyncio.to_thread(work.gone):
+        unlisted = await asyncio.to_thread(work.gone)
+        if unlisted:
+            self._progress.listed(self._report.in_scope + len(unlisted))  # looked at too: the bar ends at its total
+        for name in unlisted:
             try:
                 changes = await self._proxy.refresh(name)
                 pruned = await self._prune(name)
