@@ -85,9 +85,11 @@ class Database:
         return f"Database({self.kind})"
 
 
-# Every table of the catalog but alembic_version: what a server writes.
+# Every table of the catalog but alembic_version: what a server writes (project_search too, emptied with projects
+# by CASCADE). tests/unit/test_schema_head.py checks that a new table is named here.
 _TABLES = (
-    "projects, versions, files, listings, users, tokens, generations, transfers, login_failures, mirror_projects"
+    "projects, versions, files, listings, users, tokens, generations, transfers, login_failures, mirror_projects, "
+    "advisories"
 )
 
 
