@@ -148,3 +148,9 @@ def test_a_json_page_of_a_newer_major_api_version_is_unreadable() -> None:
         _parse(json.dumps({"meta": {"api-version": "2.0"}, "name": "thing", "files": []}).encode())
     with pytest.raises(UnreadablePage, match="api-version"):
         _parse(json.dumps({"name": "thing", "files": []}).encode())
+
+
+def test_a_relative_provenance_url_is_resolved_against_the_page_as_file_urls_are() -> None:
+    body = _json_page(_entry("thing-1.0.tar.gz", provenance="../../integrity/thing/1.0/thing-1.0.tar.gz/provenance"))
+    (file,) = parse_project_page(body, JSON, URL, NormalizedName("thing"), "pypi").files
+    assert file.provenance == "https://upstream.test/integrity/thing/1.0/thing-1.0.tar.gz/provenance"

@@ -163,7 +163,7 @@ def _json_file(entry: object, join: _Joiner, index: str, seen: datetime | None) 
         size=_size(entry.get("size")),
         upload_time=_upload_time(entry.get("upload-time")),
         core_metadata=(core if isinstance(core, dict) else {}) if core else None,
-        provenance=entry.get("provenance"),
+        provenance=join(provenance) if isinstance(provenance := entry.get("provenance"), str) else None,
         seen=seen,
     )
 
