@@ -22,9 +22,10 @@ from tests.support.postgres import PostgresServer
 from tests.support.s3 import S3Server
 from tests.support.server import LocalServer
 from tests.support.store import blob_path, wait_until, wait_until_held
-from tests.support.uploads import post_upload
+from tests.support.uploads import Multipart, post_upload
 from tests.support.upstream import NOWHERE, FakeUpstream
 
+ATTESTED = Path(__file__).parent.parent / "fixtures" / "attestations"
 CONFIG = '[index.local]\nprivate = true\nread = ["alice"]\nupload = ["alice"]\n[index.default]\nprivate = true\n'
 
 
@@ -344,3 +345,24 @@ def test_gc_deletes_the_bucket_objects_nothing_refers_to_once_old_enough(
     assert kept.metadata is not None
     assert kept.sha256 in left and hashlib.sha256(kept.metadata).hexdigest() in left
     assert host.get(f"/local/files/collected/{kept.filename}", auth=ALICE).content == kept.data
+
+
+def test_an_uploaded_provenance_is_served_by_a_host_without_its_copy(
+    nodes: Callable[..., LocalServer], blob_store: str
+) -> None:
+    """The provenance object made of an upload's attestations is a blob like the file: another host brings it
+    from the bucket when asked for it."""
+    first, second = nodes(blob_store), nodes(blob_store)
+    add_user(first, *ALICE)
+    dist = ATTESTED / "gitlab_oidc_project-0.0.3.tar.gz"
+    sent = (ATTESTED / f"{dist.name}.publish.attestation").read_text()
+    form = Multipart.for_file(dist, attestations=f"[{sent}]", metadata_version=None)
+    assert post_upload(f"{first.url}/local/", form, auth=ALICE).status_code == 200
+    path = f"/local/integrity/gitlab-oidc-project/0.0.3/{dist.name}/provenance"
+    held = first.get(path, auth=ALICE)
+    assert held.status_code == 200, held.text
+
+    served = second.get(path, auth=ALICE)
+    assert served.status_code == 200, served.text
+    assert served.content == held.content
+    assert blob_path(second, hashlib.sha256(held.content).hexdigest()).exists(), "brought from the bucket"
