@@ -131,7 +131,8 @@ def check_statement(statement: Mapping[str, Any], filename: str, sha256: str, kn
         raise InvalidProvenance("Invalid attestation: its statement must name exactly one subject")
     subject = subjects[0]
     name = subject.get("name")
-    if not isinstance(name, str) or _dist_key(name) is None or _dist_key(name) != _dist_key(filename):
+    key = _dist_key(name) if isinstance(name, str) else None
+    if key is None or key != _dist_key(filename):
         raise InvalidProvenance(f"Invalid attestation: it is for {str(name)[:200]!r}, not for {filename}")
     digest = subject.get("digest")
     if not isinstance(digest, dict) or digest.get("sha256") != sha256:

@@ -21,6 +21,7 @@ __all__ = [
     "Described",
     "SearchHit",
     "SearchQuery",
+    "describe",
     "described_release",
     "name_words",
     "parse_query",
@@ -84,5 +85,11 @@ def described_release(metadata: bytes) -> Described | None:
     version, summary = message.get("Version"), message.get("Summary")
     if not isinstance(version, str) or not isinstance(summary, str) or version_or_none(version.strip()) is None:
         return None
+    return describe(version.strip(), summary)
+
+
+def describe(version: str, summary: str) -> Described | None:
+    """The summary as search keeps it (its whitespace runs as one space, at most MAX_SUMMARY characters), for
+    that release; None when nothing is left of it."""
     words = " ".join(summary.split())[:MAX_SUMMARY]
-    return Described(version.strip(), words) if words else None
+    return Described(version, words) if words else None

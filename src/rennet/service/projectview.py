@@ -14,7 +14,7 @@ from typing import Any
 
 from rennet.domain.files import DistFile, ProjectStatus
 from rennet.domain.pypi_json import ReleaseFile, choose_release, releases_of
-from rennet.domain.search import MAX_SUMMARY, Described
+from rennet.domain.search import describe
 from rennet.service.errors import NotFound, ServiceError
 from rennet.service.indexes.interface import IndexService
 from rennet.service.indexes.proxy import ProxyService
@@ -128,8 +128,7 @@ async def _description(
         return {}
     summary, version = info.get("summary"), info.get("version")
     # Only a proxy's own document: through a group, the description may be a hosted project's (a private one).
-    if isinstance(service, ProxyService) and isinstance(summary, str) and isinstance(version, str):
-        words = " ".join(summary.split())[:MAX_SUMMARY]
-        if words:
-            await shared.db(shared.catalog.learn_summary, service.name, project, Described(version, words))
+    proxied = isinstance(service, ProxyService) and isinstance(summary, str) and isinstance(version, str)
+    if proxied and (described := describe(str(version), str(summary))) is not None:
+        await shared.db(shared.catalog.learn_summary, service.name, project, described)
     return info

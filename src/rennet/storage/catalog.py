@@ -194,6 +194,16 @@ class Catalog:
         """How many of the project's files have their bytes here."""
         return self._count_files(index_name, project, files.c.blob_sha256.is_not(None))
 
+    def held_filenames(self, index_name: str, project: str) -> set[str]:
+        """The names of the project's files whose bytes are here, in one query (a project may have thousands)."""
+        query = (
+            select(files.c.filename)
+            .join(projects, files.c.project_id == projects.c.id)
+            .where(projects.c.index_name == index_name, projects.c.name == project, files.c.blob_sha256.is_not(None))
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def _count_files(self, index_name: str, project: str, *conditions: Any) -> int:
         query = (
             select(func.count())
@@ -268,8 +278,12 @@ class Catalog:
                     file_values = _file_values(file)
                     if _replaced(known[filename], file, row.blob_sha256):
                         # Same name, other bytes: what we hold would fail every client's hash check.
-                        file_values |= {"blob_sha256": None, "metadata_sha256": None, "cached_at": None}
-                        file_values |= {"provenance_sha256": None}
+                        file_values |= {
+                            "blob_sha256": None,
+                            "metadata_sha256": None,
+                            "cached_at": None,
+                            "provenance_sha256": None,
+                        }
                     elif file.provenance != row.provenance:
                         file_values |= {"provenance_sha256": None}  # the upstream names another provenance
                     conn.execute(update(files).where(files.c.id == row.id).values(file_values))
@@ -501,12 +515,11 @@ class Catalog:
             return False
         with self.engine.begin() as conn:
             row = conn.execute(_summary_of(index_name, project)).first()
-            if row is None or not _lock_project(conn, row.id):
+            # The row as locked: another writer may have been first.
+            locked = _lock_project(conn, row.id) if row is not None else None
+            if locked is None or not _newer(described, locked.summary_version, locked.summary):
                 return False
-            row = conn.execute(_summary_of(index_name, project)).one()  # another writer may have been first
-            if not _newer(described, row.summary_version, row.summary):
-                return False
-            _describe(conn, row.id, project, described.summary, described.version)
+            _describe(conn, locked.id, project, described.summary, described.version)
         return True
 
     def search(self, query: SearchQuery, indexes: Iterable[str], limit: int) -> list[SearchHit]:

@@ -30,11 +30,7 @@ def _representation(request: Request, accept: str | None) -> Representation:
         # Query strings decode '+' as a space, and a media type has no spaces: ?format=...v1+json typed by hand.
         if requested and (chosen := representation_for(requested.replace(" ", "+"))):
             return chosen
-    return _negotiated(accept)
-
-
-# Installers send the same few Accept headers again and again: each is negotiated once.
-_negotiated = lru_cache(maxsize=256)(negotiate)
+    return negotiate(accept)
 
 
 def _prefix(request: Request) -> str:

@@ -16,6 +16,7 @@ from rennet.domain.files import DistFile, ProjectPage
 from rennet.domain.indexes import ProxyIndex
 from rennet.domain.mirror._choice import Release, releases_of
 from rennet.domain.mirror.targets import Target, make_targets, requires_python_ok, wheel_matches
+from rennet.domain.names import canonical_name
 
 __all__ = ["InvalidPattern", "MirrorScope", "check_pattern", "scope_of"]
 
@@ -34,7 +35,7 @@ def check_pattern(pattern: str) -> str:
         raise InvalidPattern(
             f"{pattern!r} is not a project name pattern: use letters, digits, '.', '_', '-' and the wildcards * ? [ ]"
         )
-    return re.sub(r"[-_.]+", "-", text).lower()
+    return canonical_name(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from rennet.domain.mirror.sync import SyncedState, needs_sync, scope_key
 from rennet.domain.names import NormalizedName, canonical_name
 from rennet.service.errors import ServiceError
 from rennet.service.indexes.proxy import ProxyService
-from rennet.service.offline.fetching import FetchProgress, FileFetcher, FileOutcome
+from rennet.service.offline.fetching import FetchProgress, FileFetcher, FileOutcome, reason
 from rennet.service.runtime.resources import page_changed
 from rennet.storage.maintenance import CatalogMaintenance
 from rennet.storage.mirrorstate import MirrorStates
@@ -124,7 +124,6 @@ class MirrorSync:
         self._progress = progress
         self._fetcher = FileFetcher(proxy, options.concurrency, progress)
         self._report = SyncReport()
-        self._stop = asyncio.Event()
 
     async def run(self) -> SyncReport:
         started = time.monotonic()
@@ -133,12 +132,11 @@ class MirrorSync:
             try:
                 work = await self._work_list(Path(temp))
             except (UpstreamError, ServiceError) as error:
-                reason = error.message if isinstance(error, ServiceError) else str(error)
-                self._report.stopped = f"the upstream's project list could not be read: {reason}"
+                self._report.stopped = f"the upstream's project list could not be read: {reason(error)}"
                 return self._report
             try:
                 await self._sync_listed(work)
-                if self._options.remove and not self._stop.is_set():
+                if self._options.remove and self._report.stopped is None:
                     await self._remove_unlisted(work)
             finally:
                 await asyncio.to_thread(work.close)
@@ -182,7 +180,7 @@ class MirrorSync:
         self._progress.listed(self._report.in_scope)
         try:
             for name, serial, remembered in work.in_scope():
-                if self._stop.is_set():
+                if self._report.stopped is not None:
                     break
                 state = SyncedState(*remembered) if remembered is not None else None
                 if needs_sync(serial, state, self._scope_key):
@@ -198,7 +196,7 @@ class MirrorSync:
 
     async def _worker(self, queue: asyncio.Queue[tuple[str, int | None] | None]) -> None:
         while (item := await queue.get()) is not None:
-            if not self._stop.is_set():
+            if self._report.stopped is None:
                 self._done(await self._sync_project(*item))
 
     def _done(self, outcome: ProjectOutcome) -> None:
@@ -209,11 +207,10 @@ class MirrorSync:
         try:
             return await self._sync_or_raise(NormalizedName(name), serial)
         except _DiskLow as error:
-            self._report.stopped = str(error)
-            self._stop.set()
+            self._report.stopped = str(error)  # the other projects stop too
             return await self._failed(name, str(error))
         except (UpstreamError, ServiceError) as error:
-            return await self._failed(name, error.message if isinstance(error, ServiceError) else str(error))
+            return await self._failed(name, reason(error))
         except Exception as error:  # one project's trouble (a bug, the database) must not end the run
             return await self._failed(name, f"{type(error).__name__}: {error}")
         finally:
@@ -259,13 +256,8 @@ class MirrorSync:
         return ProjectOutcome(name, "failed", files, pruned, yanked, error)
 
     def _not_held(self, name: str, files: list[DistFile]) -> list[DistFile]:
-        catalog = self._shared.catalog
-        missing = []
-        for file in files:
-            record = catalog.file(self._proxy.name, name, file.filename)
-            if record is None or not record.blob_sha256:
-                missing.append(file)
-        return missing
+        held = self._shared.catalog.held_filenames(self._proxy.name, name)
+        return [file for file in files if file.filename not in held]
 
     def _check_disk(self, name: str, files: list[DistFile]) -> None:
         needed = sum(f.size or 0 for f in files)
@@ -308,5 +300,5 @@ class MirrorSync:
                 gone = changes is None or cached.page is None or not cached.page.files
                 outcome = await self._removed(name, pruned) if gone else ProjectOutcome(name, "unchanged", (), pruned)
             except (UpstreamError, ServiceError) as error:
-                outcome = await self._failed(name, error.message if isinstance(error, ServiceError) else str(error))
+                outcome = await self._failed(name, reason(error))
             self._done(outcome)

@@ -67,9 +67,9 @@ def _verify(attestation: Any, filename: str, sha256: str, known: frozenset[str])
         publisher = publisher_of(attestation.certificate_claims, identity)
         # Any signer the trust root vouches for; the publisher is recorded as the certificate names it.
         _, payload = _verifier().verify_dsse(bundle, Identity(identity=identity))
+    except InvalidProvenance:
+        raise
     except (ConversionError, SigstoreError, ValueError) as error:
-        if isinstance(error, InvalidProvenance):
-            raise
         raise InvalidProvenance(f"Invalid attestation: its signature does not verify: {error}") from None
     try:
         statement = json.loads(payload)

@@ -63,9 +63,9 @@ def _confirm(request: Request, question: str, consequence: str, button: str, fie
 
 def _done(index: str, project: str, message: str, fields: dict[str, str] | None = None) -> Response:
     """Back to the project's page (the page of releases the form was on) with what was done."""
-    page = _page_query(fields or {})
-    separator = "&" if page else "?"
-    return RedirectResponse(f"/-/project/{index}/{project}/{page}{separator}done={quote(message)}", 303)
+    query = _page_query(fields or {})
+    separator = "&" if query else "?"
+    return RedirectResponse(f"/-/project/{index}/{project}/{query}{separator}done={quote(message)}", 303)
 
 
 def _page_query(fields: dict[str, str]) -> str:
