@@ -31,6 +31,7 @@ def test_proxy_pages_while_the_database_is_down(services: Services) -> None:
         assert isinstance(remembered, LocalFile)
         remembered.release()
         w.clock.advance(proxy.config.page_ttl + 1)  # due for revalidation: memory alone no longer answers
+        await w.settled()  # the summary learned from the wheel: its query would be one more attempt
 
         outage = w.database_down()
         outage.begin()

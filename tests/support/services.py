@@ -80,6 +80,12 @@ class Worker:
         assert isinstance(config, HostedIndex)
         return await asyncio.to_thread(publish_dist, self.shared, config, dist, uploader)
 
+    async def settled(self) -> None:
+        """Wait for the work the worker runs in the background (a summary learned from a fetched wheel, say), so
+        that what a test does next (an outage) meets none of it half done."""
+        while pending := [task for task in self.shared.background if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
     def database_down(self) -> DatabaseOutage:
         """An outage of the catalog's database: `with worker.database_down() as outage:`, or begin() and end()."""
         return DatabaseOutage(self.catalog)
